@@ -1,0 +1,145 @@
+"""Conditional generators behind one interface: `decode(z, condition) -> images`.
+
+Both kinds share the conditional decoder below; they differ in how it was trained:
+- `cvae`: the decoder of a conditional VAE (Kingma et al. 2014, Sohn et al. 2015); the encoder is kept and
+  can give the search a starting guess.
+- `cgan`: the generator of a conditional least-squares GAN (Mao et al. 2017), as in the IGC paper (Sec. 4.1).
+
+Each model carries the latent distribution it was trained with (`prior_mean`, `prior_std`, per dimension):
+the search starts there and measures z against it (the z-score of L_LR, IGC paper Sec. 3.1).
+Images are (B, 28, 28) floats in [-0.5, 0.5].
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+KINDS = ("cvae", "cgan")
+ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "elu": nn.ELU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    kind: str = "cvae"
+    latent_dim: int = 16
+    num_classes: int = 10
+    hidden: tuple[int, ...] = (256, 512)  # decoder widths, from the latent side to the image side
+    activation: str = "silu"
+    image_size: int = 28
+    encoder_hidden: tuple[int, ...] = (512, 256)  # cvae encoder / cgan discriminator widths
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "encoder_hidden", tuple(int(h) for h in self.encoder_hidden))
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown generator kind {self.kind!r}: choose one of {', '.join(KINDS)}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}: choose one of {', '.join(ACTIVATIONS)}")
+        if self.latent_dim < 1 or self.num_classes < 2 or self.image_size < 4:
+            raise ValueError("latent_dim >= 1, num_classes >= 2 and image_size >= 4 are required")
+        if not self.hidden or min(self.hidden + self.encoder_hidden) < 1:
+            raise ValueError("hidden widths must be positive and at least one is required")
+
+    @property
+    def pixels(self) -> int:
+        return self.image_size * self.image_size
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ConditionalMLP(nn.Module):
+    """An MLP whose every layer sees the condition: h_{k+1} = act(W_k h_k + E_k c + b_k).
+
+    Feeding the condition to every layer (not only the input) makes the output depend strongly on it,
+    which is what IGC needs: a decoder that can draw a '4' from the '9' condition would blur the classes.
+    The condition enters linearly, so relaxed (soft) conditions work too (multi-label search).
+    """
+
+    def __init__(self, in_dim: int, cond_dim: int, widths: tuple[int, ...], out_dim: int, activation: str):
+        super().__init__()
+        dims = (in_dim, *widths)
+        self.layers = nn.ModuleList(nn.Linear(dims[i], dims[i + 1]) for i in range(len(widths)))
+        self.cond = nn.ModuleList(nn.Linear(cond_dim, w, bias=False) for w in widths)
+        self.out = nn.Linear(dims[-1], out_dim)
+        self.out_cond = nn.Linear(cond_dim, out_dim, bias=False)
+        self.act = ACTIVATIONS[activation]()
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        h = x
+        for layer, cond in zip(self.layers, self.cond):
+            h = self.act(layer(h) + cond(c))  # (B, width)
+        return self.out(h) + self.out_cond(c)  # (B, out_dim) logits
+
+
+class ConditionalGenerator(nn.Module):
+    """A trained conditional generator G(z, c) and the latent prior it was trained with."""
+
+    def __init__(self, config: GeneratorConfig):
+        super().__init__()
+        self.config = config
+        c = config
+        self.decoder = ConditionalMLP(c.latent_dim, c.num_classes, c.hidden, c.pixels, c.activation)
+        if c.kind == "cvae":
+            # q(z | x, c): outputs mean and log-variance
+            self.encoder = ConditionalMLP(c.pixels, c.num_classes, c.encoder_hidden, 2 * c.latent_dim, "silu")
+        else:
+            # least-squares discriminator D(x, c) -> a score per image
+            self.encoder = ConditionalMLP(c.pixels, c.num_classes, c.encoder_hidden, 1, "leaky_relu")
+        self.register_buffer("prior_mean", torch.zeros(c.latent_dim))
+        self.register_buffer("prior_std", torch.ones(c.latent_dim))
+
+    # ------------------------------------------------------------------ the interface the search uses
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def num_classes(self) -> int:
+        return self.config.num_classes
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return (self.config.image_size, self.config.image_size)
+
+    def decode_logits(self, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """(B, latent), (B, classes) -> (B, pixels) pre-sigmoid outputs."""
+        return self.decoder(z, condition)
+
+    def decode(self, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """(B, latent), (B, classes) -> images (B, H, W) in [-0.5, 0.5]."""
+        return (torch.sigmoid(self.decode_logits(z, condition)) - 0.5).view(-1, *self.image_shape)
+
+    def one_hot(self, labels: torch.Tensor) -> torch.Tensor:
+        return nn.functional.one_hot(labels, self.num_classes).to(self.prior_mean.dtype)
+
+    def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw images of the given classes from the prior."""
+        eps = torch.randn(len(labels), self.latent_dim, generator=generator, device=self.prior_mean.device)
+        return self.decode(self.prior_mean + self.prior_std * eps, self.one_hot(labels))
+
+    # ------------------------------------------------------------------ cvae only
+    def encode(self, images: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z | x, c) for a CVAE: images (B, H, W) in [-0.5, 0.5] -> mean, log-variance (B, latent)."""
+        if self.config.kind != "cvae":
+            raise ValueError(f"a {self.config.kind} generator has no encoder")
+        out = self.encoder(images.reshape(len(images), -1), condition)
+        return out.chunk(2, dim=-1)
+
+    @property
+    def has_encoder(self) -> bool:
+        return self.config.kind == "cvae"
+
+
+@dataclass
+class TrainingRecord:
+    """What a checkpoint remembers about how its model was made (written to the JSON sidecar)."""
+
+    command: str = ""
+    dataset: str = ""
+    config: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    seconds: float = 0.0

@@ -1,0 +1,139 @@
+"""Training the conditional generators (and the CNN baseline), reporting through a callback.
+
+The trainers know nothing of files or progress bars: they take a `progress(epoch, step, total, metrics)`
+callable, as minGPT's trainer reports through `on_batch_end`; the CLI turns it into a tqdm bar.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from .data import Dataset, to_model_range
+from .generators import ConditionalGenerator, GeneratorConfig
+
+Progress = Callable[[int, int, int, dict], None]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 1e-3
+    beta: float = 1.0  # weight of the KL term (cvae)
+    seed: int = 0
+    limit: int = 0  # > 0: train on the first `limit` images only (tests, quick trials)
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.beta < 0 or self.limit < 0:
+            raise ValueError("epochs and batch size must be positive, lr positive, beta and limit not negative")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _batches(n: int, batch_size: int, rng: torch.Generator):
+    order = torch.randperm(n, generator=rng)
+    for i in range(0, n, batch_size):
+        yield order[i : i + batch_size]
+
+
+def _tensors(data: Dataset, limit: int) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = data.images, data.labels
+    if limit:
+        images, labels = images[:limit], labels[:limit]
+    return torch.from_numpy(to_model_range(images)), torch.from_numpy(labels)
+
+
+def train_generator(
+    gen_config: GeneratorConfig, data: Dataset, config: TrainConfig, progress: Progress | None = None
+) -> tuple[ConditionalGenerator, dict]:
+    """Train a conditional generator of `gen_config.kind`; returns the model and its training metrics."""
+    torch.manual_seed(config.seed)
+    rng = torch.Generator().manual_seed(config.seed)
+    model = ConditionalGenerator(gen_config)
+    x_all, y_all = _tensors(data, config.limit)
+    started = time.perf_counter()
+    if gen_config.kind == "cvae":
+        metrics = _train_cvae(model, x_all, y_all, config, rng, progress)
+    else:
+        metrics = _train_cgan(model, x_all, y_all, config, rng, progress)
+    metrics["train_seconds"] = round(time.perf_counter() - started, 1)
+    model.eval()
+    return model, metrics
+
+
+def _train_cvae(model, x_all, y_all, config, rng, progress) -> dict:
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
+    n = len(x_all)
+    total = config.epochs * ((n + config.batch_size - 1) // config.batch_size)
+    step = 0
+    L = model.latent_dim
+    for epoch in range(config.epochs):
+        sums = np.zeros(2)
+        for idx in _batches(n, config.batch_size, rng):
+            x, c = x_all[idx], model.one_hot(y_all[idx])
+            mu, logvar = model.encode(x, c)
+            z = mu + torch.randn(mu.shape, generator=rng) * (0.5 * logvar).exp()
+            logits = model.decode_logits(z, c)
+            # ELBO (Kingma & Welling 2014): Bernoulli likelihood on [0, 1] pixels + KL to N(0, I)
+            rec = F.binary_cross_entropy_with_logits(logits, x.reshape(len(x), -1) + 0.5, reduction="sum") / len(x)
+            kl = -0.5 * (1 + logvar - mu.square() - logvar.exp()).sum() / len(x)
+            loss = rec + config.beta * kl
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sums += (rec.item() * len(x), kl.item() * len(x))
+            step += 1
+            if progress:
+                progress(epoch, step, total, {"rec": rec.item(), "kl": kl.item()})
+        sched.step()
+    # The latent distribution the decoder was trained on: the aggregate posterior over the training set.
+    with torch.no_grad():
+        mus, stds = [], []
+        for i in range(0, n, 1024):
+            mu, logvar = model.encode(x_all[i : i + 1024], model.one_hot(y_all[i : i + 1024]))
+            mus.append(mu)
+            stds.append((0.5 * logvar).exp())
+        mu, sd = torch.cat(mus), torch.cat(stds)
+        model.prior_mean.copy_(mu.mean(0))
+        # variance of z = mu + sd * eps over the data set: var(mu) + mean(sd^2)
+        model.prior_std.copy_((mu.var(0) + sd.square().mean(0)).sqrt().clamp_min(1e-3))
+    return {"rec_bce_per_image": float(sums[0] / n), "kl_per_image": float(sums[1] / n), "latent_dims": L}
+
+
+def _train_cgan(model, x_all, y_all, config, rng, progress) -> dict:
+    """Least-squares conditional GAN (Mao et al. 2017), the loss the IGC paper used (Sec. 4.1)."""
+    gen_params = list(model.decoder.parameters())
+    opt_g = torch.optim.Adam(gen_params, lr=config.lr * 2, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(model.encoder.parameters(), lr=config.lr * 2, betas=(0.5, 0.999))
+    n = len(x_all)
+    total = config.epochs * ((n + config.batch_size - 1) // config.batch_size)
+    step = 0
+    last = {}
+    for epoch in range(config.epochs):
+        for idx in _batches(n, config.batch_size, rng):
+            x, c = x_all[idx].reshape(len(idx), -1), model.one_hot(y_all[idx])
+            z = torch.randn(len(idx), model.latent_dim, generator=rng)  # the prior: N(0, I)
+            fake = torch.sigmoid(model.decode_logits(z, c)) - 0.5
+            d_real = model.encoder(x, c)
+            d_fake = model.encoder(fake.detach(), c)
+            loss_d = 0.5 * ((d_real - 1).square().mean() + d_fake.square().mean())
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            loss_g = 0.5 * (model.encoder(fake, c) - 1).square().mean()
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            step += 1
+            last = {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+            if progress:
+                progress(epoch, step, total, last)
+    return {"final_" + k: v for k, v in last.items()}
