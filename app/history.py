@@ -1,0 +1,135 @@
+"""The recorded iterations of one search, for the timeline: pure Python + numpy, no Qt.
+
+The worker turns each engine `Snapshot` of a single image into a `Frame` (the arrays of image 0) and the
+window appends them here. Every step is kept while the history fits its memory budget; past that, every
+other frame is dropped and only every 2nd, 4th, ... step is recorded from then on (the first and the
+latest frames always stay), so a million-step search cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_BUDGET_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One recorded iteration of the search of a single image."""
+
+    step: int  # Adam steps done (0 = the starting points)
+    steps: int  # the run's total steps
+    losses: np.ndarray  # (C, R) total loss L per latent
+    difs: np.ndarray  # (C, R) image distance L_DD per latent
+    active: np.ndarray  # (C,) classes still searching
+    reconstructions: np.ndarray | None  # (C, R, H, W) float16 in [-0.5, 0.5]
+
+    @classmethod
+    def from_snapshot(cls, snap, image: int = 0) -> "Frame":
+        """Take image `image` of an engine Snapshot (whose arrays are already copies)."""
+        i = image - snap.first_image
+        recon = snap.reconstructions
+        return cls(
+            step=int(snap.step),
+            steps=int(snap.steps),
+            losses=np.asarray(snap.losses[i], dtype=np.float32),
+            difs=np.asarray(snap.difs[i], dtype=np.float32),
+            active=np.asarray(snap.active[i], dtype=bool),
+            reconstructions=None if recon is None else np.asarray(recon[i], dtype=np.float16),
+        )
+
+    @property
+    def nbytes(self) -> int:
+        n = self.losses.nbytes + self.difs.nbytes + self.active.nbytes
+        return n + (self.reconstructions.nbytes if self.reconstructions is not None else 0)
+
+    def scores(self, score: str = "dif") -> np.ndarray:
+        """(C, R) what the classes are ranked by (L_DD or the whole loss); NaN (frozen/unknown) -> inf."""
+        values = self.difs if score == "dif" else self.losses
+        return np.where(np.isfinite(values), values, np.inf)
+
+    def per_class(self, score: str = "dif") -> tuple[np.ndarray, np.ndarray]:
+        """(C,) best score per class and (C,) which restart gave it."""
+        s = self.scores(score)
+        return s.min(axis=1), s.argmin(axis=1)
+
+    def best_class(self, score: str = "dif") -> int:
+        return int(np.argmin(self.per_class(score)[0]))
+
+
+class History:
+    """The frames of one run in step order, thinned to fit `budget_bytes`."""
+
+    def __init__(self, budget_bytes: int = DEFAULT_BUDGET_BYTES):
+        if budget_bytes <= 0:
+            raise ValueError("the history budget must be positive")
+        self.budget_bytes = budget_bytes
+        self.stride = 1  # only steps that are multiples of this are recorded (the latest always shows)
+        self._frames: list[Frame] = []
+        self._bytes = 0
+        self._curve_cache: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def __getitem__(self, index: int) -> Frame:
+        return self._frames[index]
+
+    def __iter__(self):
+        return iter(self._frames)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    @property
+    def latest(self) -> Frame | None:
+        return self._frames[-1] if self._frames else None
+
+    def clear(self) -> None:
+        self._frames.clear()
+        self._bytes = 0
+        self.stride = 1
+        self._curve_cache = None
+
+    def append(self, frame: Frame) -> None:
+        """Record a frame. A frame off the stride replaces the previous off-stride latest one."""
+        if self._frames and frame.step <= self._frames[-1].step:
+            # a repeated step (e.g. the final snapshot after a stop): the newer one wins
+            while self._frames and self._frames[-1].step >= frame.step:
+                self._bytes -= self._frames.pop().nbytes
+        if len(self._frames) >= 2 and self._frames[-1].step % self.stride != 0:
+            self._bytes -= self._frames.pop().nbytes  # keep only the on-stride frames plus the newest
+        self._frames.append(frame)
+        self._bytes += frame.nbytes
+        self._curve_cache = None
+        while self._bytes > self.budget_bytes and len(self._frames) > 2:
+            self._thin()
+
+    def _thin(self) -> None:
+        """Double the stride and drop the frames that are now off it (keeping the first and the last)."""
+        self.stride *= 2
+        first, last = self._frames[0], self._frames[-1]
+        kept = [f for f in self._frames[1:-1] if f.step % self.stride == 0]
+        self._frames = [first, *kept, last]
+        self._bytes = sum(f.nbytes for f in self._frames)
+
+    def index_of_step(self, step: int) -> int:
+        """The index of the last frame at or before `step` (0 when none)."""
+        steps = [f.step for f in self._frames]
+        i = int(np.searchsorted(steps, step, side="right")) - 1
+        return max(i, 0)
+
+    def curves(self, score: str = "loss") -> tuple[np.ndarray, np.ndarray]:
+        """steps (K,) and the best restart's value per class (K, C): the loss curves to plot."""
+        key = (len(self._frames), score)
+        if self._curve_cache is not None and self._curve_cache[0] == key:
+            return self._curve_cache[1], self._curve_cache[2]
+        if not self._frames:
+            return np.zeros(0), np.zeros((0, 0))
+        steps = np.array([f.step for f in self._frames], dtype=np.float64)
+        values = np.stack([(f.losses if score == "loss" else f.difs).min(axis=1) for f in self._frames])
+        self._curve_cache = (key, steps, values)
+        return steps, values
