@@ -108,7 +108,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.close()
         metrics.update(_quick_igc_accuracy(model, test, args.check))
     meta = {
-        "command": "igc " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if args.command_line is None else args.command_line,
+        "command": "igc " + " ".join(shlex.quote(a) for a in args.argv),
         "dataset": {"name": train.name.split("/")[0], "train_images": len(train) if not tc.limit else tc.limit},
         "training": tc.to_dict(),
         "metrics": metrics,
@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", type=int, default=1000, help="measure IGC accuracy on this many test images after training (0: skip)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_train, command_line=None)
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("classify", help="classify image files")
     p.add_argument("images", nargs="+", help="image files (PNG, JPEG, BMP, anything Pillow reads)")
@@ -236,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     from .checkpoints import CheckpointError
     from .data import DataError
 

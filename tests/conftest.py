@@ -1,0 +1,87 @@
+"""Shared fixtures: tiny seeded models, tiny IDX data sets, and the real MNIST folder when present."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+
+def pytest_configure(config):
+    import torch
+
+    torch.set_num_threads(1)  # tiny models: one thread is faster than two and immune to a busy neighbour
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_MNIST = ROOT.parent / "shared" / "mnist"
+SHARED_FASHION = ROOT.parent / "shared" / "fashion-mnist"
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:
+    """Write an IDX file (the MNIST format) for uint8 arrays."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    payload = header + array.tobytes()
+    path.write_bytes(gzip.compress(payload) if compress else payload)
+    return path
+
+
+def synthetic_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n 28x28 uint8 'digits': class k draws a bar at a class-dependent place, so classes differ."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n)
+    images = np.zeros((n, 28, 28), np.uint8)
+    for i, k in enumerate(labels):
+        r = 4 + 2 * k
+        images[i, r : r + 3, 6:22] = 255
+        images[i, 6:22, 4 + int(rng.integers(0, 3))] = 200
+    return images, labels.astype(np.uint8)
+
+
+@pytest.fixture
+def tiny_data_dir(tmp_path: Path) -> Path:
+    """A folder holding a tiny synthetic data set under the four MNIST file names."""
+    folder = tmp_path / "tinydata"
+    folder.mkdir()
+    for split, n in (("train", 256), ("t10k", 64)):
+        images, labels = synthetic_digits(n, seed=1 if split == "train" else 2)
+        write_idx(folder / f"{split}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", labels)
+    return folder
+
+
+@pytest.fixture
+def mnist_dir() -> Path:
+    if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip("../shared/mnist is not present")
+    return SHARED_MNIST
+
+
+@pytest.fixture
+def tiny_model():
+    """An untrained, seeded, tiny CVAE: enough to test the machinery, fast on CPU."""
+    import torch
+
+    from igc_core.generators import ConditionalGenerator, GeneratorConfig
+
+    torch.manual_seed(0)
+    model = ConditionalGenerator(GeneratorConfig(kind="cvae", latent_dim=4, hidden=(32, 48), encoder_hidden=(32,)))
+    model.eval()
+    return model
+
+
+@pytest.fixture(scope="session")
+def default_model():
+    """The shipped default generator."""
+    from igc_core import checkpoints
+
+    if not checkpoints.DEFAULT_MODEL.exists():
+        pytest.skip("assets/default.safetensors is not present")
+    return checkpoints.load(None)

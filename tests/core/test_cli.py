@@ -1,0 +1,89 @@
+"""The `igc` command end to end: train a tiny model, classify files, report errors plainly."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import synthetic_digits
+from igc_core import checkpoints
+from igc_core.cli import main
+from igc_core.data import save_digit_png
+
+
+@pytest.fixture
+def trained(tiny_data_dir, tmp_path):
+    out = tmp_path / "model"
+    code = main(["train", "--model", "cvae", "--data", str(tiny_data_dir), "--out", str(out), "--epochs", "2",
+                 "--latent", "4", "--hidden", "32,32", "--check", "16", "--quiet"])
+    assert code == 0
+    return out
+
+
+def _pngs(folder, n, seed=3):
+    images, labels = synthetic_digits(n, seed=seed)
+    paths = []
+    for i, image in enumerate(images):
+        path = folder / f"img{i:05d}.png"
+        save_digit_png(image / 255.0, path)
+        paths.append(str(path))
+    return paths, labels
+
+
+def test_train_writes_a_checkpoint_that_records_itself(trained):
+    model, meta = checkpoints.load(trained)
+    assert meta["command"].startswith("igc train --model cvae")
+    assert meta["training"]["epochs"] == 2 and meta["dataset"]["name"] == "tinydata"
+    assert "igc_accuracy_first_16_test" in meta["metrics"] and meta["metrics"]["train_seconds"] >= 0
+    assert model.latent_dim == 4
+
+
+def test_train_cgan(tiny_data_dir, tmp_path):
+    assert main(["train", "--model", "cgan", "--data", str(tiny_data_dir), "--out", str(tmp_path / "g"), "--epochs", "1",
+                 "--latent", "4", "--hidden", "32", "--check", "0", "--quiet"]) == 0
+    assert checkpoints.load(tmp_path / "g")[1]["kind"] == "cgan"
+
+
+def test_classify_json_lines(trained, tmp_path, capsys):
+    paths, _ = _pngs(tmp_path, 3)
+    code = main(["classify", *paths, "--model", str(trained), "--steps", "5", "--restarts", "2", "--json", "--threshold", "0.2", "--quiet"])
+    assert code == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["file"] for r in lines] == paths
+    for r in lines:
+        assert set(r) == {"file", "label", "ooc", "out_of_class", "distances"}
+        assert r["label"] == int(np.argmin(r["distances"])) and r["ooc"] == pytest.approx(min(r["distances"]), abs=1e-6)
+        assert r["out_of_class"] == (r["ooc"] > 0.2)
+
+
+def test_classify_text_and_bad_files(trained, tmp_path, capsys):
+    paths, _ = _pngs(tmp_path, 1)
+    junk = tmp_path / "notes.png"
+    junk.write_text("not an image")
+    code = main(["classify", paths[0], str(junk), str(tmp_path / "missing.png"), "--model", str(trained), "--steps", "3", "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 1  # something was skipped
+    assert "label" in out and "notes.png: not an image" in err and "no such file" in err
+
+
+def test_classify_reports_divergence(trained, tmp_path, capsys):
+    paths, _ = _pngs(tmp_path, 2)
+    code = main(["classify", *paths, "--model", str(trained), "--steps", "30", "--lr", "50", "--json", "--quiet"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 1 and all(r["label"] is None and "diverged" in r["error"] for r in lines)
+
+
+def test_thousands_of_files_in_one_call(trained, tmp_path, capsys):
+    paths, _ = _pngs(tmp_path, 2000)
+    assert main(["classify", *paths, "--model", str(trained), "--steps", "1", "--json", "--quiet"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2000
+
+
+def test_clear_errors_for_bad_models_and_settings(trained, tmp_path, capsys):
+    paths, _ = _pngs(tmp_path, 1)
+    assert main(["classify", paths[0], "--model", str(tmp_path / "nothing")]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+    assert main(["classify", paths[0], "--model", str(trained), "--lr", "-1"]) == 2
+    assert "learning rate must be a positive number" in capsys.readouterr().err
