@@ -127,6 +127,15 @@ def load(path: str | Path | None = None, device: str = "cpu") -> tuple[torch.nn.
     return model.to(device), meta
 
 
+def set_metric(path: str | Path | None, key: str, value, note: dict | None = None) -> None:
+    """Record a measured figure (such as the OOC threshold) in a checkpoint's sidecar."""
+    _, sidecar = paths(path if path is not None else DEFAULT_MODEL)
+    meta = read_meta(sidecar)
+    meta.setdefault("metrics", {})[key] = value
+    meta["metrics"].update(note or {})
+    sidecar.write_text(json.dumps(meta, indent=2) + "\n")
+
+
 def recommended_threshold(meta: dict) -> float | None:
     """The OOC threshold measured for this model by `igc evaluate --ood`, if any."""
     value = meta.get("metrics", {}).get("ooc_threshold")

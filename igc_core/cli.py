@@ -36,14 +36,15 @@ def _ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
 
 
-def add_search_options(p: argparse.ArgumentParser) -> None:
+def add_search_options(p: argparse.ArgumentParser, restarts: bool = True) -> None:
     """Search settings shared by classify, evaluate and bench; unset ones come from --preset."""
-    from .search import DIFS, INITS, PRECISIONS, PRESETS, SCORES
+    from .search import DEFAULT_PRESET, DIFS, INITS, PRECISIONS, PRESETS, SCORES
 
     g = p.add_argument_group("search settings (default: the --preset's)")
-    g.add_argument("--preset", default=None, choices=sorted(PRESETS), help="a named set of search settings (default: the model's recommended one, else 'igc')")
+    g.add_argument("--preset", default=None, choices=sorted(PRESETS), help=f"a named set of search settings (default: {DEFAULT_PRESET})")
     g.add_argument("--steps", type=int, help="Adam steps per latent")
-    g.add_argument("--restarts", type=int, help="latents per class (Parallel IGC)")
+    if restarts:  # evaluate takes a list of restarts of its own
+        g.add_argument("--restarts", type=int, help="latents per class (Parallel IGC)")
     g.add_argument("--lr", type=float, help="Adam learning rate")
     g.add_argument("--lambda-lr", type=float, dest="lambda_lr", help="weight of the latent regulariser L_LR")
     g.add_argument("--dif", choices=DIFS, help="image distance L_DD")
@@ -62,7 +63,7 @@ def search_config(args: argparse.Namespace, meta: dict | None = None):
 
     preset = args.preset or DEFAULT_PRESET
     base = PRESETS[preset]
-    changes = {k: getattr(args, k) for k in base.to_dict() if getattr(args, k, None) is not None}
+    changes = {k: getattr(args, k) for k in base.to_dict() if isinstance(getattr(args, k, None), (int, float, str))}
     return base.with_(**changes)
 
 

@@ -12,6 +12,7 @@ Images are (B, 28, 28) floats in [-0.5, 0.5].
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -30,12 +31,16 @@ class GeneratorConfig:
     activation: str = "silu"
     image_size: int = 28
     encoder_hidden: tuple[int, ...] = (512, 256)  # cvae encoder / cgan discriminator widths
+    conditioning: str = "bias"  # how hidden layers see the class: "bias" (added) or "film" (scale and shift)
+    class_heads: bool = False  # a separate output layer per class (like per-class decoders, shared body)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         object.__setattr__(self, "encoder_hidden", tuple(int(h) for h in self.encoder_hidden))
         if self.kind not in KINDS:
             raise ValueError(f"unknown generator kind {self.kind!r}: choose one of {', '.join(KINDS)}")
+        if self.conditioning not in ("bias", "film"):
+            raise ValueError(f"unknown conditioning {self.conditioning!r}: choose 'bias' or 'film'")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}: choose one of {', '.join(ACTIVATIONS)}")
         if self.latent_dim < 1 or self.num_classes < 2 or self.image_size < 4:
@@ -52,27 +57,59 @@ class GeneratorConfig:
 
 
 class ConditionalMLP(nn.Module):
-    """An MLP whose every layer sees the condition: h_{k+1} = act(W_k h_k + E_k c + b_k).
+    """An MLP whose every layer sees the condition c.
 
+    "bias": h_{k+1} = act(W_k h_k + E_k c + b_k); "film": h_{k+1} = act((1 + G_k c) * (W_k h_k) + E_k c + b_k).
     Feeding the condition to every layer (not only the input) makes the output depend strongly on it,
     which is what IGC needs: a decoder that can draw a '4' from the '9' condition would blur the classes.
-    The condition enters linearly, so relaxed (soft) conditions work too (multi-label search).
+    With `class_heads` the output layer is one per class. The condition enters linearly (a weighted sum of
+    the per-class effects), so relaxed, soft conditions work too.
     """
 
-    def __init__(self, in_dim: int, cond_dim: int, widths: tuple[int, ...], out_dim: int, activation: str):
+    def __init__(self, in_dim: int, cond_dim: int, widths: tuple[int, ...], out_dim: int, activation: str,
+                 conditioning: str = "bias", class_heads: bool = False):
         super().__init__()
         dims = (in_dim, *widths)
         self.layers = nn.ModuleList(nn.Linear(dims[i], dims[i + 1]) for i in range(len(widths)))
         self.cond = nn.ModuleList(nn.Linear(cond_dim, w, bias=False) for w in widths)
-        self.out = nn.Linear(dims[-1], out_dim)
-        self.out_cond = nn.Linear(cond_dim, out_dim, bias=False)
+        self.film = None
+        if conditioning == "film":
+            self.film = nn.ModuleList(nn.Linear(cond_dim, w, bias=False) for w in widths)
+            for f in self.film:
+                nn.init.zeros_(f.weight)
+        self.class_heads = class_heads
+        if class_heads:
+            bound = 1 / math.sqrt(dims[-1])
+            self.head_weight = nn.Parameter(torch.empty(cond_dim, dims[-1], out_dim).uniform_(-bound, bound))
+            self.head_bias = nn.Parameter(torch.zeros(cond_dim, out_dim))
+        else:
+            self.out = nn.Linear(dims[-1], out_dim)
+            self.out_cond = nn.Linear(cond_dim, out_dim, bias=False)
         self.act = ACTIVATIONS[activation]()
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         h = x
-        for layer, cond in zip(self.layers, self.cond):
-            h = self.act(layer(h) + cond(c))  # (B, width)
-        return self.out(h) + self.out_cond(c)  # (B, out_dim) logits
+        for k, (layer, cond) in enumerate(zip(self.layers, self.cond)):
+            pre = layer(h)  # (B, width)
+            if self.film is not None:
+                pre = pre * (1 + self.film[k](c))
+            h = self.act(pre + cond(c))  # (B, width)
+        if not self.class_heads:
+            return self.out(h) + self.out_cond(c)  # (B, out_dim) logits
+        return self._heads(h, c)
+
+    def _heads(self, h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """sum_k c_k (h W_k + b_k); for one-hot rows only the row's own class is computed."""
+        C = c.shape[1]
+        hard = bool(((c == 0) | (c == 1)).all()) and bool((c.sum(1) == 1).all())
+        if hard:
+            cls = c.argmax(1)  # (B,)
+            out = h.new_empty(len(h), self.head_bias.shape[1])
+            for k in cls.unique().tolist():
+                rows = (cls == k).nonzero().squeeze(1)
+                out = out.index_put((rows,), torch.addmm(self.head_bias[k], h[rows], self.head_weight[k]))
+            return out  # (B, out_dim)
+        return sum(c[:, k : k + 1] * torch.addmm(self.head_bias[k], h, self.head_weight[k]) for k in range(C))
 
 
 class ConditionalGenerator(nn.Module):
@@ -82,7 +119,7 @@ class ConditionalGenerator(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.decoder = ConditionalMLP(c.latent_dim, c.num_classes, c.hidden, c.pixels, c.activation)
+        self.decoder = ConditionalMLP(c.latent_dim, c.num_classes, c.hidden, c.pixels, c.activation, c.conditioning, c.class_heads)
         if c.kind == "cvae":
             # q(z | x, c): outputs mean and log-variance
             self.encoder = ConditionalMLP(c.pixels, c.num_classes, c.encoder_hidden, 2 * c.latent_dim, "silu")
