@@ -104,7 +104,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         from .generators import GeneratorConfig
 
-        gc = GeneratorConfig(kind=args.model, latent_dim=args.latent, hidden=tuple(args.hidden), activation=args.activation)
+        gc = GeneratorConfig(kind=args.model, latent_dim=args.latent, hidden=tuple(args.hidden), activation=args.activation,
+                             latent_scale=args.latent_scale, conditioning=args.conditioning, class_heads=args.class_heads)
         model, metrics = train_generator(gc, train, tc, progress)
         bar.close()
         metrics.update(_quick_igc_accuracy(model, test, args.check))
@@ -208,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latent", type=int, default=16, help="latent dimensions")
     p.add_argument("--hidden", type=_ints, default=[256, 512], help="decoder widths, e.g. 256,512")
     p.add_argument("--activation", default="silu")
+    p.add_argument("--latent-scale", type=float, default=1.0, dest="latent_scale", help="the latent's unit: z = scale * N(0, I)")
+    p.add_argument("--conditioning", default="bias", choices=["bias", "film"], help="how hidden layers see the class")
+    p.add_argument("--class-heads", action="store_true", dest="class_heads", help="one output layer per class")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=0, help="train on the first N images only")
     p.add_argument("--check", type=int, default=1000, help="measure IGC accuracy on this many test images after training (0: skip)")

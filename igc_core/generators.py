@@ -33,6 +33,9 @@ class GeneratorConfig:
     encoder_hidden: tuple[int, ...] = (512, 256)  # cvae encoder / cgan discriminator widths
     conditioning: str = "bias"  # how hidden layers see the class: "bias" (added) or "film" (scale and shift)
     class_heads: bool = False  # a separate output layer per class (like per-class decoders, shared body)
+    # The latent's unit: z = latent_scale * u with u ~ N(0, I) inside. Adam's step is measured in z's units,
+    # so this decides what a learning rate means; 0.02 makes the paper's lr 0.001 take useful steps.
+    latent_scale: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -43,6 +46,8 @@ class GeneratorConfig:
             raise ValueError(f"unknown conditioning {self.conditioning!r}: choose 'bias' or 'film'")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}: choose one of {', '.join(ACTIVATIONS)}")
+        if not (isinstance(self.latent_scale, (int, float)) and self.latent_scale > 0):
+            raise ValueError(f"latent_scale must be positive (got {self.latent_scale!r})")
         if self.latent_dim < 1 or self.num_classes < 2 or self.image_size < 4:
             raise ValueError("latent_dim >= 1, num_classes >= 2 and image_size >= 4 are required")
         if not self.hidden or min(self.hidden + self.encoder_hidden) < 1:
@@ -99,17 +104,17 @@ class ConditionalMLP(nn.Module):
         return self._heads(h, c)
 
     def _heads(self, h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """sum_k c_k (h W_k + b_k); for one-hot rows only the row's own class is computed."""
+        """sum_k c_k (h W_k + b_k); for one-hot rows only each row's own class is computed."""
         C = c.shape[1]
         hard = bool(((c == 0) | (c == 1)).all()) and bool((c.sum(1) == 1).all())
-        if hard:
-            cls = c.argmax(1)  # (B,)
-            out = h.new_empty(len(h), self.head_bias.shape[1])
-            for k in cls.unique().tolist():
-                rows = (cls == k).nonzero().squeeze(1)
-                out = out.index_put((rows,), torch.addmm(self.head_bias[k], h[rows], self.head_weight[k]))
-            return out  # (B, out_dim)
-        return sum(c[:, k : k + 1] * torch.addmm(self.head_bias[k], h, self.head_weight[k]) for k in range(C))
+        if not hard:
+            return sum(c[:, k : k + 1] * torch.addmm(self.head_bias[k], h, self.head_weight[k]) for k in range(C))
+        cls = c.argmax(1)  # (B,)
+        order = cls.argsort(stable=True)  # rows grouped by class
+        counts = torch.bincount(cls, minlength=C).tolist()
+        blocks = h[order].split(counts)  # per class (n_k, H)
+        out = torch.cat([torch.addmm(self.head_bias[k], blk, self.head_weight[k]) for k, blk in enumerate(blocks) if len(blk)])
+        return out[order.argsort()]  # back to the rows' order, (B, out_dim)
 
 
 class ConditionalGenerator(nn.Module):
@@ -144,6 +149,8 @@ class ConditionalGenerator(nn.Module):
 
     def decode_logits(self, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """(B, latent), (B, classes) -> (B, pixels) pre-sigmoid outputs."""
+        if self.config.latent_scale != 1.0:
+            z = z / self.config.latent_scale
         return self.decoder(z, condition)
 
     def decode(self, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
@@ -163,8 +170,11 @@ class ConditionalGenerator(nn.Module):
         """q(z | x, c) for a CVAE: images (B, H, W) in [-0.5, 0.5] -> mean, log-variance (B, latent)."""
         if self.config.kind != "cvae":
             raise ValueError(f"a {self.config.kind} generator has no encoder")
-        out = self.encoder(images.reshape(len(images), -1), condition)
-        return out.chunk(2, dim=-1)
+        mean, logvar = self.encoder(images.reshape(len(images), -1), condition).chunk(2, dim=-1)
+        scale = self.config.latent_scale
+        if scale != 1.0:
+            return mean * scale, logvar + 2 * math.log(scale)
+        return mean, logvar
 
     @property
     def has_encoder(self) -> bool:

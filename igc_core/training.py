@@ -6,6 +6,7 @@ callable, as minGPT's trainer reports through `on_batch_end`; the CLI turns it i
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable
@@ -64,6 +65,10 @@ def train_generator(
     else:
         metrics = _train_cgan(model, x_all, y_all, config, rng, progress)
     metrics["train_seconds"] = round(time.perf_counter() - started, 1)
+    if gen_config.kind == "cgan":
+        with torch.no_grad():
+            model.prior_mean.zero_()
+            model.prior_std.fill_(gen_config.latent_scale)
     model.eval()
     return model, metrics
 
@@ -75,6 +80,7 @@ def _train_cvae(model, x_all, y_all, config, rng, progress) -> dict:
     total = config.epochs * ((n + config.batch_size - 1) // config.batch_size)
     step = 0
     L = model.latent_dim
+    scale = model.config.latent_scale
     for epoch in range(config.epochs):
         sums = np.zeros(2)
         for idx in _batches(n, config.batch_size, rng):
@@ -84,7 +90,9 @@ def _train_cvae(model, x_all, y_all, config, rng, progress) -> dict:
             logits = model.decode_logits(z, c)
             # ELBO (Kingma & Welling 2014): Bernoulli likelihood on [0, 1] pixels + KL to N(0, I)
             rec = F.binary_cross_entropy_with_logits(logits, x.reshape(len(x), -1) + 0.5, reduction="sum") / len(x)
-            kl = -0.5 * (1 + logvar - mu.square() - logvar.exp()).sum() / len(x)
+            # KL to the prior N(0, latent_scale^2 I), computed in the unit latent u = z / latent_scale
+            mu_u, logvar_u = mu / scale, logvar - 2 * math.log(scale)
+            kl = -0.5 * (1 + logvar_u - mu_u.square() - logvar_u.exp()).sum() / len(x)
             loss = rec + config.beta * kl
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -120,7 +128,8 @@ def _train_cgan(model, x_all, y_all, config, rng, progress) -> dict:
     for epoch in range(config.epochs):
         for idx in _batches(n, config.batch_size, rng):
             x, c = x_all[idx].reshape(len(idx), -1), model.one_hot(y_all[idx])
-            z = torch.randn(len(idx), model.latent_dim, generator=rng)  # the prior: N(0, I)
+            # the prior: N(0, latent_scale^2 I)
+            z = model.config.latent_scale * torch.randn(len(idx), model.latent_dim, generator=rng)
             fake = torch.sigmoid(model.decode_logits(z, c)) - 0.5
             d_real = model.encoder(x, c)
             d_fake = model.encoder(fake.detach(), c)

@@ -39,6 +39,18 @@ def test_batched_search_equals_one_image_loop(tiny_model, config):
         assert np.array_equal(batched.best_restart[i], one.best_restart[0])
 
 
+def test_batched_equals_loop_with_class_heads_and_a_scaled_latent():
+    from igc_core.generators import ConditionalGenerator, GeneratorConfig
+
+    torch.manual_seed(1)
+    model = ConditionalGenerator(GeneratorConfig(latent_dim=3, hidden=(16, 16), encoder_hidden=(16,), class_heads=True, latent_scale=0.05)).eval()
+    config = SearchConfig(steps=10, lr=0.005, restarts=2)
+    images = _images(3)
+    batched = search(model, images, config)
+    for i, one in enumerate(_loop(model, images, config)):
+        np.testing.assert_allclose(batched.distances[i], one.distances[0], rtol=1e-4, atol=1e-6)
+
+
 def test_result_shapes_prediction_and_ooc(tiny_model):
     result = search(tiny_model, _images(3), SearchConfig(steps=5, lr=0.05, restarts=2), return_reconstructions=True, return_latents=True)
     assert result.labels.shape == (3,) and result.distances.shape == (3, 10)
