@@ -44,11 +44,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save(model: torch.nn.Module, path: str | Path, meta: dict) -> Path:
-    """Write `model`'s weights and a sidecar built from `meta` (kind and config are filled in here)."""
+def save(model: torch.nn.Module, path: str | Path, meta: dict, half: bool = False) -> Path:
+    """Write `model`'s weights and a sidecar built from `meta` (kind and config are filled in here).
+
+    `half` stores the weights as float16 (half the size; they are widened back to float32 on loading).
+    """
     weights, sidecar = paths(path)
     weights.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if half:
+        tensors = {k: v.half() if v.is_floating_point() and k not in ("prior_mean", "prior_std") else v for k, v in tensors.items()}
     save_file(tensors, str(weights))
     doc = {"format": FORMAT, "version": VERSION, **meta}
     doc["kind"] = model.config.kind
@@ -119,7 +124,7 @@ def load(path: str | Path | None = None, device: str = "cpu") -> tuple[torch.nn.
             )
         if not tensor.is_floating_point() or not torch.isfinite(tensor).all():
             raise CheckpointError(f"{weights.name}: {name} holds non-numeric or non-finite values")
-    model.load_state_dict(tensors)
+    model.load_state_dict({k: v.float() for k, v in tensors.items()})
     if isinstance(model, ConditionalGenerator):
         if not (model.prior_std > 0).all():
             raise CheckpointError(f"{weights.name}: the latent prior's standard deviations must be positive")

@@ -117,7 +117,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
         "igc_version": __version__,
     }
-    weights = checkpoints.save(model, args.out, meta)
+    weights = checkpoints.save(model, args.out, meta, half=args.half)
     print(f"wrote {weights} and its sidecar; metrics: {json.dumps(metrics)}")
     return 0
 
@@ -215,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=0, help="train on the first N images only")
     p.add_argument("--check", type=int, default=1000, help="measure IGC accuracy on this many test images after training (0: skip)")
+    p.add_argument("--half", action="store_true", help="store the weights as float16 (half the file size)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)

@@ -95,8 +95,8 @@ class SearchConfig:
 PRESETS: dict[str, SearchConfig] = {
     "paper": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=1, dif="mae"),
     "paper-parallel": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=5, dif="mae"),
-    "igc": SearchConfig(steps=100, lr=0.05, lambda_lr=0.03, restarts=1, dif="mae"),
-    "igc-parallel": SearchConfig(steps=100, lr=0.05, lambda_lr=0.03, restarts=5, dif="mae"),
+    "igc": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=1, dif="mae"),
+    "igc-parallel": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=5, dif="mae"),
 }
 DEFAULT_PRESET = "igc"
 
