@@ -107,4 +107,4 @@ def test_the_shipped_default_loads_and_describes_itself(default_model):
     assert meta["kind"] in ("cvae", "cgan") and meta["command"].startswith("igc train")
     assert meta["dataset"]["name"] == "mnist"
     assert model.num_classes == 10 and model.image_shape == (28, 28)
-    assert checkpoints.DEFAULT_MODEL.stat().st_size < 8_000_000
+    assert checkpoints.DEFAULT_MODEL.stat().st_size < 12_000_000  # float16; the per-class heads are most of it
