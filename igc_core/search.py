@@ -91,12 +91,13 @@ class SearchConfig:
 
 
 # The paper's protocol (Sec. 4): 100 Adam steps at lr 0.001, lambda_LR 0.03, MAE; Parallel IGC uses 5 latents.
-# "igc" is ours, chosen by measured accuracy (BENCHMARKS.md); "igc-parallel" adds restarts.
+# "igc" is the same search run in bfloat16 (2.3x faster here, the same accuracy on the default model: see
+# BENCHMARKS.md); other settings we measured did not beat the paper's on our generator.
 PRESETS: dict[str, SearchConfig] = {
     "paper": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=1, dif="mae"),
     "paper-parallel": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=5, dif="mae"),
-    "igc": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=1, dif="mae"),
-    "igc-parallel": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=5, dif="mae"),
+    "igc": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=1, dif="mae", precision="bf16"),
+    "igc-parallel": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=5, dif="mae", precision="bf16"),
 }
 DEFAULT_PRESET = "igc"
 
