@@ -58,19 +58,14 @@ def add_search_options(p: argparse.ArgumentParser, restarts: bool = True) -> Non
     g.add_argument("--batch-size", type=int, dest="batch_size", help="images per chunk")
 
 
-def search_config(args: argparse.Namespace, meta: dict | None = None):
+def search_config(args: argparse.Namespace):
+    """The --preset's settings with the options given on the command line applied."""
     from .search import DEFAULT_PRESET, PRESETS
 
     preset = args.preset or DEFAULT_PRESET
     base = PRESETS[preset]
     changes = {k: getattr(args, k) for k in base.to_dict() if isinstance(getattr(args, k, None), (int, float, str))}
     return base.with_(**changes)
-
-
-def _load_model(path: str | None, device: str = "cpu"):
-    from .checkpoints import load
-
-    return load(path, device="cpu")
 
 
 # ------------------------------------------------------------------------------------------- train
@@ -145,8 +140,10 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from .search import search
 
     _threads(args.threads)
-    model, meta = _load_model(args.model)
-    config = search_config(args, meta)
+    from .checkpoints import load
+
+    model, meta = load(args.model)
+    config = search_config(args)
     threshold = args.threshold if args.threshold is not None else recommended_threshold(meta)
     files, images, failed = [], [], 0
     for name in args.images:

@@ -180,7 +180,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     _threads(args.threads)
     model, meta = checkpoints.load(args.model)
-    config = search_config(args, meta)
+    config = search_config(args)
     test = load_dataset(args.data, "test")
     if args.limit:
         test = Dataset(test.images[: args.limit], test.labels[: args.limit], test.name)

@@ -269,7 +269,7 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
     frozen_dif = torch.full((n * C * R,), float("nan"), device=device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
 
-    def evaluate(zr, idx, grad: bool):
+    def evaluate(zr, idx):
         """Loss, L_DD and logits for the rows `idx` (None = all) at latents zr (m, L)."""
         c = cond if idx is None else cond[idx]
         t = target if idx is None else target[idx]
@@ -310,7 +310,7 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
     for step in range(config.steps):
         zr = z if rows is None else z[rows]
         zr.requires_grad_(True)
-        loss, dif, logits = evaluate(zr, rows, grad=True)
+        loss, dif, logits = evaluate(zr, rows)
         (grad,) = torch.autograd.grad(loss.sum(), zr)
         zr = zr.detach()
         if initial_loss is None:
@@ -337,7 +337,7 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
         # ---- optional pruning: after prune_step steps only the best keep_classes classes per image go on
         if config.keep_classes and step + 1 == config.prune_step and config.keep_classes < C:
             with torch.no_grad():
-                cur_loss, cur_dif, _ = evaluate(z, None, grad=False)
+                cur_loss, cur_dif, _ = evaluate(z, None)
             frozen_loss, frozen_dif = cur_loss.clone(), cur_dif.clone()
             per_class = (cur_dif if config.score == "dif" else cur_loss).view(n, C, R).amin(-1)  # (n, C)
             keep = per_class.topk(config.keep_classes, dim=1, largest=False).indices  # (n, k)
@@ -349,7 +349,7 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
     # ---- final evaluation at the last latents (no gradient): the scores the classes are ranked by
     with torch.no_grad():
         zr = z if rows is None else z[rows]
-        loss_r, dif_r, logits = evaluate(zr, rows, grad=False)
+        loss_r, dif_r, logits = evaluate(zr, rows)
         final_loss, final_dif = full(loss_r, frozen_loss), full(dif_r, frozen_dif)
         emit(step, loss_r, dif_r, logits)
         if initial_loss is None:  # zero steps: nothing moved
