@@ -42,37 +42,39 @@ def test_missing_files(saved, tmp_path):
         checkpoints.load(saved)
 
 
+def _edit_sidecar(saved, **changes) -> dict:
+    """Rewrite the sidecar without its checksum (so the weights file itself is what gets judged)."""
+    meta = json.loads(saved.with_suffix(".json").read_text())
+    meta.pop("weights_sha256", None)
+    for key, value in changes.items():
+        meta["model"][key] = value
+    saved.with_suffix(".json").write_text(json.dumps(meta))
+    return meta
+
+
 def test_truncated_or_corrupt_weights(saved):
     weights = saved.with_suffix(".safetensors")
     weights.write_bytes(weights.read_bytes()[:300])
     with pytest.raises(CheckpointError, match="truncated, corrupt"):
         checkpoints.load(saved)
     # without a checksum to compare, the safetensors reader itself refuses
-    meta = json.loads(saved.with_suffix(".json").read_text())
-    del meta["weights_sha256"]
-    saved.with_suffix(".json").write_text(json.dumps(meta))
+    _edit_sidecar(saved)
     with pytest.raises(CheckpointError, match="not a readable safetensors"):
         checkpoints.load(saved)
 
 
 def test_a_pickle_is_never_loaded(saved):
     torch.save({"x": torch.zeros(3)}, saved.with_suffix(".safetensors"))
-    meta = json.loads(saved.with_suffix(".json").read_text())
-    del meta["weights_sha256"]
-    saved.with_suffix(".json").write_text(json.dumps(meta))
+    _edit_sidecar(saved)
     with pytest.raises(CheckpointError, match="not a readable safetensors"):
         checkpoints.load(saved)
 
 
 def test_weights_that_do_not_fit_the_sidecar(saved):
-    meta = json.loads(saved.with_suffix(".json").read_text())
-    meta["model"]["latent_dim"] = 5
-    meta.pop("weights_sha256")
-    saved.with_suffix(".json").write_text(json.dumps(meta))
+    _edit_sidecar(saved, latent_dim=5)
     with pytest.raises(CheckpointError, match="shape"):
         checkpoints.load(saved)
-    meta["model"]["hidden"] = [32]
-    saved.with_suffix(".json").write_text(json.dumps(meta))
+    _edit_sidecar(saved, hidden=[32])
     with pytest.raises(CheckpointError, match="does not fit.*(missing|unexpected)"):
         checkpoints.load(saved)
 
