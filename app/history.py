@@ -69,7 +69,10 @@ class History:
         self.stride = 1  # only steps that are multiples of this are recorded (the latest always shows)
         self._frames: list[Frame] = []
         self._bytes = 0
-        self._curve_cache: tuple[int, np.ndarray, np.ndarray] | None = None
+        # the loss curves, kept in step with the frames in growing buffers (no O(steps) work per frame)
+        self._curve_steps = np.zeros(0)
+        self._curve_loss = np.zeros((0, 0))
+        self._curve_dif = np.zeros((0, 0))
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -92,7 +95,9 @@ class History:
         self._frames.clear()
         self._bytes = 0
         self.stride = 1
-        self._curve_cache = None
+        self._curve_steps = np.zeros(0)
+        self._curve_loss = np.zeros((0, 0))
+        self._curve_dif = np.zeros((0, 0))
 
     def append(self, frame: Frame) -> None:
         """Record a frame. A frame off the stride replaces the previous off-stride latest one."""
@@ -104,9 +109,35 @@ class History:
             self._bytes -= self._frames.pop().nbytes  # keep only the on-stride frames plus the newest
         self._frames.append(frame)
         self._bytes += frame.nbytes
-        self._curve_cache = None
+        thinned = False
         while self._bytes > self.budget_bytes and len(self._frames) > 2:
             self._thin()
+            thinned = True
+        self._add_curve_point(frame, rebuild=thinned)
+
+    def _add_curve_point(self, frame: Frame, rebuild: bool) -> None:
+        n = len(self._frames)
+        C = frame.losses.shape[0]
+        if rebuild or self._curve_loss.shape[1:] != (C,) or n - 1 > len(self._curve_steps):
+            size = max(64, 2 * n)
+            self._curve_steps = np.zeros(size)
+            self._curve_loss = np.zeros((size, C))
+            self._curve_dif = np.zeros((size, C))
+            for i, f in enumerate(self._frames):
+                self._set_point(i, f)
+            return
+        if n > len(self._curve_steps):
+            grow = len(self._curve_steps)
+            self._curve_steps = np.concatenate([self._curve_steps, np.zeros(grow)])
+            self._curve_loss = np.concatenate([self._curve_loss, np.zeros((grow, C))])
+            self._curve_dif = np.concatenate([self._curve_dif, np.zeros((grow, C))])
+        self._set_point(n - 1, frame)
+
+    def _set_point(self, i: int, frame: Frame) -> None:
+        self._curve_steps[i] = frame.step
+        with np.errstate(invalid="ignore"):
+            self._curve_loss[i] = frame.losses.min(axis=1)
+            self._curve_dif[i] = frame.difs.min(axis=1)
 
     def _thin(self) -> None:
         """Double the stride and drop the frames that are now off it (keeping the first and the last)."""
@@ -123,13 +154,9 @@ class History:
         return max(i, 0)
 
     def curves(self, score: str = "loss") -> tuple[np.ndarray, np.ndarray]:
-        """steps (K,) and the best restart's value per class (K, C): the loss curves to plot."""
-        key = (len(self._frames), score)
-        if self._curve_cache is not None and self._curve_cache[0] == key:
-            return self._curve_cache[1], self._curve_cache[2]
-        if not self._frames:
+        """steps (K,) and the best restart's value per class (K, C): the loss (or L_DD) curves to plot."""
+        n = len(self._frames)
+        if not n:
             return np.zeros(0), np.zeros((0, 0))
-        steps = np.array([f.step for f in self._frames], dtype=np.float64)
-        values = np.stack([(f.losses if score == "loss" else f.difs).min(axis=1) for f in self._frames])
-        self._curve_cache = (key, steps, values)
-        return steps, values
+        values = self._curve_loss if score == "loss" else self._curve_dif
+        return self._curve_steps[:n], values[:n]

@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self._follow = True  # the timeline follows the newest frame
         self._updating = False  # guards programmatic widget changes
         self._run_started = 0.0
+        self._threshold = FALLBACK_THRESHOLD
 
         self.runner = SearchRunner(self)
         self.runner.frames.connect(self._on_frames)
@@ -336,7 +337,7 @@ class MainWindow(QMainWindow):
         self.steps_box = QSpinBox(minimum=1, maximum=100_000, value=100, toolTip=TIPS["steps"])
         self.steps_box.setSingleStep(10)
         form.addRow("Steps", self.steps_box)
-        self.lr_box = QDoubleSpinBox(decimals=4, minimum=0.0001, maximum=10.0, value=0.05, toolTip=TIPS["lr"])
+        self.lr_box = QDoubleSpinBox(decimals=4, minimum=0.0001, maximum=100.0, value=0.05, toolTip=TIPS["lr"])
         self.lr_box.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
         form.addRow("Learning rate", self.lr_box)
         self.lambda_box = QDoubleSpinBox(decimals=3, minimum=0.0, maximum=10.0, value=0.03, singleStep=0.01, toolTip=TIPS["lambda_lr"])
@@ -356,7 +357,7 @@ class MainWindow(QMainWindow):
         form.addRow("Device", self.device_box)
         self.autorun_box = QCheckBox("Re-run automatically", toolTip=TIPS["autorun"])
         form.addRow(self.autorun_box)
-        self.threshold_box = QDoubleSpinBox(decimals=3, minimum=0.0, maximum=10.0, value=FALLBACK_THRESHOLD, singleStep=0.005, toolTip=TIPS["threshold"])
+        self.threshold_box = QDoubleSpinBox(decimals=4, minimum=0.0, maximum=10.0, value=FALLBACK_THRESHOLD, singleStep=0.005, toolTip=TIPS["threshold"])
         self.threshold_box.valueChanged.connect(self._on_threshold_box)
         form.addRow("OOC threshold", self.threshold_box)
         self.model_label = QLabel("no model")
@@ -937,17 +938,20 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- threshold
     @property
     def threshold(self) -> float:
-        return float(self.threshold_box.value())
+        return self._threshold
 
     def set_threshold(self, value: float) -> None:
         self.threshold_box.setValue(value)  # -> _on_threshold_box
+        self._on_threshold_box(value)  # also when the rounded box value did not change
 
     def _on_threshold_box(self, value: float) -> None:
+        self._threshold = float(value)
         self.gauge.set_threshold(value)
         self.bars.set_threshold(value)
         self._show_index(self.timeline.value())
 
     def _on_threshold_dragged(self, value: float) -> None:
+        self._threshold = float(value)
         self.threshold_box.blockSignals(True)
         self.threshold_box.setValue(value)
         self.threshold_box.blockSignals(False)

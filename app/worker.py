@@ -18,11 +18,13 @@ import time
 import traceback
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from .history import Frame
 
 EMIT_INTERVAL_S = 1 / 30  # the eye needs no more
+DRAW_WAIT_S = 0.1  # the longest the search waits for the window to draw a batch
+DRAW_SHARE = 3.0  # the next batch comes no sooner than this many times the last drawing time
 
 
 class SearchWorker(QObject):
@@ -45,6 +47,9 @@ class SearchWorker(QObject):
         self._permits = 0
         self._pending: list[Frame] = []
         self._last_emit = 0.0
+        self._consumed = threading.Event()  # the window has drawn the last batch: back-pressure
+        self._consumed.set()
+        self._interval = EMIT_INTERVAL_S
 
     # ------------------------------------------------------------------ control (any thread)
     def request_stop(self) -> None:
@@ -66,6 +71,10 @@ class SearchWorker(QObject):
             else:
                 self._permits += 1
             self._gate.notify_all()
+
+    def ack(self) -> None:
+        """The GUI has handled the last batch; the next may be sent (so a slow window is never flooded)."""
+        self._consumed.set()
 
     @property
     def is_paused(self) -> bool:
@@ -102,16 +111,32 @@ class SearchWorker(QObject):
         with self._gate:
             paused = self._paused and not self._stop.is_set()
         now = time.perf_counter()
-        if snap.step == 0 or final or paused or now - self._last_emit >= EMIT_INTERVAL_S:
+        if snap.step == 0 or final or paused or now - self._last_emit >= self._interval:
             self._flush()
+            if not (final or paused):
+                self._let_the_window_draw()
         if paused and not final:
             self._wait_while_paused(snap.step)
 
     def _flush(self) -> None:
         if self._pending:
             frames, self._pending = self._pending, []
+            self._consumed.clear()
             self.frames.emit(self.generation, frames)
             self._last_emit = time.perf_counter()
+
+    def _let_the_window_draw(self) -> None:
+        """Wait (GIL released) until the window has drawn the batch just sent, at most DRAW_WAIT_S.
+
+        The window's paint code is Python too: if this loop kept the GIL, the two threads would trade it
+        in switch-interval slices and the window would crawl. Waiting here lets it draw at full speed;
+        the next batch then comes no sooner than DRAW_SHARE times the drawing time, so the window never
+        takes more than about a third of the time from the search, and never more than ~30 frames/s.
+        """
+        t0 = time.perf_counter()
+        self._consumed.wait(DRAW_WAIT_S)
+        drawing = time.perf_counter() - t0
+        self._interval = max(EMIT_INTERVAL_S, DRAW_SHARE * drawing)
 
     def _wait_while_paused(self, step: int) -> None:
         self.paused_at.emit(self.generation, step)
@@ -210,6 +235,10 @@ class SearchRunner(QObject):
     def _on_frames(self, gen: int, frames: list) -> None:
         if self._current(gen):
             self.frames.emit(frames)
+            if self._worker is not None:
+                # acknowledged once the event loop comes back round, i.e. after the repaint it triggered
+                worker = self._worker
+                QTimer.singleShot(0, lambda: worker.ack())  # runs here, in the GUI thread
 
     @Slot(int, int)
     def _on_paused(self, gen: int, step: int) -> None:

@@ -1,0 +1,128 @@
+"""Fixtures for the app tests: offscreen Qt, a tiny untrained generator, temporary settings, a window.
+
+Tests that need accuracy use the shipped default generator (skipped until it exists); the rest use a
+tiny untrained model built here. `IGC_APP_TEST_MODEL` may point at another trained checkpoint, and
+`IGC_SCREENSHOTS=1` writes the screenshots to docs/screenshots/ instead of a temporary folder.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+SHOTS = REPO / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _torch_threads():
+    import torch
+
+    torch.set_num_threads(1)  # leave a core to the GUI thread, as the app does on a 2-core machine
+    sys.setswitchinterval(0.001)  # as app.main does
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory) -> Path:
+    """An untrained tiny CVAE checkpoint: fast, for tests that need no accuracy."""
+    import torch
+
+    from igc_core import checkpoints
+    from igc_core.generators import ConditionalGenerator, GeneratorConfig
+
+    torch.manual_seed(0)
+    model = ConditionalGenerator(GeneratorConfig(latent_dim=4, hidden=(32, 32), encoder_hidden=(32,)))
+    return checkpoints.save(model, tmp_path_factory.mktemp("tiny") / "tiny", {"command": "test"})
+
+
+@pytest.fixture(scope="session")
+def trained_model_path() -> Path | None:
+    """The shipped default generator (or IGC_APP_TEST_MODEL), or skip the test."""
+    from igc_core import checkpoints
+
+    override = os.environ.get("IGC_APP_TEST_MODEL")
+    if override:
+        return Path(override)
+    if not checkpoints.DEFAULT_MODEL.exists():
+        pytest.skip(f"the shipped default generator {checkpoints.DEFAULT_MODEL} does not exist yet")
+    return None  # None = load the default
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    from igc_core import data
+
+    for folder in (os.environ.get("IGC_DATA"), REPO.parent / "shared" / "mnist", data.default_data_dir()):
+        if folder:
+            try:
+                return data.load_dataset(folder, "test", download=False)
+            except data.DataError:
+                continue
+    pytest.skip("no MNIST test set found (set IGC_DATA)")
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "igc-test.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where screenshots go: docs/screenshots/ with IGC_SCREENSHOTS=1, else a temporary folder."""
+    folder = SHOTS if os.environ.get("IGC_SCREENSHOTS") else tmp_path / "shots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def make_window(qtbot, settings):
+    """A factory for main windows; every window is closed (thread stopped and waited) in teardown."""
+    from app.window import MainWindow, apply_theme
+
+    apply_theme(qtbot_app())
+    windows = []
+
+    def make(model_path=None, **kw):
+        kw.setdefault("settings", settings)
+        w = MainWindow(model_path=str(model_path) if model_path else None, **kw)
+        w.resize(1400, 900)
+        w.show()
+        qtbot.addWidget(w)
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        w.close()
+        assert not w.runner.is_active(), "the search thread outlived its window"
+
+
+def qtbot_app():
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.instance()
+
+
+def wait_result(qtbot, window, timeout=60_000):
+    """Start nothing; wait until the current run's result is drawn."""
+    qtbot.waitUntil(lambda: window.result is not None and not window.runner.is_active(), timeout=timeout)
+
+
+def run_and_wait(qtbot, window, timeout=60_000):
+    with qtbot.waitSignal(window.result_shown, timeout=timeout):
+        assert window.start_search(), window.banner.text
+    return window.result
+
+
+def fast_settings(window, steps=30, restarts=1, lr=0.05):
+    window.steps_box.setValue(steps)
+    window.restarts_box.setValue(restarts)
+    window.lr_box.setValue(lr)
