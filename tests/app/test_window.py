@@ -249,3 +249,17 @@ def test_every_control_has_a_tooltip(make_window, tiny_model_path):
         if c.isVisible() and not c.toolTip() and c.parent() is not None and "qt_" not in c.objectName()
     ]
     assert not missing, f"controls without a tooltip: {missing}"
+
+
+def test_shipped_samples_are_used_without_data(qtbot, make_window, tiny_model_path, tmp_path, monkeypatch):
+    from app import window as window_module
+    from igc_core import data
+
+    monkeypatch.setattr(data, "default_data_dir", lambda: tmp_path / "nowhere")
+    monkeypatch.setattr(window_module, "REPO", tmp_path / "repo")  # hides ../shared/mnist
+    monkeypatch.setattr(window_module, "SAMPLES", window_module.Path(__file__).resolve().parents[2] / "assets" / "samples")
+    w = make_window(tiny_model_path, data_dir=str(tmp_path / "empty"))
+    assert w.dataset() is None
+    for d in range(10):
+        assert w.pick_sample(d), w.banner.text
+        assert w._true_label == d and w.source_label.text().startswith("sample")
