@@ -100,6 +100,7 @@ class ReconstructionGrid(pg.GraphicsLayoutWidget):
         self._best: list[QGraphicsRectItem] = []
         self._shape: tuple[int, int] | None = None
         self.current: np.ndarray | None = None  # the mosaic shown, for tests and saving
+        self._layout(10, 1)  # an empty grid already shows its class labels
 
     def _layout(self, C: int, R: int) -> None:
         if self._shape == (C, R):
@@ -195,6 +196,8 @@ class LossCurves(pg.PlotWidget):
     def clear_curves(self) -> None:
         for curve in self.curves:
             curve.setData([], [])
+        self.cursor.setValue(0)
+        self.getPlotItem().setRange(xRange=(0, 100), yRange=(0, 0.3), padding=0)
 
 
 class DistanceBars(pg.PlotWidget):
@@ -219,6 +222,7 @@ class DistanceBars(pg.PlotWidget):
         self.threshold = pg.InfiniteLine(pos=0.12, angle=90, pen=pg.mkPen("#52606d", width=2, style=Qt.PenStyle.DashLine))
         plot.addItem(self.threshold)
         self.order: list[int] = []
+        self.clear_bars()
 
     def set_distances(self, distances: np.ndarray, predicted: int | None, in_class: bool | None) -> None:
         d = np.asarray(distances, dtype=np.float64)
@@ -247,6 +251,9 @@ class DistanceBars(pg.PlotWidget):
     def clear_bars(self) -> None:
         self.bars.setOpts(x0=[], y=[], width=[], height=0.7)
         self.order = []
+        plot = self.getPlotItem()
+        plot.getAxis("left").setTicks([[(i, "") for i in range(10)], []])
+        plot.setRange(xRange=(0, self.threshold.value() * 2), yRange=(-0.6, 9.6), padding=0)
 
 
 class OOCGauge(pg.PlotWidget):

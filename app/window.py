@@ -80,6 +80,9 @@ class Banner(QFrame):
         layout.setContentsMargins(12, 6, 6, 6)
         self.label = QLabel()
         self.label.setWordWrap(True)
+        font = self.label.font()
+        font.setPointSize(13)
+        self.label.setFont(font)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QToolButton()
         close.setText("✕")
@@ -93,9 +96,12 @@ class Banner(QFrame):
     def show_message(self, text: str, level: str = "info") -> None:
         bg, fg = self.COLOURS.get(level, self.COLOURS["info"])
         self.level = level
-        self.setStyleSheet(f"Banner {{ background: {bg}; border: 1px solid {fg}; border-radius: 6px; }} QLabel {{ color: {fg}; font-size: 13pt; }}")
+        self.setStyleSheet(f"Banner {{ background: {bg}; border: 1px solid {fg}; border-radius: 6px; }} QLabel {{ color: {fg}; }}")
         self.label.setText(text)
         self.show()
+        self.label.ensurePolished()  # the 13pt font from the style sheet must count in the height
+        width = max(300, (self.parentWidget().width() if self.parentWidget() else 1200) - 80)
+        self.label.setMinimumHeight(self.label.heightForWidth(width) + 4)
 
     @property
     def text(self) -> str:
@@ -305,7 +311,7 @@ class MainWindow(QMainWindow):
 
         self.grid_view = ReconstructionGrid()
         self.grid_view.setMinimumSize(200, 300)
-        gbox, glay = self._group("Reconstructions (rows: classes, columns: restarts)")
+        gbox, glay = self._group("Reconstructions")
         glay.setContentsMargins(2, 12, 2, 2)
         glay.addWidget(self.grid_view)
         self.grid_box = gbox
@@ -449,12 +455,13 @@ class MainWindow(QMainWindow):
             geometry = s.value("window/geometry")
             if geometry is not None:
                 self.restoreGeometry(geometry)
-            self.steps_box.setValue(s.value("search/steps", 100, type=int))
-            self.lr_box.setValue(s.value("search/lr", 0.05, type=float))
-            self.lambda_box.setValue(s.value("search/lambda_lr", 0.03, type=float))
-            self.restarts_box.setValue(s.value("search/restarts", 1, type=int))
-            self._set_combo(self.dif_box, s.value("search/dif", "mae", type=str))
-            self._set_combo(self.init_box, s.value("search/init", "mean", type=str))
+            d = search.PRESETS[search.DEFAULT_PRESET]
+            self.steps_box.setValue(s.value("search/steps", d.steps, type=int))
+            self.lr_box.setValue(s.value("search/lr", d.lr, type=float))
+            self.lambda_box.setValue(s.value("search/lambda_lr", d.lambda_lr, type=float))
+            self.restarts_box.setValue(s.value("search/restarts", d.restarts, type=int))
+            self._set_combo(self.dif_box, s.value("search/dif", d.dif, type=str))
+            self._set_combo(self.init_box, s.value("search/init", d.init, type=str))
             self.seed_box.setValue(s.value("search/seed", 0, type=int))
             self._set_combo(self.device_box, s.value("search/device", "cpu", type=str))
             self.autorun_box.setChecked(s.value("search/autorun", False, type=bool))
@@ -496,8 +503,13 @@ class MainWindow(QMainWindow):
 
     # ================================================================== search settings
     def search_config(self) -> search.SearchConfig:
-        """The settings in the panel as a SearchConfig (raises ValueError with a readable message)."""
-        return search.SearchConfig(
+        """The settings in the panel as a SearchConfig (raises ValueError with a readable message).
+
+        What the panel does not show (precision, score, restart spread) comes from the chosen preset,
+        or from the default preset for custom settings.
+        """
+        base = search.PRESETS.get(self.preset_box.currentText(), search.PRESETS[search.DEFAULT_PRESET])
+        return base.with_(
             steps=self.steps_box.value(), lr=float(self.lr_box.value()), lambda_lr=float(self.lambda_box.value()),
             restarts=self.restarts_box.value(), dif=self.dif_box.currentText(), init=self.init_box.currentText(),
             seed=self.seed_box.value(), device=self.device_box.currentText(),
@@ -917,12 +929,16 @@ class MainWindow(QMainWindow):
         colour = IN_CLASS if in_class else OUT_OF_CLASS
         self.prediction_label.setText(str(predicted))
         self.prediction_label.setStyleSheet(f"color: {colour};" if final else "color: #52606d;")
-        where = "" if final else f" (step {frame.step}, searching…)" if self.runner.state == "running" else f" (step {frame.step})"
-        if in_class:
-            self.verdict_label.setText(f"in-class: it looks like a {predicted}{where}")
+        if not final:  # mid-search the verdict is not in yet: say where it stands
+            state = "searching" if self.runner.state == "running" else "paused" if self.runner.state == "paused" else "stopped"
+            self.verdict_label.setText(f"{state} at step {frame.step} of {frame.steps}: closest so far is {predicted}")
+            self.verdict_label.setStyleSheet("color: #52606d;")
+        elif in_class:
+            self.verdict_label.setText(f"in-class: it looks like a {predicted}")
+            self.verdict_label.setStyleSheet(f"color: {colour};")
         else:
-            self.verdict_label.setText(f"out-of-class: not a digit this model knows{where}")
-        self.verdict_label.setStyleSheet(f"color: {colour};")
+            self.verdict_label.setText("out-of-class: not a digit this model knows")
+            self.verdict_label.setStyleSheet(f"color: {colour};")
         detail = f"OOC score {ooc:.4f} {'≤' if in_class else '>'} threshold {self.threshold:.3f}"
         if self._true_label is not None:
             mark = "✓" if predicted == self._true_label else "✗"

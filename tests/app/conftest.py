@@ -122,7 +122,21 @@ def run_and_wait(qtbot, window, timeout=60_000):
     return window.result
 
 
-def fast_settings(window, steps=30, restarts=1, lr=0.05):
+def fast_settings(window, steps=30, restarts=1, lr=0.01):
     window.steps_box.setValue(steps)
     window.restarts_box.setValue(restarts)
     window.lr_box.setValue(lr)
+
+
+def save_shot(widget, path):
+    """Grab a widget to a small PNG (256-colour palette: the screenshots stay a few tens of KB)."""
+    import io
+
+    from PIL import Image
+    from PySide6.QtCore import QBuffer, QIODevice
+
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    widget.grab().save(buffer, "PNG")
+    image = Image.open(io.BytesIO(bytes(buffer.data()))).convert("RGB")
+    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)

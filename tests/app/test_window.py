@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from conftest import fast_settings, run_and_wait
+from conftest import fast_settings, run_and_wait, save_shot
 
 
 def draw_stroke(qtbot, canvas, points):
@@ -46,7 +46,7 @@ def test_drawing_gives_a_framed_input(qtbot, make_window, tiny_model_path, shots
     w.clear_canvas()
     assert w.canvas.is_empty()
     qtbot.wait(50)
-    w.grab().save(str(shots / "empty.png"))
+    save_shot(w, shots / "empty.png")
 
 
 def test_empty_canvas_gives_a_message(qtbot, make_window, tiny_model_path):
@@ -101,7 +101,7 @@ def test_real_digit_is_classified_right(qtbot, make_window, trained_model_path, 
     assert right >= 4, f"only {right} of 5 MNIST digits classified right"
     assert w.verdict_label.text().startswith("in-class")
     qtbot.wait(50)
-    w.grab().save(str(shots / "result.png"))
+    save_shot(w, shots / "result.png")
 
 
 def test_pause_single_step_and_scrub(qtbot, make_window, tiny_model_path, shots):
@@ -116,7 +116,7 @@ def test_pause_single_step_and_scrub(qtbot, make_window, tiny_model_path, shots)
             qtbot.keyClick(w, Qt.Key.Key_Right)  # the → shortcut
         assert w.history.latest.step == expected and len(w.history) == expected + 1
     assert w.step_label.text() == "step 2 / 30"
-    w.grab().save(str(shots / "paused.png"))
+    save_shot(w, shots / "paused.png")
     with qtbot.waitSignal(w.result_shown, timeout=30_000):
         qtbot.keyClick(w, Qt.Key.Key_Space)  # resume
     assert w.history.latest.step == 30
@@ -179,7 +179,8 @@ def test_bad_files_give_messages(qtbot, make_window, tiny_model_path, tmp_path, 
     model = w.model
     assert not w.load_model(str(broken))
     assert "broken" in w.banner.text and w.model is model
-    w.grab().save(str(shots / "error.png"))
+    qtbot.wait(50)
+    save_shot(w, shots / "error.png")
     fast_settings(w, steps=5)
     run_and_wait(qtbot, w)  # still works
 
@@ -263,3 +264,28 @@ def test_shipped_samples_are_used_without_data(qtbot, make_window, tiny_model_pa
     for d in range(10):
         assert w.pick_sample(d), w.banner.text
         assert w._true_label == d and w.source_label.text().startswith("sample")
+
+
+def test_screenshots_of_the_main_states(qtbot, make_window, trained_model_path, mnist, shots):
+    """Mid-search (paused), finished with restarts, and a noisy input: the pictures in docs/screenshots."""
+    w = make_window(trained_model_path)
+    i = int(np.flatnonzero(mnist.labels == 3)[0])
+    w.set_input_image(mnist.images[i] / 255.0, f"MNIST test #{i}", 3)
+    w._set_combo(w.preset_box, "igc-parallel")
+    w.steps_box.setValue(80)
+    with qtbot.waitSignal(w.runner.paused_at, timeout=10_000):
+        w.single_step()
+    for _ in range(12):
+        with qtbot.waitSignal(w.runner.paused_at, timeout=10_000):
+            w.single_step()
+    qtbot.wait(50)
+    save_shot(w, shots / "searching.png")
+    with qtbot.waitSignal(w.result_shown, timeout=60_000):
+        w.toggle_play()
+    qtbot.wait(50)
+    save_shot(w, shots / "finished-restarts.png")
+    assert int(w.result.labels[0]) == 3
+    w.noise_slider.setValue(35)
+    run_and_wait(qtbot, w)
+    qtbot.wait(50)
+    save_shot(w, shots / "noisy.png")
