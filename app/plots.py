@@ -193,11 +193,14 @@ class LossCurves(pg.PlotWidget):
     def set_cursor(self, step: float) -> None:
         self.cursor.setValue(step)
 
-    def clear_curves(self) -> None:
+    def clear_curves(self, steps: int = 100) -> None:
+        """Empty the plot; the step axis spans the coming run, the loss axis follows the data."""
         for curve in self.curves:
             curve.setData([], [])
         self.cursor.setValue(0)
-        self.getPlotItem().setRange(xRange=(0, 100), yRange=(0, 0.3), padding=0)
+        plot = self.getPlotItem()
+        plot.setXRange(0, max(1, steps), padding=0.02)
+        plot.enableAutoRange(axis="y", enable=True)
 
 
 class DistanceBars(pg.PlotWidget):

@@ -373,6 +373,16 @@ class MainWindow(QMainWindow):
         load = QPushButton("Load model…", toolTip="Load another generator checkpoint (.safetensors with its .json sidecar), e.g. a cGAN instead of a CVAE.")
         load.clicked.connect(self.open_model_dialog)
         form.addRow(load)
+        how = QLabel(
+            "<p><b>How it works.</b> For every digit class the generator searches for the code from which it "
+            "redraws your input best (one row of the grid each). The class that redraws it most closely wins. "
+            "If even the best redrawing is far off (OOC score above the threshold), the input is out-of-class: "
+            "not a digit this model knows.</p>"
+            "<p><b>Keys:</b> Space play/pause, → step, ← back, Esc stop, Ctrl+O open, Ctrl+S save.</p>"
+        )
+        how.setWordWrap(True)
+        how.setStyleSheet("color: #52606d; font-weight: normal;")
+        form.addRow(how)
         for w in (self.steps_box, self.lr_box, self.lambda_box, self.restarts_box, self.seed_box):
             w.valueChanged.connect(self._on_setting)
         for w in (self.dif_box, self.init_box, self.device_box):
@@ -767,6 +777,7 @@ class MainWindow(QMainWindow):
             return False
         self.banner.hide()
         self._clear_results()
+        self.curves.clear_curves(config.steps)
         self.run_config = config
         self._run_started = time.perf_counter()
         self._follow = True

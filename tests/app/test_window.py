@@ -289,3 +289,22 @@ def test_screenshots_of_the_main_states(qtbot, make_window, trained_model_path, 
     run_and_wait(qtbot, w)
     qtbot.wait(50)
     save_shot(w, shots / "noisy.png")
+
+
+def test_load_a_cgan_checkpoint(qtbot, make_window, tiny_model_path, tmp_path):
+    import torch
+
+    from igc_core import checkpoints
+    from igc_core.generators import ConditionalGenerator, GeneratorConfig
+
+    torch.manual_seed(1)
+    gan = ConditionalGenerator(GeneratorConfig(kind="cgan", latent_dim=4, hidden=(32, 32), encoder_hidden=(32,)))
+    path = checkpoints.save(gan, tmp_path / "gan", {"command": "test"})
+    w = make_window(tiny_model_path)
+    w._set_combo(w.init_box, "encoder")
+    assert w.load_model(str(path))
+    assert w.meta["kind"] == "cgan" and "cgan" in w.model_label.text()
+    assert w.init_box.currentText() == "mean"  # a cGAN has no encoder to start from
+    draw_one(qtbot, w.canvas)
+    fast_settings(w, steps=6)
+    assert run_and_wait(qtbot, w).steps_done == 6
