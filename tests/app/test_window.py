@@ -23,7 +23,7 @@ def draw_one(qtbot, canvas):
     draw_stroke(qtbot, canvas, [(0.45, 0.25), (0.55, 0.15), (0.55, 0.45), (0.55, 0.85)])
 
 
-def test_drawing_gives_a_framed_input(qtbot, make_window, tiny_model_path, shots):
+def test_drawing_gives_a_framed_input(qtbot, make_window, tiny_model_path, tmp_path):
     w = make_window(tiny_model_path)
     assert w.canvas.is_empty()
     with pytest.raises(ValueError, match="empty"):
@@ -46,7 +46,7 @@ def test_drawing_gives_a_framed_input(qtbot, make_window, tiny_model_path, shots
     w.clear_canvas()
     assert w.canvas.is_empty()
     qtbot.wait(50)
-    save_shot(w, shots / "empty.png")
+    save_shot(w, tmp_path / "empty.png")
 
 
 def test_empty_canvas_gives_a_message(qtbot, make_window, tiny_model_path):
@@ -104,7 +104,7 @@ def test_real_digit_is_classified_right(qtbot, make_window, trained_model_path, 
     save_shot(w, shots / "result.png")
 
 
-def test_pause_single_step_and_scrub(qtbot, make_window, tiny_model_path, shots):
+def test_pause_single_step_and_scrub(qtbot, make_window, tiny_model_path, tmp_path):
     w = make_window(tiny_model_path)
     draw_one(qtbot, w.canvas)
     fast_settings(w, steps=30, restarts=2)
@@ -116,7 +116,7 @@ def test_pause_single_step_and_scrub(qtbot, make_window, tiny_model_path, shots)
             qtbot.keyClick(w, Qt.Key.Key_Right)  # the → shortcut
         assert w.history.latest.step == expected and len(w.history) == expected + 1
     assert w.step_label.text() == "step 2 / 30"
-    save_shot(w, shots / "paused.png")
+    save_shot(w, tmp_path / "paused.png")
     with qtbot.waitSignal(w.result_shown, timeout=30_000):
         qtbot.keyClick(w, Qt.Key.Key_Space)  # resume
     assert w.history.latest.step == 30
@@ -308,3 +308,25 @@ def test_load_a_cgan_checkpoint(qtbot, make_window, tiny_model_path, tmp_path):
     draw_one(qtbot, w.canvas)
     fast_settings(w, steps=6)
     assert run_and_wait(qtbot, w).steps_done == 6
+
+
+def test_window_stays_responsive_during_a_search(qtbot, make_window, tiny_model_path):
+    """Timers fire, strokes draw and frames arrive while a long search runs (the tiny model is the worst
+    case: its steps are almost all Python, competing with the window for the GIL)."""
+    from PySide6.QtCore import QTimer
+
+    w = make_window(tiny_model_path)
+    draw_one(qtbot, w.canvas)
+    w.steps_box.setValue(100_000)
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(50)
+    assert w.start_search()
+    qtbot.wait(2000)
+    timer.stop()
+    draw_stroke(qtbot, w.canvas, [(0.2, 0.5), (0.8, 0.5)])  # drawing mid-run works
+    assert w.runner.is_active() and len(ticks) >= 10, f"only {len(ticks)} of ~40 timer ticks in 2 s"
+    assert len(w.history) > 50 and w.timeline.maximum() == len(w.history) - 1
+    w.stop_search()
+    assert not w.runner.is_active()
