@@ -158,7 +158,11 @@ class MainWindow(QMainWindow):
         if not self.settings.contains("window/geometry"):
             self.resize(QSize(1400, 900))
         if load_model:
-            self.load_model(model_path if model_path else self.settings.value("model/path", None) or None, quiet_default=model_path is None)
+            remembered = self.settings.value("model/path", "", type=str)
+            if model_path:
+                self.load_model(model_path)
+            elif not (remembered and self.load_model(remembered)):
+                self.load_model(None)  # the remembered model is gone: fall back to the shipped one
         self._on_state("idle")
         if image_path:
             self.open_image(image_path)
@@ -708,7 +712,7 @@ class MainWindow(QMainWindow):
             self.pick_sample(random.randrange(10))
 
     # ================================================================== the model
-    def load_model(self, path: str | None, quiet_default: bool = False) -> bool:
+    def load_model(self, path: str | None) -> bool:
         """Load a generator checkpoint (None: the shipped default). Stops a running search first."""
         self.runner.stop()
         try:

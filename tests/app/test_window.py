@@ -330,3 +330,14 @@ def test_window_stays_responsive_during_a_search(qtbot, make_window, tiny_model_
     assert len(w.history) > 50 and w.timeline.maximum() == len(w.history) - 1
     w.stop_search()
     assert not w.runner.is_active()
+
+
+def test_a_vanished_remembered_model_falls_back(qtbot, make_window, tiny_model_path, settings, tmp_path):
+    from igc_core import checkpoints
+
+    settings.setValue("model/path", str(tmp_path / "gone.safetensors"))
+    w = make_window(None)
+    if checkpoints.DEFAULT_MODEL.exists():
+        assert w.model is not None and w.model_path is None and not w.banner.isVisible()
+    else:
+        assert w.model is None and "Cannot load" in w.banner.text
