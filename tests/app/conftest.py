@@ -13,7 +13,6 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,11 +108,6 @@ def qtbot_app():
     from PySide6.QtWidgets import QApplication
 
     return QApplication.instance()
-
-
-def wait_result(qtbot, window, timeout=60_000):
-    """Start nothing; wait until the current run's result is drawn."""
-    qtbot.waitUntil(lambda: window.result is not None and not window.runner.is_active(), timeout=timeout)
 
 
 def run_and_wait(qtbot, window, timeout=60_000):
