@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import synthetic_digits
+from synthetic import synthetic_digits
 from igc_core import checkpoints
 from igc_core.cli import main
 from igc_core.data import save_digit_png

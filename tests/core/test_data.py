@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import synthetic_digits, write_idx
+from synthetic import synthetic_digits, write_idx
 from igc_core import data
 from igc_core.data import DataError
 
