@@ -13,7 +13,7 @@ Images are (B, 28, 28) floats in [-0.5, 0.5].
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -179,14 +179,3 @@ class ConditionalGenerator(nn.Module):
     @property
     def has_encoder(self) -> bool:
         return self.config.kind == "cvae"
-
-
-@dataclass
-class TrainingRecord:
-    """What a checkpoint remembers about how its model was made (written to the JSON sidecar)."""
-
-    command: str = ""
-    dataset: str = ""
-    config: dict = field(default_factory=dict)
-    metrics: dict = field(default_factory=dict)
-    seconds: float = 0.0

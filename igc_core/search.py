@@ -15,7 +15,7 @@ image's result does not depend on which images share its batch.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -137,7 +137,6 @@ class SearchResult:
     config: SearchConfig
     reconstructions: np.ndarray | None = None  # (N, C, H, W) best restart's final image per class
     latents: np.ndarray | None = None  # (N, C, L) best restart's final latent per class
-    extras: dict = field(default_factory=dict)
 
 
 class SearchDiverged(ValueError):
