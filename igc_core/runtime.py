@@ -233,7 +233,7 @@ class ThreadTuner:
         self._trial: int | None = None  # the count being tried now
         self._trial_times: list[float] = []
         self._results: dict[int, float] = {}
-        self._last_round = time.perf_counter() - recheck_seconds  # the first round starts soon
+        self._last_round: float | None = None  # None: the first round starts after three steps
         self._started = 0.0
 
     @property
@@ -260,7 +260,8 @@ class ThreadTuner:
             return
         if self._trial is None:
             self._recent.append(seconds)
-            if len(self._recent) >= 3 and now - self._last_round > self.interval:
+            due = self._last_round is None or now - self._last_round > self.interval
+            if len(self._recent) >= 3 and due:
                 self._pending = [n for n in self.candidates if n != self.current]
                 self._results = {}
                 self._next_trial()
