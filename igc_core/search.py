@@ -202,12 +202,14 @@ def search(
     should_stop: Callable[[], bool] | None = None,
     return_reconstructions: bool = False,
     return_latents: bool = False,
+    max_threads: int | None = None,
 ) -> SearchResult:
     """Classify images (N, H, W) in [-0.5, 0.5] by inverting `generator` for every class.
 
     `on_snapshot` receives a `Snapshot` at step 0, every `snapshot_every` steps and at the end (with
     reconstructions when `snapshot_images`); `should_stop` is polled every step and ends the search early,
-    which then still returns the results of the steps done.
+    which then still returns the results of the steps done. `max_threads` caps the automatic thread choice
+    (the app keeps a core for drawing).
     """
     device = resolve_device(config.device)
     imgs = torch.as_tensor(np.asarray(images, dtype=np.float32) if not torch.is_tensor(images) else images)
@@ -230,7 +232,7 @@ def search(
     flags = [p.requires_grad for p in generator.parameters()]
     generator.requires_grad_(False)  # frozen: no weight gradients are ever computed
     generator.to(device)
-    tuner = ThreadTuner(config.threads) if device.type == "cpu" else None
+    tuner = ThreadTuner(config.threads, max_threads) if device.type == "cpu" else None
     try:
         rows = min(max(len(imgs), 1), config.batch_size) * generator.num_classes * config.restarts
         choice = choose_precision(generator, rows, device, config.precision)
