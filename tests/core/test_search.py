@@ -25,6 +25,8 @@ def _loop(model, images, config, **kw):
         SearchConfig(steps=15, lr=0.05, restarts=3),
         SearchConfig(steps=15, lr=0.05, restarts=2, dif="bce", score="loss", init="encoder"),
         SearchConfig(steps=15, lr=0.05, restarts=2, dif="mse", keep_classes=3, prune_step=5),
+        SearchConfig(steps=15, lr=0.05, restarts=2, intensity="affine", score="loss"),
+        SearchConfig(steps=15, lr=0.05, restarts=2, dif="mse", intensity="affine", binarize=0.4, keep_classes=3, prune_step=5),
     ],
 )
 def test_batched_search_equals_one_image_loop(tiny_model, config):
