@@ -6,9 +6,10 @@ sense of security"; Schott et al. 2019, the ABS model):
 - IGC's decision is a minimum over latents: V_c(x) = min_z L(z; c, x) (paper Sec. 3.1). By the envelope
   theorem dV_c/dx is the partial derivative of L at the optimum z*_c, so `OptimumOracle` re-finds z*_c for the
   current image (a few warm-started search steps) and differentiates the class margin with z* held fixed.
-- MAE's derivative is a sign pattern: it says which way each pixel should move, not how far it matters, and
-  makes IGC *look* robust (gradient masking). The oracle therefore differentiates a smooth stand-in distance
-  ("mse") while it still ranks classes with the product's own distance; `surrogate="mae"` shows the masking.
+- MAE's derivative is a sign pattern: it is zero for a pixel below both the true and the wrong class's drawing
+  (raising it brings both closer) although a finite step changes the margin, and it makes IGC *look* robust
+  (gradient masking). The oracle therefore differentiates a smooth stand-in distance ("smooth": MAE with a
+  rounded kink; "mse") while it still ranks classes with the product's own; `surrogate="mae"` shows the masking.
 - `UnrolledOracle` also differentiates through the last steps of the search (how z* moves with x);
   gradient-free attacks (contrast, noise, a decision-based boundary walk) query the product itself.
 Images are (N, 28, 28) tensors in [-0.5, 0.5]; budgets are on the [0, 1] pixel scale, which has the same
@@ -27,7 +28,8 @@ import torch
 from .search import SearchConfig, objective, preprocess, search
 
 NORMS = ("linf", "l2")
-SURROGATES = ("mse", "mae")
+SURROGATES = ("smooth", "mse", "mae")
+SMOOTH_DELTA = 0.05  # "smooth": sqrt(u^2 + delta^2) - delta per pixel, MAE's shape with a rounded kink
 LOW, HIGH = -0.5, 0.5  # the image box
 
 Oracle = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -158,14 +160,18 @@ def cnn_oracle(cnn: torch.nn.Module) -> Oracle:
     return oracle
 
 
-def _straight_through(x: torch.Tensor, frame: Frame | None, config: SearchConfig) -> torch.Tensor:
-    """What the search compares x with, with the gradient of the identity (BPDA, Athalye et al. 2018) through
-    the steps that have none (the file loader's framing, binarisation)."""
+def _straight_through(x: torch.Tensor, frame: Frame | None, config: SearchConfig, soft: float = 0.0) -> torch.Tensor:
+    """What the search compares x with, differentiable where the product is not (BPDA, Athalye et al. 2018): the
+    file loader's framing passes the gradient of the identity; binarisation that of the identity, or with `soft`
+    > 0 that of a sigmoid step of that width (only pixels near the ink level can flip)."""
     seen = x
     if frame is not None:
         seen = frame(x.detach())
     seen = preprocess(seen.detach(), config)
-    return x + (seen - x).detach()
+    proxy = x
+    if soft > 0 and config.binarize > 0:
+        proxy = torch.sigmoid((x + 0.5 - config.binarize) / soft) - 0.5
+    return proxy + (seen - proxy).detach()
 
 
 class OptimumOracle:
@@ -175,17 +181,18 @@ class OptimumOracle:
     for the current image (warm-started from the last call; the first call runs the whole search), then
     objective = score_true - min_{wrong} score_wrong with the product's scores (> 0: IGC is fooled), and the
     gradient of the same margin with `surrogate` as the distance and z* held fixed.
+    `soft_binarize` > 0: with a binarising search, differentiate a sigmoid step of that width (else the identity).
     With `threshold` (an OOC threshold) the margin is min(score_true, threshold) - min score_wrong: the attack
     must also keep the wrong class's distance under the threshold, so that the reject option does not catch it.
     """
 
     def __init__(self, generator, config: SearchConfig, surrogate: str = "mse", refine_steps: int = 10,
-                 threshold: float | None = None, frame: Frame | None = None):
+                 threshold: float | None = None, frame: Frame | None = None, soft_binarize: float = 0.0):
         if surrogate not in SURROGATES:
             raise ValueError(f"surrogate must be one of {', '.join(SURROGATES)} (got {surrogate!r})")
         self.generator, self.config = generator, config
         self.surrogate, self.refine_steps = surrogate, refine_steps
-        self.threshold, self.frame = threshold, frame
+        self.threshold, self.frame, self.soft_binarize = threshold, frame, soft_binarize
         self.z = self.m1 = self.m2 = None
         self.t = 0
         generator.eval()
@@ -218,11 +225,17 @@ class OptimumOracle:
             self.t += 1
         self.z = z.detach()
 
-    def scores(self, target: torch.Tensor, z: torch.Tensor, dif: str) -> torch.Tensor:
-        """(N, C) class scores of `target` (N, P) at latents z (N*C, L) with distance `dif`, fp32."""
+    def scores(self, target: torch.Tensor, z: torch.Tensor, dif: str | None = None) -> torch.Tensor:
+        """(N, C) class scores of `target` (N, P) at latents z (N*C, L), fp32: the product's, or with the
+        distance replaced by `dif` (a surrogate)."""
         n, C = len(target), self.generator.num_classes
-        config = self.config.with_(dif=dif)
-        loss, d, _ = objective(self.generator, z, self._rows(n), target.repeat_interleave(C, 0), config)
+        tgt = target.repeat_interleave(C, 0)
+        loss, d, recon = objective(self.generator, z, self._rows(n), tgt, self.config)
+        if dif is not None and dif != self.config.dif:
+            u = recon - tgt
+            new = {"mae": u.abs(), "mse": u.square(),
+                   "smooth": (u.square() + SMOOTH_DELTA**2).sqrt() - SMOOTH_DELTA}[dif].mean(-1)
+            loss, d = loss - d + new, new
         return (d if self.config.score == "dif" else loss).view(n, C)
 
     def margin(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -235,11 +248,11 @@ class OptimumOracle:
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n = len(x)
         x = x.detach().requires_grad_(True)
-        seen = _straight_through(x, self.frame, self.config).reshape(n, -1)  # (N, P)
+        seen = _straight_through(x, self.frame, self.config, self.soft_binarize).reshape(n, -1)  # (N, P)
         self.refine(seen)
         z = self.latents_for_gradient(seen)
         with torch.no_grad():
-            value = self.margin(self.scores(seen.detach(), self.z, self.config.dif), y)
+            value = self.margin(self.scores(seen.detach(), self.z), y)
         objective_ = self.margin(self.scores(seen, z, self.surrogate), y)
         (grad,) = torch.autograd.grad(objective_.sum(), x)
         return value, grad

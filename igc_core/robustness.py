@@ -176,7 +176,8 @@ class SuiteConfig:
     refine_steps: int = 10  # search steps that re-find the optimum before each gradient (IGC)
     unroll: int = 10  # search steps differentiated through by the unrolled attack
     unrolled_steps: int = 20  # PGD steps of the unrolled attack (each costs about 4 of the others)
-    surrogate: str = "mse"  # the smooth distance differentiated by the white-box IGC attacks
+    surrogate: str = "smooth"  # the distance differentiated by the white-box IGC attacks (attacks.SURROGATES)
+    soft_binarize: float = 0.0  # binarising searches: differentiate a sigmoid step this wide (0: the identity)
     contrast_step: float = 0.025  # contrast levels: every multiple of this up to the largest L-inf budget
     noise_draws: int = 2
     boundary_steps: int = 25
@@ -203,6 +204,8 @@ class SuiteConfig:
             raise ValueError(f"boundary_steps must be a whole number of 0 or more (got {self.boundary_steps!r})")
         if self.surrogate not in A.SURROGATES:
             raise ValueError(f"surrogate must be one of {', '.join(A.SURROGATES)}")
+        if not (math.isfinite(self.soft_binarize) and self.soft_binarize >= 0):
+            raise ValueError("soft_binarize must be zero or positive")
         if not (0 < self.contrast_step <= 0.5):
             raise ValueError("contrast_step must be in (0, 0.5]")
 
@@ -278,7 +281,8 @@ def run_suite(product, x: torch.Tensor, y: np.ndarray, suite: SuiteConfig, cnn=N
             threshold = product.threshold if attack == "ooc" else None
             if attack == "ooc" and threshold is None:
                 raise ValueError("the OOC-aware attack needs an OOC threshold (the model's, or --threshold)")
-            kw = dict(surrogate=surrogate, refine_steps=suite.refine_steps, threshold=threshold, frame=frame)
+            kw = dict(surrogate=surrogate, refine_steps=suite.refine_steps, threshold=threshold, frame=frame,
+                      soft_binarize=suite.soft_binarize)
             if attack == "unrolled":
                 oracle = A.UnrolledOracle(product.generator, product.config, unroll=suite.unroll, **kw)
                 steps = suite.unrolled_steps

@@ -61,7 +61,10 @@ def register(sub) -> None:
                    help="search steps that re-find the optimum before each IGC gradient")
     p.add_argument("--unroll", type=positive_int, default=10, help="search steps the unrolled attack differentiates through")
     p.add_argument("--unrolled-steps", type=positive_int, default=20, dest="unrolled_steps", help="PGD steps of the unrolled attack")
-    p.add_argument("--surrogate", choices=["mse", "mae"], default="mse", help="the distance the IGC gradient is taken of")
+    p.add_argument("--surrogate", choices=["smooth", "mse", "mae"], default="smooth",
+                   help="the distance the IGC gradient is taken of (default: 'smooth', MAE with a rounded kink)")
+    p.add_argument("--soft-binarize", type=float, default=0.0, dest="soft_binarize",
+                   help="against a --binarize search: differentiate a sigmoid step this wide instead of the identity")
     p.add_argument("--contrast-step", type=float, default=0.025, dest="contrast_step")
     p.add_argument("--noise-draws", type=positive_int, default=2, dest="noise_draws")
     p.add_argument("--boundary-steps", type=non_negative_int, default=25, dest="boundary_steps")
@@ -94,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         DEFAULT_IGC_ATTACKS if args.target == "igc" else DEFAULT_CNN_ATTACKS)
     suite = SuiteConfig(attacks=attacks, linf=args.linf, l2=() if args.no_l2 else args.l2, steps=args.pgd_steps,
                         refine_steps=args.refine_steps, unroll=args.unroll, unrolled_steps=args.unrolled_steps,
-                        surrogate=args.surrogate, contrast_step=args.contrast_step, noise_draws=args.noise_draws,
+                        surrogate=args.surrogate, soft_binarize=args.soft_binarize, contrast_step=args.contrast_step, noise_draws=args.noise_draws,
                         boundary_steps=args.boundary_steps, seed=args.attack_seed)
     suite.jobs(args.target)  # refuses attacks that do not apply before anything slow runs
     cnn_path = Path(args.cnn) if args.cnn else checkpoints.DEFAULT_CNN
