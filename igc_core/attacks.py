@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .search import SearchConfig, objective, preprocess, search
+from .search import SearchConfig, class_score, objective, preprocess, search
 
 NORMS = ("linf", "l2")
 SURROGATES = ("smooth", "mse", "mae")
@@ -236,7 +236,7 @@ class OptimumOracle:
             new = {"mae": u.abs(), "mse": u.square(),
                    "smooth": (u.square() + SMOOTH_DELTA**2).sqrt() - SMOOTH_DELTA}[dif].mean(-1)
             loss, d = loss - d + new, new
-        return (d if self.config.score == "dif" else loss).view(n, C)
+        return class_score(self.generator, self.config, d, loss, z).view(n, C)
 
     def margin(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         true = scores.gather(1, y.view(-1, 1)).squeeze(1)

@@ -23,12 +23,12 @@ import torch
 from . import attacks as A
 from .search import SearchConfig, search
 
-IGC_ATTACKS = ("transfer", "optimum", "optimum-mae", "unrolled", "ooc", "contrast", "fade", "noise", "boundary")
+IGC_ATTACKS = ("transfer", "optimum", "optimum-mae", "unrolled", "ooc", "bypass", "contrast", "fade", "noise", "boundary")
 CNN_ATTACKS = ("fgsm", "pgd", "contrast", "fade", "noise", "boundary")
 DEFAULT_IGC_ATTACKS = ("transfer", "optimum", "unrolled", "ooc", "contrast", "fade", "noise", "boundary")
 DEFAULT_CNN_ATTACKS = CNN_ATTACKS
-BUDGETED = ("fgsm", "pgd", "transfer", "optimum", "optimum-mae", "unrolled", "ooc", "noise")  # run per budget
-WHITE_BOX = ("fgsm", "pgd", "optimum", "optimum-mae", "unrolled", "ooc", "boundary")  # made on the product itself
+BUDGETED = ("fgsm", "pgd", "transfer", "optimum", "optimum-mae", "unrolled", "ooc", "bypass", "noise")  # per budget
+WHITE_BOX = ("fgsm", "pgd", "optimum", "optimum-mae", "unrolled", "ooc", "bypass", "boundary")  # made on the product itself
 TOLERANCE = 1e-5  # float rounding when a perturbation made for budget eps is measured again
 
 Progress = Callable[[str, int], None]  # (what is running, units just finished)
@@ -275,7 +275,7 @@ def run_suite(product, x: torch.Tensor, y: np.ndarray, suite: SuiteConfig, cnn=N
             score(attack, last)
             if attack != "fgsm":
                 score(attack, best)
-        elif attack in ("optimum", "optimum-mae", "unrolled", "ooc"):
+        elif attack in ("optimum", "optimum-mae", "unrolled", "ooc", "bypass"):
             frame = product.frame if product.via_files else None
             surrogate = "mae" if attack == "optimum-mae" else suite.surrogate
             threshold = product.threshold if attack == "ooc" else None
@@ -286,8 +286,9 @@ def run_suite(product, x: torch.Tensor, y: np.ndarray, suite: SuiteConfig, cnn=N
             if attack == "unrolled":
                 oracle = A.UnrolledOracle(product.generator, product.config, unroll=suite.unroll, **kw)
                 steps = suite.unrolled_steps
-            else:
-                oracle = A.OptimumOracle(product.generator, product.config, **kw)
+            else:  # "bypass": made on the same search without its binarisation, a transfer from the undefended one
+                config = product.config.with_(binarize=0.0) if attack == "bypass" else product.config
+                oracle = A.OptimumOracle(product.generator, config, **kw)
                 steps = suite.steps
             last, best = A.pgd(oracle, x, yt, A.PGDConfig(norm, eps, steps, seed=suite.seed))
             score(attack, last)
@@ -313,13 +314,13 @@ def run_suite(product, x: torch.Tensor, y: np.ndarray, suite: SuiteConfig, cnn=N
 
 
 def example_sheet(ledger: Ledger, norm: str, images: list[int], other_labels: Callable[[np.ndarray], np.ndarray],
-                  names: tuple[str, str] = ("IGC", "CNN"), scale: int = 2):
+                  names: tuple[str, str] = ("IGC", "CNN"), scale: int = 3):
     """A PNG-ready sheet (PIL image): per image a row with the clean digit, then per budget the adversarial and
     its perturbation (amplified to full range), captioned with both models' labels (the attacked model first)."""
     from PIL import Image, ImageDraw
 
     budgets = ledger.budgets.get(norm, ())
-    tile, pad, text_h = 28 * scale, 4, 24
+    tile, pad, text_h = 28 * scale, 6, 16
     cols = 1 + 2 * len(budgets)
     width, height = cols * (tile + pad) + pad, text_h + len(images) * (tile + text_h + pad) + pad
     sheet = Image.new("L", (width, height), 255)
@@ -327,7 +328,7 @@ def example_sheet(ledger: Ledger, norm: str, images: list[int], other_labels: Ca
     draw.text((pad, 4), "clean", fill=0)
     for j, eps in enumerate(budgets):
         draw.text((pad + (1 + 2 * j) * (tile + pad), 4), f"{norm} {eps:g}", fill=0)
-        draw.text((pad + (2 + 2 * j) * (tile + pad), 4), "perturbation", fill=0)
+        draw.text((pad + (2 + 2 * j) * (tile + pad), 4), "difference", fill=0)
 
     def put(array01, col, row, caption):
         img = Image.fromarray((np.clip(array01, 0, 1) * 255).astype(np.uint8)).resize((tile, tile), Image.NEAREST)
@@ -343,7 +344,7 @@ def example_sheet(ledger: Ledger, norm: str, images: list[int], other_labels: Ca
             if ex is None:
                 continue
             other = int(other_labels(ex.image[None])[0])
-            put(ex.image + 0.5, 1 + 2 * j, row, f"{names[0][0]}:{ex.label} {names[1][0]}:{other}")
+            put(ex.image + 0.5, 1 + 2 * j, row, f"{names[0]} {ex.label} {names[1]} {other}")
             delta = ex.image - clean
             peak = max(float(np.abs(delta).max()), 1e-6)
             put(0.5 + 0.5 * delta / peak, 2 + 2 * j, row, ex.attack if ex.fooled else "held")

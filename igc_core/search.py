@@ -63,6 +63,9 @@ class SearchConfig:
     min_contrast: float = 0.25
     max_contrast: float = 1.5
     binarize: float = 0.0  # > 0: pixels above this ink level (0-1 scale) become full ink, the rest paper; 0 = off
+    # score "loss" ranks classes by L_DD + w * L_LR (like ABS's ELBO: an unlikely latent costs); w = score_lambda,
+    # or lambda_LR when None (the whole objective the search minimised)
+    score_lambda: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -105,6 +108,9 @@ class SearchConfig:
                             f"(got {self.min_contrast!r} to {self.max_contrast!r})")
         if self.intensity != "none" and self.dif == "bce":
             problems.append("an intensity transform needs dif 'mae' or 'mse' (BCE compares against the raw output)")
+        if self.score_lambda is not None and not (isinstance(self.score_lambda, (int, float))
+                                                  and math.isfinite(self.score_lambda) and self.score_lambda >= 0):
+            problems.append(f"score_lambda must be zero or positive, or None (got {self.score_lambda!r})")
         if not (math.isfinite(self.binarize) and 0 <= self.binarize < 1):
             problems.append(f"binarize is an ink level from 0 (off) to below 1 (got {self.binarize!r})")
         if problems:
@@ -229,6 +235,16 @@ def objective(generator: ConditionalGenerator, z: torch.Tensor, cond: torch.Tens
     dif = _image_distance(config.dif, logits, recon, target)  # L_DD, (M,)
     latent_reg = ((z - generator.prior_mean) / generator.prior_std).abs().mean(-1)  # L_LR = mean |zscore(z)|, (M,)
     return dif + config.lambda_lr * latent_reg, dif, recon
+
+
+def class_score(generator: ConditionalGenerator, config: SearchConfig, dif: torch.Tensor, loss: torch.Tensor,
+                z: torch.Tensor) -> torch.Tensor:
+    """What classes are ranked by, per latent (M,): L_DD ("dif", paper Sec. 3.2), or L_DD + w * L_LR ("loss")."""
+    if config.score == "dif":
+        return dif
+    if config.score_lambda is None:
+        return loss
+    return dif + config.score_lambda * ((z - generator.prior_mean) / generator.prior_std).abs().mean(-1)
 
 
 def preprocess(images: torch.Tensor, config: SearchConfig) -> torch.Tensor:
@@ -435,7 +451,7 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
             with torch.no_grad():
                 cur_loss, cur_dif, _ = evaluate(z, None)
             frozen_loss, frozen_dif = cur_loss.clone(), cur_dif.clone()
-            per_class = (cur_dif if config.score == "dif" else cur_loss).view(n, C, R).amin(-1)  # (n, C)
+            per_class = class_score(generator, config, cur_dif, cur_loss, z).view(n, C, R).amin(-1)  # (n, C)
             keep = per_class.topk(config.keep_classes, dim=1, largest=False).indices  # (n, k)
             active_classes = torch.zeros(n, C, dtype=torch.bool, device=device).scatter_(1, keep, True)
             rows = active_classes.view(n, C, 1).expand(n, C, R).reshape(-1).nonzero().squeeze(1)
@@ -452,7 +468,7 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
         emit(step, loss_r, dif_r, recon_r)
         if initial_loss is None:  # zero steps: nothing moved
             initial_loss = final_loss
-        score = (final_dif if config.score == "dif" else final_loss).view(n, C, R)
+        score = class_score(generator, config, final_dif, final_loss, z).view(n, C, R)
         per_class, best_restart = score.amin(-1), score.argmin(-1)  # (n, C)
         per_class = torch.where(torch.isnan(per_class), torch.full_like(per_class, float("inf")), per_class)
         ooc, labels = per_class.min(-1)  # OOC: the smallest distance, paper Sec. 3.2

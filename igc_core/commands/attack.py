@@ -19,6 +19,7 @@ DESCRIPTIONS = {
     "optimum-mae": "PGD-{steps} through the optimum, MAE's own gradient",
     "unrolled": "PGD-{unrolled_steps} through {unroll} unrolled search steps",
     "ooc": "PGD-{steps} through the optimum, keeping OOC under the threshold",
+    "bypass": "PGD-{steps} through the optimum of the search without binarisation",
     "contrast": "contrast toward grey (no gradient)",
     "fade": "ink fading toward black (no gradient)",
     "noise": "random noise on the budget's edge ({noise_draws} draws)",

@@ -117,6 +117,8 @@ def add_search_options(p: argparse.ArgumentParser, restarts: bool = True) -> Non
                    help="'affine': fit a contrast and brightness to every reconstruction (robust to faint or grey digits)")
     g.add_argument("--min-contrast", type=float, dest="min_contrast", help="with --intensity affine: the lowest contrast fitted")
     g.add_argument("--max-contrast", type=float, dest="max_contrast", help="with --intensity affine: the highest contrast fitted")
+    g.add_argument("--score-lambda", type=float, dest="score_lambda",
+                   help="with --score loss: the weight of L_LR in the score (default: --lambda-lr)")
     g.add_argument("--binarize", type=float, help="ink level (0-1) above which a pixel counts as ink, the rest as paper; 0 = off")
 
 

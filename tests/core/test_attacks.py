@@ -315,3 +315,16 @@ def test_igc_attack_end_to_end_on_tiny_models(tiny_data_dir, tiny_model, tmp_pat
 
     assert main(["attack", *common, "--target", "cnn", "--attacks", "optimum"]) == 2
     assert "does not apply" in capsys.readouterr().err
+
+
+def test_score_lambda_weighs_the_latent_term_in_the_ranking(tiny_model):
+    config = SearchConfig(steps=5, lr=0.05, precision="fp32", threads=1)
+    images = _digits(2).numpy()
+    by_dif = search(tiny_model, images, config, return_latents=True)
+    zero = search(tiny_model, images, config.with_(score="loss", score_lambda=0.0))
+    np.testing.assert_allclose(zero.distances, by_dif.distances, rtol=1e-6)
+    heavy = search(tiny_model, images, config.with_(score="loss", score_lambda=2.0))
+    reg = np.abs((by_dif.latents - tiny_model.prior_mean.numpy()) / tiny_model.prior_std.numpy()).mean(-1)
+    np.testing.assert_allclose(heavy.distances, by_dif.distances + 2.0 * reg, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="score_lambda"):
+        SearchConfig(score_lambda=-1.0)

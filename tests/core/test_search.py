@@ -26,6 +26,7 @@ def _loop(model, images, config, **kw):
         SearchConfig(steps=15, lr=0.05, restarts=2, dif="bce", score="loss", init="encoder"),
         SearchConfig(steps=15, lr=0.05, restarts=2, dif="mse", keep_classes=3, prune_step=5),
         SearchConfig(steps=15, lr=0.05, restarts=2, intensity="affine", score="loss"),
+        SearchConfig(steps=15, lr=0.05, restarts=2, score="loss", score_lambda=0.1, keep_classes=4, prune_step=6),
         SearchConfig(steps=15, lr=0.05, restarts=2, dif="mse", intensity="affine", binarize=0.4, keep_classes=3, prune_step=5),
     ],
 )
