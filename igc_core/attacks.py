@@ -302,6 +302,58 @@ def _auto_bf16(generator, config: SearchConfig) -> bool:
     return choose_precision(generator, rows, torch.device("cpu"), "auto").precision == "bf16"
 
 
+def flip_attack(oracle: OptimumOracle, x: torch.Tensor, y: torch.Tensor, norm: str, eps: float, rounds: int = 5,
+                on_step: Callable[[int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Against a binarising search: move the pixels across the ink level that buy the most margin per budget.
+
+    Binarisation has no useful gradient, but its effect is exact: a pixel at distance c from the ink level flips
+    for a cost c (L-inf) or c^2 (L2). Per round, at the optimum latents for the current adversarial, every
+    pixel's flip (from the clean image's ink or paper) is priced by how much it raises the true class's score
+    and lowers the best wrong class's; the best flips are bought greedily within the budget (L-inf: every flip
+    that helps and is affordable). Returns (last, best by the product's margin)."""
+    config = oracle.config
+    if config.binarize <= 0:
+        raise ValueError("the flip attack is for binarising searches (binarize > 0)")
+    tau, (n, C) = config.binarize, (len(x), oracle.generator.num_classes)
+    x = x.detach().float()
+    x01 = (x + 0.5).reshape(n, -1)  # (N, P)
+    ink = x01 > tau  # the clean image's binarisation
+    flipped_value = torch.where(ink, torch.full_like(x01, tau), torch.full_like(x01, tau + 1e-3))
+    cost = (flipped_value - x01).abs()  # (N, P) how far each pixel must move to flip
+    b0 = torch.where(ink, 0.5, -0.5)  # the binary image the search sees, [-0.5, 0.5]
+    adv, best, best_value = x.clone(), x.clone(), torch.full((n,), -float("inf"))
+    for k in range(rounds):
+        seen = preprocess(adv, config).reshape(n, -1)
+        oracle.refine(seen)
+        with torch.no_grad():
+            scores = oracle.scores(seen, oracle.z)  # (N, C)
+            value = oracle.margin(scores, y)
+            better = value > best_value
+            best[better], best_value[better] = adv[better], value[better]
+            wrong = scores.masked_fill(torch.nn.functional.one_hot(y, C).bool(), float("inf")).argmin(1)
+            _, _, recon = objective(oracle.generator, oracle.z, oracle._rows(n), seen.repeat_interleave(C, 0), config)
+            recon = recon.view(n, C, -1)
+            pick = lambda c: recon.gather(1, c.view(n, 1, 1).expand(n, 1, recon.shape[-1])).squeeze(1)  # noqa: E731
+            dist = (lambda u: u.abs()) if config.dif == "mae" else (lambda u: u.square())
+            change = lambda r: dist(-b0 - r) - dist(b0 - r)  # noqa: E731  score change per flipped pixel
+            gain = change(pick(y)) - change(pick(wrong))  # (N, P) > 0: the flip helps the attack
+            if norm == "linf":
+                chosen = (gain > 0) & (cost <= eps)
+            else:
+                price = cost.square().clamp_min(1e-12)
+                order = (gain / price).masked_fill(gain <= 0, -float("inf")).argsort(1, descending=True)
+                spent = price.gather(1, order).cumsum(1)
+                useful = gain.gather(1, order) > 0
+                chosen = torch.zeros_like(ink).scatter(1, order, (spent <= eps**2) & useful)
+            adv = torch.where(chosen, flipped_value, x01).view_as(x) - 0.5
+        if on_step:
+            on_step(k + 1)
+    value, _ = oracle(adv, y)
+    better = value > best_value
+    best[better] = adv[better]
+    return adv, best
+
+
 # ------------------------------------------------------------------------------------ gradient-free
 
 

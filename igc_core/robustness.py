@@ -23,12 +23,14 @@ import torch
 from . import attacks as A
 from .search import SearchConfig, search
 
-IGC_ATTACKS = ("transfer", "optimum", "optimum-mae", "unrolled", "ooc", "bypass", "contrast", "fade", "noise", "boundary")
+IGC_ATTACKS = ("transfer", "optimum", "optimum-mae", "unrolled", "ooc", "bypass", "flip", "contrast", "fade", "noise",
+               "boundary")
+BINARIZE_ATTACKS = ("bypass", "flip")  # added to the default suite against a binarising search
 CNN_ATTACKS = ("fgsm", "pgd", "contrast", "fade", "noise", "boundary")
 DEFAULT_IGC_ATTACKS = ("transfer", "optimum", "unrolled", "ooc", "contrast", "fade", "noise", "boundary")
 DEFAULT_CNN_ATTACKS = CNN_ATTACKS
-BUDGETED = ("fgsm", "pgd", "transfer", "optimum", "optimum-mae", "unrolled", "ooc", "bypass", "noise")  # per budget
-WHITE_BOX = ("fgsm", "pgd", "optimum", "optimum-mae", "unrolled", "ooc", "bypass", "boundary")  # made on the product itself
+BUDGETED = ("fgsm", "pgd", "transfer", "optimum", "optimum-mae", "unrolled", "ooc", "bypass", "flip", "noise")
+WHITE_BOX = ("fgsm", "pgd", "optimum", "optimum-mae", "unrolled", "ooc", "bypass", "flip", "boundary")  # made on the product itself
 TOLERANCE = 1e-5  # float rounding when a perturbation made for budget eps is measured again
 
 Progress = Callable[[str, int], None]  # (what is running, units just finished)
@@ -291,6 +293,11 @@ def run_suite(product, x: torch.Tensor, y: np.ndarray, suite: SuiteConfig, cnn=N
                 oracle = A.OptimumOracle(product.generator, config, **kw)
                 steps = suite.steps
             last, best = A.pgd(oracle, x, yt, A.PGDConfig(norm, eps, steps, seed=suite.seed))
+            score(attack, last)
+            score(attack, best)
+        elif attack == "flip":
+            oracle = A.OptimumOracle(product.generator, product.config, refine_steps=suite.refine_steps)
+            last, best = A.flip_attack(oracle, x, yt, norm, eps)
             score(attack, last)
             score(attack, best)
         elif attack in ("contrast", "fade"):

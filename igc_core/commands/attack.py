@@ -20,6 +20,7 @@ DESCRIPTIONS = {
     "unrolled": "PGD-{unrolled_steps} through {unroll} unrolled search steps",
     "ooc": "PGD-{steps} through the optimum, keeping OOC under the threshold",
     "bypass": "PGD-{steps} through the optimum of the search without binarisation",
+    "flip": "pixel flips across the ink level, priced at the optimum",
     "contrast": "contrast toward grey (no gradient)",
     "fade": "ink fading toward black (no gradient)",
     "noise": "random noise on the budget's edge ({noise_draws} draws)",
@@ -96,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--via-files applies to IGC (the file loader is igc classify's)")
     attacks = tuple(a.strip() for a in args.attacks.split(",") if a.strip()) if args.attacks else (
         DEFAULT_IGC_ATTACKS if args.target == "igc" else DEFAULT_CNN_ATTACKS)
+    if not args.attacks and args.target == "igc" and ctx.config.binarize > 0:
+        from ..robustness import BINARIZE_ATTACKS
+
+        attacks = attacks + BINARIZE_ATTACKS
     suite = SuiteConfig(attacks=attacks, linf=args.linf, l2=() if args.no_l2 else args.l2, steps=args.pgd_steps,
                         refine_steps=args.refine_steps, unroll=args.unroll, unrolled_steps=args.unrolled_steps,
                         surrogate=args.surrogate, soft_binarize=args.soft_binarize, contrast_step=args.contrast_step, noise_draws=args.noise_draws,

@@ -328,3 +328,19 @@ def test_score_lambda_weighs_the_latent_term_in_the_ranking(tiny_model):
     np.testing.assert_allclose(heavy.distances, by_dif.distances + 2.0 * reg, rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match="score_lambda"):
         SearchConfig(score_lambda=-1.0)
+
+
+@pytest.mark.parametrize("norm, eps", [("linf", 0.1), ("l2", 1.5)])
+def test_the_flip_attack_buys_flips_within_the_budget(tiny_model, norm, eps):
+    config = SearchConfig(steps=5, lr=0.05, precision="fp32", threads=1, binarize=0.5)
+    x = _digits(3, seed=2)
+    y = torch.as_tensor(search(tiny_model, x.numpy(), config).labels)
+    oracle = A.OptimumOracle(tiny_model, config, refine_steps=1)
+    last, best = A.flip_attack(oracle, x, y, norm, eps, rounds=2)
+    for adv in (last, best):
+        assert (A.perturbation_norm(adv - x, norm) <= eps + 1e-6).all()
+    flips = (last + 0.5 > 0.5) != (x + 0.5 > 0.5)
+    assert flips.any()  # random images have many pixels near the ink level
+    assert torch.equal(last[~flips], x[~flips])  # only flipped pixels move
+    with pytest.raises(ValueError, match="binarising"):
+        A.flip_attack(A.OptimumOracle(tiny_model, config.with_(binarize=0.0)), x, y, norm, eps)
