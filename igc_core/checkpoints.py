@@ -27,6 +27,7 @@ VERSION = 1
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_MODEL = ASSETS / "default.safetensors"
 DEFAULT_CNN = ASSETS / "cnn.safetensors"
+TWO_DIGIT_MODEL = ASSETS / "two-digit.safetensors"  # two labels, tens and units (IGC paper Sec. 1.4)
 GENERATOR_KINDS = ("cvae", "cgan")
 
 

@@ -7,7 +7,11 @@ Both kinds share the conditional decoder below; they differ in how it was traine
 
 Each model carries the latent distribution it was trained with (`prior_mean`, `prior_std`, per dimension):
 the search starts there and measures z against it (the z-score of L_LR, IGC paper Sec. 3.1).
-Images are (B, 28, 28) floats in [-0.5, 0.5].
+Images are (B, H, W) floats in [-0.5, 0.5]: 28 x 28 for one digit, 28 x 56 for a two-digit number.
+
+Several labels (IGC paper Sec. 1.4, multi-label): `labels` lists the classes of each label (two digits: 10, 10)
+and the condition is the concatenation of one one-hot (or relaxed, softmax) vector per label; a single-label
+model is the case of one label of `num_classes`.
 """
 
 from __future__ import annotations
@@ -26,19 +30,28 @@ ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "elu": nn.ELU, "leaky_relu": la
 class GeneratorConfig:
     kind: str = "cvae"
     latent_dim: int = 16
-    num_classes: int = 10
+    num_classes: int = 10  # the condition's width: all labels' classes together
     hidden: tuple[int, ...] = (256, 512)  # decoder widths, from the latent side to the image side
     activation: str = "silu"
-    image_size: int = 28
+    image_size: int = 28  # the image's height, and its width unless `image_width` is given
     encoder_hidden: tuple[int, ...] = (512, 256)  # cvae encoder / cgan discriminator widths
     conditioning: str = "bias"  # how hidden layers see the class: "bias" (added) or "film" (scale and shift)
     class_heads: bool = False  # a separate output layer per class (like per-class decoders, shared body)
     # The latent's unit: z = latent_scale * u with u ~ N(0, I) inside. Adam's step is measured in z's units,
     # so this decides what a learning rate means; 0.02 makes the paper's lr 0.001 take useful steps.
     latent_scale: float = 1.0
+    # Several labels (IGC paper Sec. 1.4): the classes of each, summing to num_classes; () = one label
+    labels: tuple[int, ...] = ()
+    image_width: int = 0  # 0: square images (image_size wide)
 
     def __post_init__(self) -> None:
-        for name in ("latent_dim", "num_classes", "image_size"):
+        if not isinstance(self.labels, (list, tuple)) or not all(isinstance(k, int) and not isinstance(k, bool) for k in self.labels):
+            raise ValueError(f"labels must be a list of class counts (got {self.labels!r})")
+        object.__setattr__(self, "labels", tuple(self.labels))
+        if self.labels and (min(self.labels) < 2 or sum(self.labels) != self.num_classes):
+            raise ValueError(f"every label needs 2 or more classes, and num_classes must be their sum "
+                             f"(labels {list(self.labels)}, num_classes {self.num_classes})")
+        for name in ("latent_dim", "num_classes", "image_size", "image_width"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{name} must be a whole number (got {value!r})")
@@ -56,14 +69,23 @@ class GeneratorConfig:
             raise ValueError(f"unknown activation {self.activation!r}: choose one of {', '.join(ACTIVATIONS)}")
         if not (isinstance(self.latent_scale, (int, float)) and self.latent_scale > 0):
             raise ValueError(f"latent_scale must be positive (got {self.latent_scale!r})")
-        if self.latent_dim < 1 or self.num_classes < 2 or self.image_size < 4:
-            raise ValueError("latent_dim >= 1, num_classes >= 2 and image_size >= 4 are required")
+        if self.latent_dim < 1 or self.num_classes < 2 or self.image_size < 4 or (self.image_width and self.image_width < 4):
+            raise ValueError("latent_dim >= 1, num_classes >= 2 and images of 4 pixels or more a side are required")
         if not self.hidden or min(self.hidden + self.encoder_hidden) < 1:
             raise ValueError("hidden widths must be positive and at least one is required")
 
     @property
+    def label_classes(self) -> tuple[int, ...]:
+        """The classes of each label: (num_classes,) for a single-label model."""
+        return self.labels or (self.num_classes,)
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return (self.image_size, self.image_width or self.image_size)
+
+    @property
     def pixels(self) -> int:
-        return self.image_size * self.image_size
+        return self.image_shape[0] * self.image_shape[1]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -153,7 +175,12 @@ class ConditionalGenerator(nn.Module):
 
     @property
     def image_shape(self) -> tuple[int, int]:
-        return (self.config.image_size, self.config.image_size)
+        return self.config.image_shape
+
+    @property
+    def label_classes(self) -> tuple[int, ...]:
+        """Classes per label (IGC paper Sec. 1.4); one entry for a single-label model."""
+        return self.config.label_classes
 
     def decode_logits(self, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """(B, latent), (B, classes) -> (B, pixels) pre-sigmoid outputs."""
@@ -166,6 +193,10 @@ class ConditionalGenerator(nn.Module):
         return (torch.sigmoid(self.decode_logits(z, condition)) - 0.5).view(-1, *self.image_shape)
 
     def one_hot(self, labels: torch.Tensor) -> torch.Tensor:
+        """(B,) class indices -> (B, num_classes); with several labels, (B, K) -> the concatenated one-hots."""
+        if labels.ndim == 2 and labels.shape[1] == len(self.label_classes) and len(self.label_classes) > 1:
+            parts = [nn.functional.one_hot(labels[:, k], n) for k, n in enumerate(self.label_classes)]
+            return torch.cat(parts, 1).to(self.prior_mean.dtype)
         return nn.functional.one_hot(labels, self.num_classes).to(self.prior_mean.dtype)
 
     def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
