@@ -43,6 +43,8 @@ class GeneratorConfig:
     # Several labels (IGC paper Sec. 1.4): the classes of each, summing to num_classes; () = one label
     labels: tuple[int, ...] = ()
     image_width: int = 0  # 0: square images (image_size wide)
+    # several labels: one decoder per label, each seeing only its own label's condition, logits summed
+    label_paths: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.labels, (list, tuple)) or not all(isinstance(k, int) and not isinstance(k, bool) for k in self.labels):
@@ -51,6 +53,8 @@ class GeneratorConfig:
         if self.labels and (min(self.labels) < 2 or sum(self.labels) != self.num_classes):
             raise ValueError(f"every label needs 2 or more classes, and num_classes must be their sum "
                              f"(labels {list(self.labels)}, num_classes {self.num_classes})")
+        if self.label_paths and (len(self.labels) < 2 or self.class_heads):
+            raise ValueError("label_paths (one decoder per label) needs two or more labels and no class heads")
         for name in ("latent_dim", "num_classes", "image_size", "image_width"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
@@ -147,6 +151,28 @@ class ConditionalMLP(nn.Module):
         return out[order.argsort()]  # back to the rows' order, (B, out_dim)
 
 
+class LabelPaths(nn.Module):
+    """One conditional MLP per label, each seeing only its own label's part of the condition; their logits add.
+
+    For labels that are parts of the picture (the digits of a number) each path draws its own part, and a
+    wrong class for one label cannot be drawn by another label's path. Each path is linear in its condition,
+    so relaxed (softmax) conditions cost what one-hot ones do.
+    """
+
+    def __init__(self, in_dim: int, label_classes: tuple[int, ...], widths: tuple[int, ...], out_dim: int,
+                 activation: str, conditioning: str = "bias"):
+        super().__init__()
+        self.paths = nn.ModuleList(ConditionalMLP(in_dim, c, widths, out_dim, activation, conditioning) for c in label_classes)
+        self.bounds = [(sum(label_classes[:k]), sum(label_classes[: k + 1])) for k in range(len(label_classes))]
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        out = None
+        for path, (a, b) in zip(self.paths, self.bounds):
+            part = path(x, c[:, a:b])  # (B, out_dim) logits of this label's path
+            out = part if out is None else out + part
+        return out
+
+
 class ConditionalGenerator(nn.Module):
     """A trained conditional generator G(z, c) and the latent prior it was trained with."""
 
@@ -154,7 +180,10 @@ class ConditionalGenerator(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.decoder = ConditionalMLP(c.latent_dim, c.num_classes, c.hidden, c.pixels, c.activation, c.conditioning, c.class_heads)
+        if c.label_paths:
+            self.decoder = LabelPaths(c.latent_dim, c.label_classes, c.hidden, c.pixels, c.activation, c.conditioning)
+        else:
+            self.decoder = ConditionalMLP(c.latent_dim, c.num_classes, c.hidden, c.pixels, c.activation, c.conditioning, c.class_heads)
         if c.kind == "cvae":
             # q(z | x, c): outputs mean and log-variance
             self.encoder = ConditionalMLP(c.pixels, c.num_classes, c.encoder_hidden, 2 * c.latent_dim, "silu")

@@ -82,9 +82,9 @@ def test_per_label_equals_exhaustive_where_both_are_exact():
     np.testing.assert_allclose(per.ooc, np.max([d.min(1) for d in per.distances], 0))
 
 
-@pytest.mark.parametrize("mode", ["per-label", "exhaustive"])
-def test_batched_equals_one_image_loop(mode):
-    model = _two_label_model()
+@pytest.mark.parametrize("mode,paths", [("per-label", False), ("exhaustive", False), ("per-label", True)])
+def test_batched_equals_one_image_loop(mode, paths):
+    model = _two_label_model(label_paths=paths)
     config = MultiLabelConfig(mode=mode, search=SearchConfig(steps=12, lr=0.05, restarts=2, batch_size=2),
                               cond_lr=0.1, temperature=2.0, final_temperature=0.5, cond_spread=1.0)
     images = _images(5)
@@ -170,6 +170,21 @@ def test_multi_label_generator_conditions_on_concatenated_one_hots():
     assert single.label_classes == (10,) and single.image_shape == (28, 28)
     with pytest.raises(ValueError, match="sum"):
         GeneratorConfig(num_classes=10, labels=(10, 10))
+    with pytest.raises(ValueError, match="two or more labels"):
+        GeneratorConfig(label_paths=True)
+
+
+def test_label_paths_draw_each_label_apart():
+    """One decoder per label, logits summed: label 0's path never sees label 1's condition, so the logits are
+    additive across labels (a, b) + (a', b') = (a, b') + (a', b), for one-hot and relaxed conditions alike."""
+    model = _two_label_model(label_paths=True)
+    z = torch.randn(1, 3)
+    logits = lambda c: model.decode_logits(z, c)  # noqa: E731
+    a, a2 = torch.eye(3)[[0]], torch.eye(3)[[2]]
+    b, b2 = torch.eye(4)[[1]], torch.softmax(torch.randn(1, 4), 1)  # a one-hot and a relaxed units condition
+    cat = lambda x, y: torch.cat([x, y], 1)  # noqa: E731
+    assert torch.allclose(logits(cat(a, b)) + logits(cat(a2, b2)), logits(cat(a, b2)) + logits(cat(a2, b)), atol=1e-5)
+    assert not torch.allclose(logits(cat(a, b)), logits(cat(a2, b)))
 
 
 def test_pairs_are_composed_seeded_and_overlap():
