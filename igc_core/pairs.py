@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import IMAGE_SIZE, NUMBER_SIZE, Dataset
+from .data import IMAGE_SIZE, Dataset
+from .framing import NUMBER_SIZE
 
 NUMBER_SHAPE = NUMBER_SIZE  # (height, width) of a two-digit number: 28 x 56
 LABELS = (10, 10)  # classes per label: tens, units

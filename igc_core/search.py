@@ -281,6 +281,8 @@ def search(
     imgs = check_images(images, generator.image_shape)
     if snapshot_every < 1:
         raise ValueError("snapshot_every must be at least 1")
+    if config.keep_classes > generator.num_classes:
+        raise ValueError(f"keep_classes is {config.keep_classes}, but the model has only {generator.num_classes} classes")
     if config.init == "encoder" and not generator.has_encoder:
         raise ValueError(f"init 'encoder' needs a CVAE; this generator is a {generator.config.kind}")
 

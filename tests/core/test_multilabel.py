@@ -11,7 +11,8 @@ import torch
 from synthetic import synthetic_digits
 from igc_core import checkpoints, multilabel
 from igc_core.cli import main
-from igc_core.data import DataError, Dataset, frame_number, load_image
+from igc_core.data import DataError, Dataset
+from igc_core.framing import frame_number, load_image
 from igc_core.generators import ConditionalGenerator, GeneratorConfig
 from igc_core.multilabel import MultiLabelConfig, label_blocks, plan
 from igc_core.pairs import MAX_OVERLAP, compose, epoch_pairs, fixed_pairs, number_label
