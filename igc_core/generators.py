@@ -45,6 +45,7 @@ class GeneratorConfig:
     image_width: int = 0  # 0: square images (image_size wide)
     # several labels: one decoder per label, each seeing only its own label's condition, logits summed
     label_paths: bool = False
+    label_shift: float = 0.0  # label_paths: each path's drawing moves by up to this many pixels, read from z
 
     def __post_init__(self) -> None:
         if not isinstance(self.labels, (list, tuple)) or not all(isinstance(k, int) and not isinstance(k, bool) for k in self.labels):
@@ -55,6 +56,8 @@ class GeneratorConfig:
                              f"(labels {list(self.labels)}, num_classes {self.num_classes})")
         if self.label_paths and (len(self.labels) < 2 or self.class_heads):
             raise ValueError("label_paths (one decoder per label) needs two or more labels and no class heads")
+        if not (isinstance(self.label_shift, (int, float)) and 0 <= self.label_shift <= 64) or (self.label_shift and not self.label_paths):
+            raise ValueError(f"label_shift must be 0 to 64 pixels, and needs label_paths (got {self.label_shift!r})")
         for name in ("latent_dim", "num_classes", "image_size", "image_width"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
@@ -156,21 +159,45 @@ class LabelPaths(nn.Module):
 
     For labels that are parts of the picture (the digits of a number) each path draws its own part, and a
     wrong class for one label cannot be drawn by another label's path. Each path is linear in its condition,
-    so relaxed (softmax) conditions cost what one-hot ones do.
+    so relaxed (softmax) conditions cost what one-hot ones do. With `max_shift` each path's drawing is moved
+    (bilinearly, by up to max_shift pixels in x and y) by an amount read from the latent, so the paths draw
+    their parts in one place and a part's position (a digit's jitter) is a latent coordinate.
     """
 
-    def __init__(self, in_dim: int, label_classes: tuple[int, ...], widths: tuple[int, ...], out_dim: int,
-                 activation: str, conditioning: str = "bias"):
+    def __init__(self, in_dim: int, label_classes: tuple[int, ...], widths: tuple[int, ...], image_shape: tuple[int, int],
+                 activation: str, conditioning: str = "bias", max_shift: float = 0.0):
         super().__init__()
+        out_dim = image_shape[0] * image_shape[1]
         self.paths = nn.ModuleList(ConditionalMLP(in_dim, c, widths, out_dim, activation, conditioning) for c in label_classes)
         self.bounds = [(sum(label_classes[:k]), sum(label_classes[: k + 1])) for k in range(len(label_classes))]
+        self.image_shape, self.max_shift = image_shape, float(max_shift)
+        self.shifts = nn.ModuleList(nn.Linear(in_dim, 2) for _ in label_classes) if max_shift else None
+        if self.shifts is not None:
+            for layer in self.shifts:  # start unshifted
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         out = None
-        for path, (a, b) in zip(self.paths, self.bounds):
+        for k, (path, (a, b)) in enumerate(zip(self.paths, self.bounds)):
             part = path(x, c[:, a:b])  # (B, out_dim) logits of this label's path
+            if self.shifts is not None:
+                part = self._move(part, self.max_shift * torch.tanh(self.shifts[k](x)))
             out = part if out is None else out + part
         return out
+
+    def _move(self, logits: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """Move each row's drawing by shift (B, 2) = (dx, dy) pixels; what enters from outside adds nothing (0)."""
+        H, W = self.image_shape
+        B = len(logits)
+        theta = torch.zeros(B, 2, 3, dtype=logits.dtype, device=logits.device)
+        theta[:, 0, 0] = theta[:, 1, 1] = 1.0
+        theta[:, 0, 2] = -2.0 * shift[:, 0].to(logits.dtype) / W  # sample at p - shift: the content moves by +shift
+        theta[:, 1, 2] = -2.0 * shift[:, 1].to(logits.dtype) / H
+        grid = nn.functional.affine_grid(theta, (B, 1, H, W), align_corners=False)
+        moved = nn.functional.grid_sample(logits.view(B, 1, H, W), grid, mode="bilinear", padding_mode="zeros",
+                                          align_corners=False)
+        return moved.view(B, H * W)
 
 
 class ConditionalGenerator(nn.Module):
@@ -181,7 +208,8 @@ class ConditionalGenerator(nn.Module):
         self.config = config
         c = config
         if c.label_paths:
-            self.decoder = LabelPaths(c.latent_dim, c.label_classes, c.hidden, c.pixels, c.activation, c.conditioning)
+            self.decoder = LabelPaths(c.latent_dim, c.label_classes, c.hidden, c.image_shape, c.activation, c.conditioning,
+                                      c.label_shift)
         else:
             self.decoder = ConditionalMLP(c.latent_dim, c.num_classes, c.hidden, c.pixels, c.activation, c.conditioning, c.class_heads)
         if c.kind == "cvae":

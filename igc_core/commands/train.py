@@ -31,6 +31,8 @@ def register(sub) -> None:
     p.add_argument("--class-heads", action="store_true", dest="class_heads", help="one output layer per class")
     p.add_argument("--label-paths", action="store_true", dest="label_paths",
                    help="two-digit: one decoder per label (tens, units), each seeing only its own label, logits summed")
+    p.add_argument("--label-shift", type=float, default=0.0, dest="label_shift",
+                   help="with --label-paths: each label's drawing moves by up to this many pixels, the shift read from the latent")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=non_negative_int, default=0, help="train on the first N images only (two-digit: pairs of them)")
     p.add_argument("--check", type=non_negative_int, default=1000, help="measure IGC accuracy on this many test images (two-digit: pairs) after training (0: skip)")
@@ -67,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
             from ..pairs import LABELS, NUMBER_SHAPE
 
             task = {"labels": LABELS, "num_classes": sum(LABELS), "image_size": NUMBER_SHAPE[0], "image_width": NUMBER_SHAPE[1],
-                    "label_paths": args.label_paths}
-        elif args.label_paths:
+                    "label_paths": args.label_paths, "label_shift": args.label_shift}
+        elif args.label_paths or args.label_shift:
             raise ValueError("--label-paths needs a model of several labels: add --task two-digit")
         model_config = GeneratorConfig(kind=args.model, latent_dim=args.latent, hidden=tuple(args.hidden), activation=args.activation,
                                        latent_scale=args.latent_scale, conditioning=args.conditioning, class_heads=args.class_heads,

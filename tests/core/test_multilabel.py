@@ -85,7 +85,7 @@ def test_per_label_equals_exhaustive_where_both_are_exact():
 
 @pytest.mark.parametrize("mode,paths", [("per-label", False), ("exhaustive", False), ("per-label", True)])
 def test_batched_equals_one_image_loop(mode, paths):
-    model = _two_label_model(label_paths=paths)
+    model = _two_label_model(label_paths=paths, label_shift=2.0 if paths else 0.0)
     config = MultiLabelConfig(mode=mode, search=SearchConfig(steps=12, lr=0.05, restarts=2, batch_size=2),
                               cond_lr=0.1, temperature=2.0, final_temperature=0.5, cond_spread=1.0)
     images = _images(5)
@@ -186,6 +186,21 @@ def test_label_paths_draw_each_label_apart():
     cat = lambda x, y: torch.cat([x, y], 1)  # noqa: E731
     assert torch.allclose(logits(cat(a, b)) + logits(cat(a2, b2)), logits(cat(a, b2)) + logits(cat(a2, b)), atol=1e-5)
     assert not torch.allclose(logits(cat(a, b)), logits(cat(a2, b)))
+
+
+def test_label_shift_moves_a_paths_drawing_by_a_latent_amount():
+    model = _two_label_model(label_paths=True, label_shift=3.0)
+    paths = model.decoder
+    z, c = torch.randn(2, 3), model.one_hot(torch.tensor([[0, 1], [2, 3]]))
+    unshifted = sum(p(z, c[:, a:b]) for p, (a, b) in zip(paths.paths, paths.bounds))
+    assert torch.allclose(model.decode_logits(z, c), unshifted, atol=1e-6)  # the shift heads start at zero
+    with torch.no_grad():
+        paths.shifts[0].bias.copy_(torch.tensor([20.0, 0.0]))  # tanh -> 1: label 0's drawing moves 3 px right
+    moved = model.decode_logits(z, c).view(2, 8, 16)
+    left = paths.paths[0](z, c[:, :3]).view(2, 8, 16)
+    right = paths.paths[1](z, c[:, 3:]).view(2, 8, 16)
+    assert torch.allclose(moved[:, :, 3:], left[:, :, :-3] + right[:, :, 3:], atol=1e-5)
+    assert torch.allclose(moved[:, :, :3], right[:, :, :3], atol=1e-5)  # nothing of label 0 enters from outside
 
 
 def test_pairs_are_composed_seeded_and_overlap():
