@@ -30,6 +30,8 @@ def _loop(model, images, config, **kw):
         SearchConfig(steps=15, lr=0.05, restarts=3, **EXACT),
         SearchConfig(steps=15, lr=0.05, restarts=2, dif="bce", score="loss", init="encoder", **EXACT),
         SearchConfig(steps=15, lr=0.05, restarts=2, dif="mse", keep_classes=3, prune_step=5, **EXACT),
+        SearchConfig(steps=15, lr=0.05, restarts=2, intensity="affine", score="loss", **EXACT),
+        SearchConfig(steps=15, lr=0.05, restarts=2, dif="mse", intensity="affine", binarize=0.4, keep_classes=3, prune_step=5, **EXACT),
     ],
 )
 def test_batched_search_equals_one_image_loop(tiny_model, config):
