@@ -2,9 +2,10 @@
 
 `SearchWorker` runs `igc_core.search.search` for one image inside a QThread. The engine calls its
 `on_snapshot` and `should_stop` on that thread every step; the worker buffers the frames and emits them
-at most ~30 times a second (always on the first and the last step, on pause and on a single step), so
-the window draws what the eye needs without slowing the search. Pause blocks inside `on_snapshot`; a
-single step releases one permit; stop is a `threading.Event` polled by the engine every step.
+at most ~30 times a second (always on the first and the last step, on pause and on a single step), and
+never while the window has not yet taken the previous batch: the search never waits for the window, and
+the window is never flooded. Pause blocks inside `on_snapshot`; a single step releases one permit; stop
+is a `threading.Event` polled by the engine every step.
 
 `SearchRunner` owns the thread's life in the GUI thread: it tags every run with a generation number so
 signals from an old run that arrive late are dropped, and on stop it releases a pause, waits for the
@@ -18,13 +19,11 @@ import time
 import traceback
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from .history import Frame
 
 EMIT_INTERVAL_S = 1 / 30  # the eye needs no more
-DRAW_WAIT_S = 0.1  # the longest the search waits for the window to draw a batch
-DRAW_SHARE = 3.0  # the next batch comes no sooner than this many times the last drawing time
 
 
 class SearchWorker(QObject):
@@ -35,8 +34,10 @@ class SearchWorker(QObject):
     finished = Signal(int, object, float)  # generation, SearchResult, seconds
     failed = Signal(int, str)  # generation, message for the user
 
-    def __init__(self, generation: int, model, image: np.ndarray, config, start_paused: bool = False):
+    def __init__(self, generation: int, model, image: np.ndarray, config, start_paused: bool = False,
+                 max_threads: int | None = None):
         super().__init__()
+        self._max_threads = max_threads
         self.generation = generation
         self._model = model
         self._image = np.asarray(image, dtype=np.float32).copy()
@@ -47,9 +48,8 @@ class SearchWorker(QObject):
         self._permits = 0
         self._pending: list[Frame] = []
         self._last_emit = 0.0
-        self._consumed = threading.Event()  # the window has drawn the last batch: back-pressure
+        self._consumed = threading.Event()  # the window has taken the last batch
         self._consumed.set()
-        self._interval = EMIT_INTERVAL_S
 
     # ------------------------------------------------------------------ control (any thread)
     def request_stop(self) -> None:
@@ -91,7 +91,7 @@ class SearchWorker(QObject):
             result = search.search(
                 self._model, self._image[None], self._config,
                 on_snapshot=self._on_snapshot, snapshot_every=1, snapshot_images=True,
-                should_stop=self._stop.is_set, return_reconstructions=True,
+                should_stop=self._stop.is_set, return_reconstructions=True, max_threads=self._max_threads,
             )
         except ValueError as exc:  # the engine's user-readable errors
             self._flush()
@@ -110,11 +110,9 @@ class SearchWorker(QObject):
         final = snap.step >= snap.steps
         with self._gate:
             paused = self._paused and not self._stop.is_set()
-        now = time.perf_counter()
-        if snap.step == 0 or final or paused or now - self._last_emit >= self._interval:
+        due = time.perf_counter() - self._last_emit >= EMIT_INTERVAL_S and self._consumed.is_set()
+        if snap.step == 0 or final or paused or due:
             self._flush()
-            if not (final or paused):
-                self._let_the_window_draw()
         if paused and not final:
             self._wait_while_paused(snap.step)
 
@@ -124,19 +122,6 @@ class SearchWorker(QObject):
             self._consumed.clear()
             self.frames.emit(self.generation, frames)
             self._last_emit = time.perf_counter()
-
-    def _let_the_window_draw(self) -> None:
-        """Wait (GIL released) until the window has drawn the batch just sent, at most DRAW_WAIT_S.
-
-        The window's paint code is Python too: if this loop kept the GIL, the two threads would trade it
-        in switch-interval slices and the window would crawl. Waiting here lets it draw at full speed;
-        the next batch then comes no sooner than DRAW_SHARE times the drawing time, so the window never
-        takes more than about a third of the time from the search, and never more than ~30 frames/s.
-        """
-        t0 = time.perf_counter()
-        self._consumed.wait(DRAW_WAIT_S)
-        drawing = time.perf_counter() - t0
-        self._interval = max(EMIT_INTERVAL_S, DRAW_SHARE * drawing)
 
     def _wait_while_paused(self, step: int) -> None:
         self.paused_at.emit(self.generation, step)
@@ -175,14 +160,14 @@ class SearchRunner(QObject):
             self._state = state
             self.state_changed.emit(state)
 
-    def start(self, model, image: np.ndarray, config, start_paused: bool = False) -> int:
+    def start(self, model, image: np.ndarray, config, start_paused: bool = False, max_threads: int | None = None) -> int:
         """Stop any current run, then start a new one; returns its generation."""
         self.stop()
         self.generation += 1
         gen = self.generation
         thread = QThread()
         thread.setObjectName(f"igc-search-{gen}")
-        worker = SearchWorker(gen, model, image, config, start_paused=start_paused)
+        worker = SearchWorker(gen, model, image, config, start_paused=start_paused, max_threads=max_threads)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.frames.connect(self._on_frames)
@@ -236,9 +221,7 @@ class SearchRunner(QObject):
         if self._current(gen):
             self.frames.emit(frames)
             if self._worker is not None:
-                # acknowledged once the event loop comes back round, i.e. after the repaint it triggered
-                worker = self._worker
-                QTimer.singleShot(0, lambda: worker.ack())  # runs here, in the GUI thread
+                self._worker.ack()  # taken: the next batch may come
 
     @Slot(int, int)
     def _on_paused(self, gen: int, step: int) -> None:

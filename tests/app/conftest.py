@@ -57,7 +57,8 @@ def trained_model_path() -> Path | None:
 def mnist():
     from igc_core import data
 
-    for folder in (os.environ.get("IGC_DATA"), REPO.parent / "shared" / "mnist", data.default_data_dir()):
+    for folder in (os.environ.get("IGC_DATA"), REPO.parent / "shared" / "mnist", REPO.parents[1] / "shared" / "mnist",
+                   data.default_data_dir()):
         if folder:
             try:
                 return data.load_dataset(folder, "test", download=False)
@@ -67,10 +68,15 @@ def mnist():
 
 
 @pytest.fixture
-def settings(tmp_path):
-    from PySide6.QtCore import QSettings
+def settings_file(tmp_path) -> Path:
+    """A settings file of its own for each test (never the user's)."""
+    return tmp_path / "igc-app.json"
 
-    return QSettings(str(tmp_path / "igc-test.ini"), QSettings.Format.IniFormat)
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    """Precision calibrations go to a temporary cache, not the user's."""
+    monkeypatch.setenv("IGC_CACHE", str(tmp_path / "cache"))
 
 
 @pytest.fixture
@@ -82,17 +88,17 @@ def shots(tmp_path) -> Path:
 
 
 @pytest.fixture
-def make_window(qtbot, settings):
+def make_window(qtbot, settings_file):
     """A factory for main windows; every window is closed (thread stopped and waited) in teardown."""
     from app.window import MainWindow, apply_theme
 
     apply_theme(qtbot_app())
     windows = []
 
-    def make(model_path=None, **kw):
-        kw.setdefault("settings", settings)
+    def make(model_path=None, size=(1366, 700), **kw):
+        kw.setdefault("settings_path", settings_file)
         w = MainWindow(model_path=str(model_path) if model_path else None, **kw)
-        w.resize(1400, 900)
+        w.resize(*size)
         w.show()
         qtbot.addWidget(w)
         windows.append(w)
@@ -101,7 +107,7 @@ def make_window(qtbot, settings):
     yield make
     for w in windows:
         w.close()
-        assert not w.runner.is_active(), "the search thread outlived its window"
+        assert not w.session.is_active(), "the search thread outlived its window"
 
 
 def qtbot_app():
@@ -113,13 +119,26 @@ def qtbot_app():
 def run_and_wait(qtbot, window, timeout=60_000):
     with qtbot.waitSignal(window.result_shown, timeout=timeout):
         assert window.start_search(), window.banner.text
-    return window.result
+    return window.session.result
+
+
+def set_field(window, name, value):
+    """Change a setting as a user would (the editor emits its change)."""
+    from PySide6.QtWidgets import QCheckBox, QComboBox
+
+    editor = window.settings_panel.editors[name]
+    if isinstance(editor, QComboBox):
+        editor.setCurrentText(value)
+    elif isinstance(editor, QCheckBox):
+        editor.setChecked(value)
+    else:
+        editor.setValue(value)
 
 
 def fast_settings(window, steps=30, restarts=1, lr=0.01):
-    window.steps_box.setValue(steps)
-    window.restarts_box.setValue(restarts)
-    window.lr_box.setValue(lr)
+    set_field(window, "steps", steps)
+    set_field(window, "restarts", restarts)
+    set_field(window, "lr", lr)
 
 
 def save_shot(widget, path):
