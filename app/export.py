@@ -11,13 +11,14 @@ import json
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
 from .history import History
 from .style import INK, MUTED, VERDICT_MARKS, VERDICT_TINTS, class_colour
 from .view import View
-from .widgets import mosaic, nice_ticks, tick_text
+from .curves import CurveStyle, draw_curves
+from .widgets import mosaic
 
 FIGURE_SIZE = (1600, 900)
 
@@ -174,59 +175,6 @@ def _draw_grid(p: QPainter, view: View, box: QRectF) -> None:
 
 
 def _draw_curves(p: QPainter, view: View, box: QRectF) -> None:
-    steps, values = view.curve_steps, view.curve_values
-    p.setPen(QColor(INK))
-    p.setFont(_font(18))
-    what = f"{view.curve_name} per class" + ("" if view.curve_decides else " (whole loss; L_DD decides)")
-    p.drawText(QRectF(box.left(), box.top(), box.width(), 26), Qt.AlignmentFlag.AlignLeft, what)
-    plot = QRectF(box.left() + 70, box.top() + 40, box.width() - 90, box.height() - 80)
-    finite = values[np.isfinite(values)] if values.size else np.zeros(0)
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    span = hi - lo or 1.0
-    lo, hi = lo - 0.05 * span, hi + 0.05 * span
-    x_max = max(view.steps, 1)
-
-    def pt(s, v) -> QPointF:
-        return QPointF(plot.left() + s / x_max * plot.width(), plot.bottom() - (v - lo) / (hi - lo) * plot.height())
-
-    p.setFont(_font(15))
-    ticks = nice_ticks(hi - lo, 4)
-    step = ticks[1] - ticks[0] if len(ticks) > 1 else hi - lo
-    start = np.ceil(lo / step) * step if step > 0 else lo
-    for v in np.arange(start, hi, step) if step > 0 else []:
-        y = pt(0, v).y()
-        p.setPen(QPen(QColor("#e5e7eb"), 1))
-        p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
-        p.setPen(QColor(MUTED))
-        p.drawText(QRectF(plot.left() - 70, y - 10, 64, 20), Qt.AlignmentFlag.AlignRight, tick_text(float(v), step))
-    for s in nice_ticks(x_max, 5):
-        x = pt(s, lo).x()
-        p.setPen(QColor(MUTED))
-        p.drawText(QRectF(x - 40, plot.bottom() + 4, 80, 20), Qt.AlignmentFlag.AlignHCenter, f"{s:g}")
-    p.drawText(QRectF(plot.left(), plot.bottom() + 24, plot.width(), 20), Qt.AlignmentFlag.AlignHCenter, "step")
-    p.setPen(QPen(QColor(INK), 1.5))
-    p.drawRect(plot)
-    order = [c for c in range(values.shape[1] if values.ndim == 2 else 0) if c != view.leader]
-    if view.leader is not None:
-        order.append(view.leader)  # the leader on top
-    for c in order:
-        path = QPainterPath()
-        started = False
-        for s, v in zip(steps, values[:, c]):
-            if not np.isfinite(v):
-                started = False
-                continue
-            if started:
-                path.lineTo(pt(s, v))
-            else:
-                path.moveTo(pt(s, v))
-                started = True
-        p.setPen(QPen(QColor(class_colour(c)), 5 if c == view.leader else 2))
-        p.drawPath(path)
-        if len(steps) and np.isfinite(values[-1, c]):
-            end = pt(steps[-1], values[-1, c])
-            p.setFont(_font(16, c == view.leader))
-            p.drawText(QRectF(end.x() + 4, end.y() - 10, 20, 20), Qt.AlignmentFlag.AlignLeft, str(c))
-    p.setPen(QPen(QColor(MUTED), 1.5, Qt.PenStyle.DashLine))
-    x = pt(view.step, lo).x()
-    p.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
+    name = f"{view.curve_name} per class" + ("" if view.curve_decides else " (whole loss; L_DD decides)")
+    draw_curves(p, box, view.curve_steps, view.curve_values, leader=view.leader, cursor=view.step,
+                x_max=view.steps, y_label=name, style=CurveStyle(tick_px=16, label_px=20, line=2.5, leader_line=5.5, end_labels=True))

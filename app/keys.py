@@ -1,10 +1,12 @@
 """The search's keys (Space, →, ←, Esc, Return) act on the search whatever has the focus.
 
 Qt gives a key to the focused widget first: after typing in a spin box, Space went into the box (and
-blanked it) and → moved its text cursor. `KeyRouter` watches key presses for the whole application and
-sends these keys to the window's handlers instead, unless the user is typing free text (a line edit that
-is not part of a spin box), a popup or a dialog is open, or a modifier is held. A number being typed in a
-spin box is committed first, so Return runs the search with the value just typed.
+blanked it) and → moved its text cursor. `KeyRouter` watches the key presses of the window and of every
+widget in it that can take the focus, and sends these keys to the window's handlers instead, unless the
+user is typing free text (a line edit that is not part of a spin box), a popup or a dialog is open, or a
+modifier is held. A number being typed in a spin box is committed first, so Return runs the search with
+the value just typed. (It watches those widgets only, not the whole application: a Python filter on every
+event would take the interpreter lock from the search many hundreds of times a second.)
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ class KeyRouter(QObject):
         self.window = window
         self.handlers = handlers
         self.enabled = True
+
+    def watch(self, root: QWidget) -> None:
+        """Filter `root` and every widget under it that can take the focus (call once the widgets exist)."""
+        for w in [root, *root.findChildren(QWidget)]:
+            if w is root or w.focusPolicy() != Qt.FocusPolicy.NoFocus:
+                w.installEventFilter(self)
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
         if event.type() != QEvent.Type.KeyPress or not self.enabled or not isinstance(obj, QWidget):

@@ -97,6 +97,11 @@ class Session(QObject):
     def is_active(self) -> bool:
         return self.runner.is_active()
 
+    @property
+    def draw_cost(self) -> float:
+        """Seconds one publication costs to draw (a running average), which paces them during a search."""
+        return self._draw_cost
+
     # ------------------------------------------------------------------------------------ commands
     def set_model(self, model, meta: dict, name: str) -> None:
         """Use another generator: stops and forgets the current run."""
@@ -234,6 +239,7 @@ class Session(QObject):
         if self._timer.isActive():
             return
         wait = max(MIN_INTERVAL_S, self._draw_cost / DRAW_SHARE) - (time.perf_counter() - self._last_publish)
+        wait = min(wait, 0.5)  # never freeze the picture for long
         if wait <= 0:
             self._publish()
         else:
@@ -249,3 +255,4 @@ class Session(QObject):
         cost = now - started + PAINT.take()  # this publication's work plus the painting since the last one
         self._draw_cost = 0.7 * self._draw_cost + 0.3 * cost
         self._last_publish = now
+        self.runner.set_interval(self._draw_cost / DRAW_SHARE)  # the worker sends frames at the pace we draw

@@ -98,6 +98,7 @@ class ReconstructionGrid(QWidget):
         self.leader: int | None = None
         self.best: np.ndarray | None = None
         self._label_font = _font(11, True)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # it paints every pixel: no parent repaint
         self.setMinimumSize(self._width_for(MIN_CELL), 10 * (MIN_CELL + GAP) + 24)
 
     def set_shape(self, classes: int, restarts: int) -> None:
@@ -149,6 +150,7 @@ class ReconstructionGrid(QWidget):
     def paintEvent(self, event) -> None:
         started = time.perf_counter()
         p = QPainter(self)
+        p.fillRect(self.rect(), self.palette().window())
         cell, left, top = self.cell(), self._left(), self._top()
         pitch = cell + GAP
         C, R = self.classes, self.restarts
@@ -206,6 +208,7 @@ class DistanceBars(QWidget):
             "out-of-class (OOC) score. The dashed line is the OOC threshold."
         )
         self.setMinimumSize(220, 150)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.distances = np.full(10, np.inf)
         self.order: list[int] = []

@@ -69,7 +69,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self.keys = KeyRouter(self, {"play": self.toggle_play, "step": self.single_step, "back": self.scrub_back,
                                      "stop": self.stop_search, "run": self.start_search})
-        QApplication.instance().installEventFilter(self.keys)
+        self.keys.watch(self)
         self._apply_values(device)
         self._size_window(loaded.fresh)
         messages = list(loaded.messages)
@@ -420,9 +420,6 @@ class MainWindow(QMainWindow):
         """Stop the search and wait for its thread (idempotent)."""
         self._auto_timer.stop()
         self.session.shutdown()
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self.keys)
 
     def closeEvent(self, event) -> None:
         self.shutdown()

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
     QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QSplitter, QVBoxLayout, QWidget,
 )
 
-from ..plots import LossCurves
+from ..curves import CurvesView
 from ..style import INK, MUTED, TIPS, VERDICT_MARKS, VERDICT_TINTS
 from ..view import View
 from ..widgets import DistanceBars, OOCGauge, ReconstructionGrid
@@ -28,6 +28,8 @@ class ElidedLabel(QLabel):
         self.setText(text)
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        if text == self._full and self.text():
+            return
         self._full = text
         self.setToolTip(text)
         self._elide()
@@ -78,7 +80,7 @@ class ResultPanel(QWidget):
         glay.setContentsMargins(4, 8, 4, 4)
         glay.addWidget(self.grid_scroll)
         self.bars = DistanceBars()
-        self.curves = LossCurves()
+        self.curves = CurvesView()
         plots = QSplitter(Qt.Orientation.Vertical)
         plots.setChildrenCollapsible(False)
         plots.addWidget(self.bars)
@@ -120,6 +122,7 @@ class ResultPanel(QWidget):
         lay.addWidget(self.gauge, 2, 1)
         lay.setColumnStretch(1, 1)
         self._tint = None
+        self._colour = None
         self._set_tint("none")
         return head
 
@@ -152,12 +155,15 @@ class ResultPanel(QWidget):
         verdict = v.verdict
         final = verdict.kind not in ("provisional", "none")
         self._set_tint(verdict.kind if final else "none")
-        self.prediction_label.setText(verdict.big)
+        if self.prediction_label.text() != verdict.big:
+            self.prediction_label.setText(verdict.big)
         colour = INK if final else MUTED
-        self.prediction_label.setStyleSheet(f"color: {colour};")
+        if colour != self._colour:  # style sheets are costly to re-apply: only on a change
+            self._colour = colour
+            self.prediction_label.setStyleSheet(f"color: {colour};")
+            self.verdict_label.setStyleSheet(f"color: {colour};")
         mark = VERDICT_MARKS.get(verdict.kind, "")
         self.verdict_label.setText(f"{mark} {verdict.headline}" if mark else verdict.headline)
-        self.verdict_label.setStyleSheet(f"color: {colour};")
         self.detail_label.setText(verdict.detail)
         t = v.threshold
         label = f"threshold {v.shown_threshold} {t.note}"
@@ -173,5 +179,6 @@ class ResultPanel(QWidget):
         title = f"{v.score_name} (decides)" + (f" · step {v.step}" if v.has_run else "")
         self.bars.set_data(v.distances, v.order, v.leader, t.value, v.bars_max, title)
         self.curves.set_title(v.curve_name, v.curve_decides)
+        self.curves.set_smooth(v.status != "running")
         self.curves.set_curves(v.curve_steps, v.curve_values, v.leader, max(v.steps, 1))
         self.curves.set_cursor(v.step)

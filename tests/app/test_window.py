@@ -134,7 +134,7 @@ def test_pause_single_step_and_scrub(qtbot, make_window, tiny_model_path, tmp_pa
     # scrub back: grid, step label and the curves' cursor follow
     final = w.grid_view.current.copy()
     w.transport.timeline.setValue(3)
-    assert step_label.text() == "step 3 / 30" and w.result_panel.curves.cursor.value() == 3
+    assert step_label.text() == "step 3 / 30" and w.result_panel.curves.cursor == 3
     assert not np.array_equal(w.grid_view.current, final)
     early = history()[3].reconstructions.astype(np.float32)
     assert np.array_equal(w.grid_view.current[:28, :28], (np.clip(early[0, 0] + 0.5, 0, 1) * 255).round().astype(np.uint8))
