@@ -24,7 +24,8 @@ from igc_core import runtime
 from igc_core.search import SearchConfig
 
 from .history import History
-from .view import UNCERTAIN_MARGIN, RunInfo, SessionState, Threshold, View, gauge_max_for, make_view, threshold_for
+from .threshold import UNCERTAIN_MARGIN, gauge_max_for, manual, threshold_for
+from .view import RunInfo, SessionState, Threshold, View, make_view
 from .widgets import PAINT
 from .worker import SearchRunner
 
@@ -226,10 +227,10 @@ class Session(QObject):
 
     # ------------------------------------------------------------------------------------ publishing
     def _update(self, **changes) -> None:
-        sigma = changes["run"].sigma if changes.get("run") is not None else (
-            self._sigma if changes.get("run", self._state.run) is None else self._state.run.sigma)
-        measured = threshold_for(self.meta, sigma)
-        threshold = measured if self._manual is None else Threshold(self._manual, sigma, "manual")
+        run = changes["run"] if "run" in changes else self._state.run
+        sigma = self._sigma if run is None else run.sigma
+        measured = threshold_for(self.meta, sigma, run.config if run is not None else None)
+        threshold = measured if self._manual is None else manual(self._manual, measured)
         self._state = replace(self._state, threshold=threshold, gauge_max=gauge_max_for(self.meta, sigma),
                               model_name=self.model_name, **changes)
         self._publish()

@@ -12,7 +12,8 @@ INK = "#111827"  # text, the winner's frame, the verdict: no class uses black
 MUTED = "#64748b"  # provisional (mid-search) text
 # The verdict is told by words, a symbol and a pale tint behind the header, never by a class's colour
 # (green and red are classes 2 and 3): in class, uncertain, out of class.
-VERDICT_TINTS = {"in": "#eef6ff", "uncertain": "#fff7db", "out": "#f1f1f4", "diverged": "#fdecec", "failed": "#fdecec"}
+VERDICT_TINTS = {"in": "#eef6ff", "uncertain": "#fff7db", "out": "#f1f1f4", "ranked": "#ffffff", "diverged": "#fdecec",
+                 "failed": "#fdecec"}
 VERDICT_MARKS = {"in": "✓", "uncertain": "≈", "out": "✗", "diverged": "⚠", "failed": "⚠"}
 
 

@@ -21,16 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from igc_core import checkpoints
 from igc_core.search import SearchConfig, SearchResult
 
 from .history import Frame, History
+from .threshold import FALLBACK_THRESHOLD, UNCERTAIN_MARGIN, Threshold, margin_applies
 
-FALLBACK_THRESHOLD = 0.12  # MAE scale; used (and said so) when the model's sidecar has no measured threshold
-# "Uncertain" when the winner leads the runner-up by less than this (L_DD, MAE scale). Chosen from
-# scripts/margin_study.py on 1,000 MNIST test digits with the default model (BENCHMARKS.md, "Uncertain
-# verdicts"): below it lie about half of the wrong predictions and a few percent of the right ones.
-UNCERTAIN_MARGIN = 0.004
 QUANTITY_NAMES = {"dif": "L_DD", "loss": "L"}
 
 
@@ -45,57 +40,6 @@ def format_pair(a: float, b: float, decimals: int = 4, most: int = 7) -> tuple[s
     while d < most and a != b and f"{a:.{d}f}" == f"{b:.{d}f}":
         d += 1
     return f"{a:.{d}f}", f"{b:.{d}f}"
-
-
-# --------------------------------------------------------------------------------------- threshold
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """The OOC threshold in force and where it comes from, in words."""
-
-    value: float
-    sigma: float  # the noise level it is for
-    source: str  # "measured", "interpolated", "clean", "fallback" or "manual"
-
-    @property
-    def note(self) -> str:
-        """How the threshold was found, to follow its value: 'threshold 0.1599 measured for noise σ 0.30'."""
-        if self.source == "manual":
-            return "set by hand (double-click: measured one)"
-        if self.source == "fallback":
-            return "(a guess: not measured for this model)"
-        if self.source == "clean":
-            return "measured on clean digits only" + (f" (input noise σ {self.sigma:.2f})" if self.sigma > 0 else "")
-        if self.source == "measured":
-            return f"measured for noise σ {self.sigma:.2f}"
-        return f"interpolated for noise σ {self.sigma:.2f}"
-
-
-def threshold_for(meta: dict, sigma: float) -> Threshold:
-    """The threshold the model's sidecar gives for inputs with noise `sigma` (see recommended_threshold)."""
-    sigma = float(sigma)
-    metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
-    by_sigma = metrics.get("ooc_thresholds_by_sigma")
-    value = checkpoints.recommended_threshold(meta, sigma)
-    if value is None:
-        return Threshold(FALLBACK_THRESHOLD, sigma, "fallback")
-    if isinstance(by_sigma, dict) and by_sigma:
-        levels = []
-        for key in by_sigma:
-            try:
-                levels.append(float(key))
-            except (TypeError, ValueError):
-                continue
-        if levels:
-            exact = any(abs(level - sigma) < 1e-9 for level in levels)
-            return Threshold(value, sigma, "measured" if exact or sigma <= 0 else "interpolated")
-    return Threshold(value, sigma, "clean")
-
-
-def gauge_max_for(meta: dict, sigma: float) -> float:
-    """The OOC gauge's fixed range for this model and noise: twice the measured threshold."""
-    return 2.0 * threshold_for(meta, sigma).value
 
 
 # --------------------------------------------------------------------------------------- the state
@@ -132,7 +76,7 @@ class SessionState:
 
 @dataclass(frozen=True)
 class Verdict:
-    kind: str  # "none", "provisional", "in", "uncertain", "out", "diverged", "failed"
+    kind: str  # "none", "provisional", "in", "uncertain", "out", "ranked" (no threshold applies), "diverged", "failed"
     big: str  # the large label: "3", "3?", "?" or "–"
     headline: str
     detail: str
@@ -254,6 +198,8 @@ def _idle_verdict(state: SessionState) -> Verdict:
         return Verdict("none", "–", "no model loaded", "load a generator: File ▸ Load model…")
     if state.status != "idle":
         return Verdict("provisional", "–", "starting the search…", "")
+    if state.run is not None:
+        return Verdict("provisional", "–", "stopped before the first step", "press Space to search")
     return Verdict("none", "–", "no search yet", "draw a digit, open an image or pick a sample, then press Space")
 
 
@@ -297,10 +243,13 @@ def _verdict(state, frame, final, diverged, leader, runner_up, margin, ooc, per_
                        f"closest so far: {lead}")
     t = state.threshold.value
     shown_ooc, shown_t = format_pair(ooc, t)
+    if not state.threshold.comparable:  # a threshold for another distance: no out-of-class verdict
+        return Verdict("ranked", str(leader), f"closest: {leader} (no out-of-class verdict for L_DD {run.config.dif})",
+                       f"{lead} · OOC {ooc:.4f}{truth}")
     if ooc > t:
         return Verdict("out", "?", "not a digit this model knows",
                        f"closest: {leader} · OOC {shown_ooc} > threshold {shown_t}{truth}")
-    if margin is not None and margin < state.margin:
+    if margin is not None and margin < state.margin and margin_applies(run.config):
         shown_m, shown_need = format_pair(margin, state.margin)
         return Verdict("uncertain", f"{leader}?", f"uncertain: {leader} or {runner_up}",
                        f"{leader} ahead of {runner_up} by only {shown_m} (< {shown_need}) · OOC {shown_ooc} ≤ {shown_t}{truth}")

@@ -217,10 +217,11 @@ class DistanceBars(QWidget):
         self.top = 0.24
         self.title = "L_DD per class (decides)"
 
-    def set_data(self, distances: np.ndarray, order, leader: int | None, threshold: float, top: float, title: str) -> None:
+    def set_data(self, distances: np.ndarray, order, leader: int | None, threshold: float | None, top: float, title: str) -> None:
+        """`threshold` None: no threshold applies (no line is drawn)."""
         self.distances = np.asarray(distances, dtype=np.float64)
         self.order = list(order)
-        self.leader, self.threshold, self.top, self.title = leader, float(threshold), float(top), title
+        self.leader, self.threshold, self.top, self.title = leader, threshold, float(top), title
         self.update()
 
     def paintEvent(self, event) -> None:
@@ -264,9 +265,10 @@ class DistanceBars(QWidget):
             if d > self.top:  # off the scale: say so
                 p.setPen(QColor(INK))
                 p.drawText(QRectF(left + w - 30, y, 30, row), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, "▶")
-        x = left + min(self.threshold, self.top) * scale
-        p.setPen(QPen(QColor(INK), 2, Qt.PenStyle.DashLine))
-        p.drawLine(QPointF(x, top - 4), QPointF(x, top + h))
+        if self.threshold is not None:
+            x = left + min(self.threshold, self.top) * scale
+            p.setPen(QPen(QColor(INK), 2, Qt.PenStyle.DashLine))
+            p.drawLine(QPointF(x, top - 4), QPointF(x, top + h))
         p.end()
         PAINT.add(time.perf_counter() - started)
 
@@ -293,9 +295,10 @@ class OOCGauge(QWidget):
         self.label = ""
         self._dragging = False
 
-    def set_data(self, ooc: float | None, threshold: float, top: float, outside: bool, provisional: bool, label: str) -> None:
+    def set_data(self, ooc: float | None, threshold: float | None, top: float, outside: bool, provisional: bool, label: str) -> None:
+        """`threshold` None: no threshold applies (no marker; the label says why)."""
         self.ooc = ooc if ooc is not None and math.isfinite(ooc) else None
-        self.threshold, self.top, self.outside, self.provisional, self.label = float(threshold), float(top), outside, provisional, label
+        self.threshold, self.top, self.outside, self.provisional, self.label = threshold, float(top), outside, provisional, label
         self.update()
 
     def _track(self) -> QRectF:
@@ -325,11 +328,12 @@ class OOCGauge(QWidget):
             p.setBrush(QBrush(colour, Qt.BrushStyle.BDiagPattern) if self.outside else QBrush(colour))
             p.setPen(QPen(colour, 1.5))
             p.drawRect(bar)
-        x = self._x(self.threshold)
-        p.setPen(QPen(QColor(INK), 2.5))
-        p.drawLine(QPointF(x, t.top() - 4), QPointF(x, t.bottom() + 4))
-        p.setBrush(QColor(INK))
-        p.drawPolygon([QPointF(x - 6, t.top() - 10), QPointF(x + 6, t.top() - 10), QPointF(x, t.top() - 3)])
+        x = self._x(self.threshold) if self.threshold is not None else self.width() / 2
+        if self.threshold is not None:
+            p.setPen(QPen(QColor(INK), 2.5))
+            p.drawLine(QPointF(x, t.top() - 4), QPointF(x, t.bottom() + 4))
+            p.setBrush(QColor(INK))
+            p.drawPolygon([QPointF(x - 6, t.top() - 10), QPointF(x + 6, t.top() - 10), QPointF(x, t.top() - 3)])
         p.setFont(small)
         p.setPen(QColor(INK))
         width = fm.horizontalAdvance(self.label) + 8

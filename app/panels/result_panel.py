@@ -167,8 +167,8 @@ class ResultPanel(QWidget):
         self.detail_label.setText(verdict.detail)
         t = v.threshold
         label = f"threshold {v.shown_threshold} {t.note}"
-        outside = v.ooc is not None and v.ooc > t.value
-        self.gauge.set_data(v.ooc, t.value, v.gauge_max, outside, not final, label)
+        outside = v.ooc is not None and v.ooc > t.value and t.comparable
+        self.gauge.set_data(v.ooc, t.value if t.comparable else None, v.gauge_max, outside, not final, label)
         self.gauge.setToolTip(f"OOC score {v.shown_ooc}; {label}.\n\n{TIPS['threshold']}")
 
         restarts = v.grid.shape[1] if v.grid is not None else self._restarts
@@ -177,7 +177,7 @@ class ResultPanel(QWidget):
             self._fit_grid()
         self.grid_view.show_frame(v.grid, v.leader, v.best_restart)
         title = f"{v.score_name} (decides)" + (f" · step {v.step}" if v.has_run else "")
-        self.bars.set_data(v.distances, v.order, v.leader, t.value, v.bars_max, title)
+        self.bars.set_data(v.distances, v.order, v.leader, t.value if t.comparable else None, v.bars_max, title)
         self.curves.set_title(v.curve_name, v.curve_decides)
         self.curves.set_smooth(v.status != "running")
         self.curves.set_curves(v.curve_steps, v.curve_values, v.leader, max(v.steps, 1))

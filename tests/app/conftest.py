@@ -153,3 +153,19 @@ def save_shot(widget, path):
     widget.grab().save(buffer, "PNG")
     image = Image.open(io.BytesIO(bytes(buffer.data()))).convert("RGB")
     image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
+def draw_stroke(qtbot, canvas, points):
+    """A mouse stroke through `points` given as fractions (x, y) of the canvas."""
+    from PySide6.QtCore import QPoint, Qt
+
+    w, h = canvas.width(), canvas.height()
+    pos = [QPoint(int(x * w), int(y * h)) for x, y in points]
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=pos[0])
+    for p in pos[1:]:
+        qtbot.mouseMove(canvas, p)
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=pos[-1])
+
+
+def draw_one(qtbot, canvas):
+    draw_stroke(qtbot, canvas, [(0.45, 0.25), (0.55, 0.15), (0.55, 0.45), (0.55, 0.85)])

@@ -4,23 +4,9 @@ import json
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 
-from conftest import fast_settings, run_and_wait, save_shot, set_field
-
-
-def draw_stroke(qtbot, canvas, points):
-    """A mouse stroke through `points` given as fractions (x, y) of the canvas."""
-    w, h = canvas.width(), canvas.height()
-    pos = [QPoint(int(x * w), int(y * h)) for x, y in points]
-    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=pos[0])
-    for p in pos[1:]:
-        qtbot.mouseMove(canvas, p)
-    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=pos[-1])
-
-
-def draw_one(qtbot, canvas):
-    draw_stroke(qtbot, canvas, [(0.45, 0.25), (0.55, 0.15), (0.55, 0.45), (0.55, 0.85)])
+from conftest import draw_one, draw_stroke, fast_settings, run_and_wait, save_shot, set_field
 
 
 def test_drawing_gives_a_framed_input(qtbot, make_window, tiny_model_path, tmp_path):
