@@ -14,6 +14,8 @@ import json
 import os
 import sys
 
+from igc_core.commands.common import threads_arg
+
 
 def _size(text: str) -> tuple[int, int]:
     try:
@@ -51,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="where the search runs (default: the remembered choice, else cpu)")
     p.add_argument("--data", help="a folder holding the MNIST test set, for the sample digits")
     p.add_argument("--mnist", type=int, metavar="INDEX", help="open MNIST test image INDEX (needs the data set)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for the search (default: all cores but one)")
+    p.add_argument("--threads", type=threads_arg, default=None, help="CPU threads for the search (default: all cores but one)")
     p.add_argument("--set", type=_setting, action="append", default=[], metavar="NAME=VALUE",
                    help="change a setting for this session, e.g. --set restarts=5 --set noise=0.3 (not saved with --screenshot)")
     p.add_argument("--run", action="store_true", help="start the search at once (with an image or a sample)")

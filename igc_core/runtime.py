@@ -212,7 +212,8 @@ class ThreadTuner:
 
     It starts on one thread (never catastrophically slow), then tries each other count for up to
     `probe_steps` steps, giving up on a count at its first step that is clearly slower than the current
-    one's recent median, and keeps the fastest. The trial round repeats after `recheck_seconds`, doubling
+    one's recent median (two threads next to a busy process can be 6x slower: a probe must be cheap), and
+    keeps the fastest. The trial round repeats after `recheck_seconds`, doubling
     (up to `max_recheck_seconds`) while the choice holds, so a neighbour that starts or stops is noticed at
     little cost. With `threads` > 0 the count is fixed and nothing is timed. `close()` restores the
     process-wide count.
@@ -268,9 +269,9 @@ class ThreadTuner:
             return
         reference = _median(self._recent)
         self._trial_times.append(seconds)
-        too_slow = len(self._trial_times) > 1 and seconds > 1.5 * reference  # its first step may be a warm-up
-        if too_slow or len(self._trial_times) > self.probe_steps:
-            self._results[self._trial] = float("inf") if too_slow else _median(self._trial_times[1:])
+        too_slow = seconds > 1.5 * reference  # one clearly slow step is enough to give a count up
+        if too_slow or len(self._trial_times) >= self.probe_steps:
+            self._results[self._trial] = float("inf") if too_slow else _median(self._trial_times)
             self._next_trial()
 
     def _next_trial(self) -> None:

@@ -224,6 +224,8 @@ def search(
         raise ValueError("images must be scaled to [-0.5, 0.5] (use igc_core.data.to_model_range)")
     if snapshot_every < 1:
         raise ValueError("snapshot_every must be at least 1")
+    if config.keep_classes > generator.num_classes:
+        raise ValueError(f"keep_classes is {config.keep_classes}, but the model has only {generator.num_classes} classes")
     if config.init == "encoder" and not generator.has_encoder:
         raise ValueError(f"init 'encoder' needs a CVAE; this generator is a {generator.config.kind}")
 

@@ -11,14 +11,14 @@ from PySide6.QtWidgets import (
     QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget,
 )
 
-from igc_core import data
+from igc_core import checkpoints, data
 
 from ..canvas import DigitView, DrawingCanvas
 from ..settings import NOISE_MAX
 from ..style import TIPS
 
 REPO = Path(__file__).resolve().parents[2]
-SAMPLES = REPO / "assets" / "samples"
+SAMPLES = checkpoints.ASSETS / "samples"
 
 
 class InputPanel(QWidget):

@@ -19,8 +19,9 @@ def register(sub) -> None:
     p.add_argument("--sigmas", type=floats, default=[0.0, 0.2, 0.4])
     p.add_argument("--restarts", type=ints, default=[1, 5], help="latents per class to measure, e.g. 1,5")
     p.add_argument("--cnn", default=None, help="CNN baseline checkpoint (default: the shipped one if present; 'none' to skip)")
-    p.add_argument("--via-files", action="store_true", dest="via_files",
-                   help="save every (noisy) test image as a PNG file and classify it through the file loader, as `igc classify` does")
+    p.add_argument("--via-files", choices=["png", "scan"], default=None, dest="via_files",
+                   help="classify through image files, as `igc classify` does: 'png' saves each (noisy) test image as a "
+                        "28x28 PNG; 'scan' makes a noisy, enlarged, off-centre dark-on-light scan of it (noise per scanned pixel)")
     p.add_argument("--ood", default=None, help="a folder with another IDX data set (e.g. Fashion-MNIST): measure OOC separation")
     p.add_argument("--save-threshold", action="store_true",
                    help="with --ood: store the 95%%-TPR thresholds (clean and per noise level) in the model's sidecar")
@@ -50,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _accuracy(args, ctx, test, report) -> None:
     from .. import checkpoints
-    from ..evaluate import PAPER_SECONDS_PER_IMAGE, accuracy_table, via_files
-    from ..evaluate import NOISE_SEED
+    from ..evaluate import INPUTS, NOISE_SEED, PAPER_SECONDS_PER_IMAGE, accuracy_table
 
     cnn = None
     if args.cnn != "none":
@@ -60,11 +60,12 @@ def _accuracy(args, ctx, test, report) -> None:
             cnn, _ = checkpoints.load_classifier(cnn_path)
     bar, update = progress_bar(len(test) * len(args.sigmas) * len(args.restarts), args.quiet)
     rows = accuracy_table(ctx.model, test, args.sigmas, args.restarts, ctx.config, cnn, update,
-                          transform=via_files if args.via_files else None)
+                          inputs=INPUTS[args.via_files or "arrays"])
     bar.close()
     report["rows"] = [r.to_dict() for r in rows]
     config = ctx.config
-    how = "saved as PNG files and read through the file loader" if args.via_files else "as arrays"
+    how = {None: "as arrays", "png": "saved as 28x28 PNG files and read through the file loader",
+           "scan": "as noisy 112x112 scans on a 160x160 page, read through the file loader"}[args.via_files]
     print(f"Accuracy on {len(test)} MNIST test images ({how}), noise sigma*N(0,1) clipped to [-0.5, 0.5] (seed {NOISE_SEED})")
     print(f"search: {config.steps} steps, lr {config.lr:g}, lambda_LR {config.lambda_lr:g}, dif {config.dif}, "
           f"score {config.score}, init {config.init}, precision {config.precision}; `{command_line(args)}`\n")
@@ -97,9 +98,11 @@ def _ood(args, ctx, test, report) -> None:
     sets = {f"{Path(args.ood).name}": to_model_range(other.images[:n]),
             "uniform noise": noise_images("uniform", n), "gaussian noise": noise_images("gaussian", n)}
     digits = to_model_range(test.images)
-    if args.via_files:
+    if args.via_files == "png":
         digits = via_files(digits)
         sets = {name: via_files(x) for name, x in sets.items()}
+    elif args.via_files:
+        raise ValueError("--ood measures through files with --via-files png (the other sets have no scans)")
     extra = len(OOC_SIGMAS) - 1 if args.save_threshold else 0
     bar, update = progress_bar(n * (1 + len(sets) + extra), args.quiet)
     in_ooc = run_search(ctx.model, digits, ctx.config, update, "digits").ooc
