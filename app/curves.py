@@ -52,12 +52,12 @@ def draw_curves(p: QPainter, rect: QRectF, steps: np.ndarray, values: np.ndarray
         p.setPen(QColor(class_colour(c)))
         p.drawText(QRectF(x0 + c * digit_w, rect.top(), digit_w, lfm.height()), Qt.AlignmentFlag.AlignCenter, str(c))
     finite = values[np.isfinite(values)] if values.size else np.zeros(0)
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
     span = (hi - lo) or max(abs(hi), 1e-3)
     lo, hi = lo - 0.06 * span, hi + 0.06 * span
     ticks = nice_ticks(hi - lo, 4)
     step = ticks[1] - ticks[0] if len(ticks) > 1 else hi - lo
-    y_ticks = np.arange(np.ceil(lo / step) * step, hi, step) if step > 0 else np.zeros(0)
+    y_ticks = np.arange(np.ceil(lo / step) * step, hi, step) if step > 0 and finite.size else np.zeros(0)
     left = rect.left() + lfm.height() + 6 + max((fm.horizontalAdvance(tick_text(float(v), step)) for v in y_ticks), default=20)
     plot = QRectF(left + 6, rect.top() + lfm.height() + 6, rect.right() - left - 14 - (18 if style.end_labels else 0),
                   rect.height() - lfm.height() - 2 * fm.height() - 14)
@@ -140,17 +140,19 @@ class CurvesView(QWidget):
         self.cursor = 0.0
         self.x_max = 100.0
         self.smooth = True
-        self.y_label = "L_DD per class (decides)"
+        self.y_label = "L_DD"
         self._shown = None
         self.set_title("L_DD", True)
 
     def set_title(self, name: str, decides: bool) -> None:
-        label = f"{name} per class (decides)" if decides else f"{name}, the whole loss (L_DD decides)"
+        """The y axis names the quantity: 'L_DD' (what decides) or 'L (whole loss)'."""
+        label = name if decides else f"{name} (whole loss)"
         if label != self.y_label:
             self.y_label = label
             self.update()
+        what = f"{name} per class" + (", the distance that decides" if decides else ", the whole loss L = L_DD + λ_LR·L_LR")
         self.setToolTip(
-            f"{label}: each class's best restart, step by step. The class that ends lowest on L_DD is\n"
+            f"{what}: each class's best restart, step by step. The class that ends lowest on L_DD is\n"
             "the prediction (drawn thick); the dashed line is the step shown.\n"
             "Settings ▸ Advanced ▸ Curves show: L_DD or the whole loss L = L_DD + λ_LR·L_LR."
         )

@@ -57,6 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--set", type=_setting, action="append", default=[], metavar="NAME=VALUE",
                    help="change a setting for this session, e.g. --set restarts=5 --set noise=0.3 (not saved with --screenshot)")
     p.add_argument("--run", action="store_true", help="start the search at once (with an image or a sample)")
+    p.add_argument("--pause-at", type=int, metavar="STEP", help="with --run: pause the search at this step (a mid-search figure)")
     p.add_argument("--size", type=_size, metavar="WxH", help="the window's size in pixels, e.g. 1366x700")
     p.add_argument("--screenshot", metavar="PNG",
                    help="save the window to PNG (after the run with --run) and exit; settings are not saved")
@@ -112,14 +113,23 @@ def main(argv: list[str] | None = None) -> int:
                 status["code"] = 1
             window.close()
 
-        if args.run:
+        if args.run and args.pause_at is not None:
+            def paused(step: int) -> None:
+                if step >= args.pause_at:
+                    QTimer.singleShot(100, shoot)
+                else:
+                    window.session.step()
+
+            window.session.runner.paused_at.connect(paused)
+            window.session.run_failed.connect(lambda _msg: QTimer.singleShot(100, shoot))
+        elif args.run:
             window.result_shown.connect(lambda: QTimer.singleShot(100, shoot))
             window.session.run_failed.connect(lambda _msg: QTimer.singleShot(100, shoot))
         else:
             QTimer.singleShot(300, shoot)
     if args.run:
         def run() -> None:
-            if not window.start_search():
+            if not window.start_search(start_paused=args.pause_at is not None):
                 print(f"igc-app: cannot search: {window.banner.text}", file=sys.stderr)
                 status["code"] = 2
                 if args.screenshot:

@@ -174,7 +174,7 @@ class MainWindow(QMainWindow):
         self.input_panel.canvas.set_brush_size(v["brush"])
         self.input_panel.set_noise(v["noise"])
         self.input_panel.set_seed(v["seed"])
-        self.result_panel.set_restarts(v["restarts"])
+        self.result_panel.set_planned(v["restarts"], v["steps"])
         self.session.set_curves(v["curves"])
 
     def _size_window(self, fresh: bool) -> None:
@@ -206,7 +206,7 @@ class MainWindow(QMainWindow):
     def _on_setting(self, name: str) -> None:
         v = self.settings_panel.values()
         self.input_panel.set_seed(v["seed"])
-        self.result_panel.set_restarts(v["restarts"])
+        self.result_panel.set_planned(v["restarts"], v["steps"])
         self.session.set_curves(v["curves"])
         if name not in ("curves", "autorun"):
             self._schedule_auto()

@@ -110,7 +110,7 @@ class InputPanel(QWidget):
         noise_row.addWidget(self.noise_label)
         noise_row.addWidget(self.noise_slider, 1)
         lay.addLayout(noise_row)
-        col.addWidget(box, 1)
+        col.addWidget(box, 0)
 
         self.seen = seen = QGroupBox("What the model sees (28×28)")
         seen.setToolTip(TIPS["engine"])
@@ -119,23 +119,32 @@ class InputPanel(QWidget):
         self.engine_view = DigitView()
         self.engine_view.setToolTip(TIPS["engine"])
         self.engine_view.setMinimumSize(84, 84)
-        self.engine_view.setMaximumSize(196, 196)
+        self.engine_view.setMaximumSize(320, 320)
         self.engine_view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        row.addWidget(self.engine_view)
+        row.addWidget(self.engine_view, 3)  # grows with the room left under the canvas (a projector)
         self.source_label = QLabel("canvas")
-        self.source_label.setWordWrap(True)
+        # no word wrap (its height would then depend on its width and fight the canvas for room): long names clip
+        self.source_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.source_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        row.addWidget(self.source_label, 1)
-        col.addWidget(seen, 0)
+        row.addWidget(self.source_label, 2)
+        col.addWidget(seen, 1)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        # the canvas is square: as wide as the panel allows, unless the height runs out first; what is
-        # left goes to the 28x28 view below
-        rows = self.box.minimumSizeHint().height() - self.canvas.minimumHeight()  # the box without the canvas
-        spare = self.height() - rows - self.seen.sizeHint().height() - self.layout().spacing()
-        side = max(self.canvas.minimumHeight(), min(self.box.contentsRect().width() - 12, spare))
-        self.canvas.setMaximumSize(side, side)  # the layout centres it in its cell
+        QTimer.singleShot(0, self._fit_canvas)  # once the layout has placed the rows at this size
+
+    def _fit_canvas(self) -> None:
+        """The canvas is square: as wide as the panel allows unless the height runs out first; what is left
+        goes to the 28x28 view below (it grows on a projector)."""
+        rows = self.box.height() - self.canvas.height()  # the box without the canvas, as laid out now
+        spare = self.height() - rows - self.seen.minimumSizeHint().height() - self.layout().spacing()
+        side = max(self.canvas.minimumHeight(), min(self.width() - 22, spare))
+        if self.canvas.height() < min(side, self.canvas.width()) and self.canvas.maximumWidth() == side:
+            side = max(self.canvas.minimumHeight(), self.canvas.height())  # the layout had less to give: stay square
+        if self.canvas.maximumWidth() != side:
+            self.canvas.setMaximumSize(side, side)  # the layout centres it in its cell
+            self.canvas.updateGeometry()
+            QTimer.singleShot(0, self._fit_canvas)  # check once the layout has given it its place
 
     # ------------------------------------------------------------------------------------ the input
     def current_input(self) -> tuple[np.ndarray, np.ndarray]:
@@ -173,7 +182,9 @@ class InputPanel(QWidget):
 
     def _set_source(self, name: str, true_label: int | None = None) -> None:
         self.input_name, self.true_label = name, true_label
-        self.source_label.setText(name if true_label is None else f"{name}\ntrue label: {true_label}")
+        text = name.replace(": ", ":\n", 1) if len(name) > 14 else name
+        self.source_label.setText(text if true_label is None else f"{text}\ntrue label: {true_label}")
+        self.source_label.setToolTip(name)
 
     def _on_canvas_changed(self) -> None:
         if self._quiet:

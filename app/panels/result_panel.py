@@ -92,7 +92,7 @@ class ResultPanel(QWidget):
         row.addWidget(self.grid_box, 3)  # up to 60 % for the grid, never more than its cells need
         row.addWidget(plots, 2)
         col.addLayout(row, 1)
-        self._restarts = 1
+        self._restarts, self._steps = 1, 100
 
     def _build_header(self) -> QFrame:
         head = QFrame()
@@ -132,9 +132,9 @@ class ResultPanel(QWidget):
             self._tint = tint
             self.head.setStyleSheet(f"#head {{ background: {tint}; border: 1px solid #cbd2d9; border-radius: 8px; }}")
 
-    def set_restarts(self, restarts: int) -> None:
-        """Columns of the grid before a run (the settings' restarts), so the first run does not move it."""
-        self._restarts = restarts
+    def set_planned(self, restarts: int, steps: int) -> None:
+        """The grid's columns and the curves' step axis before a run (from the settings): the first run moves nothing."""
+        self._restarts, self._steps = restarts, steps
         if self.grid_view.current is None:
             self.grid_view.set_shape(10, restarts)
             self._fit_grid()
@@ -167,7 +167,7 @@ class ResultPanel(QWidget):
         self.detail_label.setText(verdict.detail)
         t = v.threshold
         label = f"threshold {v.shown_threshold} {t.note}"
-        outside = v.ooc is not None and v.ooc > t.value and t.comparable
+        outside = final and v.ooc is not None and v.ooc > t.value and t.comparable  # hatched: out of class
         self.gauge.set_data(v.ooc, t.value if t.comparable else None, v.gauge_max, outside, not final, label)
         self.gauge.setToolTip(f"OOC score {v.shown_ooc}; {label}.\n\n{TIPS['threshold']}")
 
@@ -180,5 +180,5 @@ class ResultPanel(QWidget):
         self.bars.set_data(v.distances, v.order, v.leader, t.value if t.comparable else None, v.bars_max, title)
         self.curves.set_title(v.curve_name, v.curve_decides)
         self.curves.set_smooth(v.status != "running")
-        self.curves.set_curves(v.curve_steps, v.curve_values, v.leader, max(v.steps, 1))
+        self.curves.set_curves(v.curve_steps, v.curve_values, v.leader, max(v.steps if v.has_run else self._steps, 1))
         self.curves.set_cursor(v.step)

@@ -30,9 +30,9 @@ def test_curves_bars_grid_and_verdict_agree_when_the_loss_disagrees(qtbot, make_
     assert label == by_dif == int(np.argmin(curves.values[-1])) == curves.leader
     assert w.result_panel.bars.order[0] == label and w.grid_view.leader == label
     assert w.session.view.verdict.big.rstrip("?") in (str(label), "")  # "?" only when out of class
-    assert "L_DD" in curves.y_label and "decides" in curves.y_label
+    assert curves.y_label == "L_DD" and "the distance that decides" in curves.toolTip()
     set_field(w, "curves", "loss")  # the whole loss, on request, says it does not decide
-    assert int(np.argmin(curves.values[-1])) == by_loss and "L_DD decides" in curves.y_label
+    assert int(np.argmin(curves.values[-1])) == by_loss and curves.y_label == "L (whole loss)"
     assert w.grid_view.leader == label and w.result_panel.bars.order[0] == label
 
 
