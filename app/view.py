@@ -252,7 +252,7 @@ def _verdict(state, frame, final, diverged, leader, runner_up, margin, ooc, per_
     if margin is not None and margin < state.margin and margin_applies(run.config):
         shown_m, shown_need = format_pair(margin, state.margin)
         return Verdict("uncertain", f"{leader}?", f"uncertain: {leader} or {runner_up}",
-                       f"{leader} ahead of {runner_up} by only {shown_m} (< {shown_need}) · OOC {shown_ooc} ≤ {shown_t}{truth}")
+                       f"{leader} leads {runner_up} by only {shown_m} (< {shown_need}) · OOC {shown_ooc} ≤ {shown_t}{truth}")
     return Verdict("in", str(leader), f"in class: it looks like a {leader}",
                    f"{lead} · OOC {shown_ooc} ≤ threshold {shown_t}{truth}")
 

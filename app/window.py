@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 
 from igc_core import checkpoints, data
 
-from . import export, settings
+from . import about, export, settings
 from .keys import KeyRouter
 from .panels.input_panel import SAMPLES, InputPanel
 from .panels.result_panel import ResultPanel
@@ -28,18 +28,6 @@ from .view import View
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.pgm *.ppm);;All files (*)"
 MODEL_FILTER = "igc checkpoints (*.safetensors *.json);;All files (*)"
-PAPER = "Inverted Generator Classifier (IGC): classifying an image by inverting a conditional generator"
-HOW = (
-    "<p><b>How it works.</b> For every digit class the generator searches for the latent code from which it "
-    "redraws your input best (one row of the grid each), by Adam steps on L = L_DD + λ_LR·L_LR (Sec. 3.1). "
-    "The class whose redrawing is closest in L_DD wins; that distance is the out-of-class (OOC) score "
-    "(Sec. 3.2). Above the threshold, measured for the input's noise level, the input is out of class: not a "
-    "digit this model knows. When the two best classes are closer than a small margin the verdict is "
-    "<i>uncertain</i>. Parallel IGC searches several restarts per class (Sec. 3.3).</p>"
-    "<p><b>Keys</b> (whatever has the focus): Space run / pause / resume · Return search again · → one step "
-    "(or forward through a finished run) · ← one step back · Esc stop · Ctrl+O open · Ctrl+S save.</p>"
-)
-
 
 class MainWindow(QMainWindow):
     """Draw a digit and watch the generator find it."""
@@ -394,12 +382,10 @@ class MainWindow(QMainWindow):
         self.flash(text.splitlines()[0], 10000)
 
     def show_help(self) -> None:
-        QMessageBox.information(self, "How IGC works", HOW)
+        about.show_how(self)
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About IGC", f"<h2>IGC: Inverted Generator Classifier</h2>"
-                          f"<p>A desktop demonstration of the paper <i>{PAPER}</i>.</p>{HOW}"
-                          f"<p>Model: {self.session.model_name or 'none'}</p>")
+        about.show_about(self, self.session.model_name)
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():

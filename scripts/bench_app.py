@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", type=_setting, action="append", default=[], metavar="NAME=VALUE", help="a setting, as igc-app --set")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--size", type=_size, default=(1366, 700))
+    p.add_argument("--max-threads", type=int, default=None,
+                   help="cap on the search's threads, in the app and the engine alike (default: the app's, all cores but one)")
     args = p.parse_args(argv)
 
     import torch
@@ -70,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         config = w.search_config()
         _, x = w.current_input()
         model = w.session.model
+        if args.max_threads:
+            w.session.max_threads = args.max_threads
         max_threads = w.session.max_threads
 
         def engine() -> tuple[float, str, float]:
@@ -117,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     ratios = [a / e for e, a in zip(te, ta)]
     cmd = "python scripts/bench_app.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     print(f"`{cmd}`\n")
-    print(f"CPU: {runtime.cpu_name()}, {runtime.available_cores()} cores; torch threads {threads} "
-          f"(one core left to the window); load average {load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end")
+    print(f"CPU: {runtime.cpu_name()}, {runtime.available_cores()} cores; search threads at most {max_threads} "
+          f"(automatic below that); load average {load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end")
     print(f"search: {config.steps} steps x {config.restarts} restart(s) x 10 classes, precision {config.precision} "
           f"-> {rows[-1][4]}; window {args.size[0]}x{args.size[1]} (offscreen)\n")
     print("| run | engine s | app click-to-result s | app / engine | engine CPU s | app search CPU s | CPU ratio | "

@@ -32,16 +32,16 @@ shot() {  # shot NAME SIZE ARGS...
     echo "$OUT/$name-$size.png"
 }
 
-for size in 1366x700 1920x1080; do
-    shot start "$size"
+for size in 1366x700 1920x1080; do  # a laptop and a projector
     shot in-class "$size" --mnist 0 --run
-    shot uncertain "$size" --mnist 92 --run
-    shot out-of-class "$size" "$TMP/fashion-boot.png" --run
-    shot noisy "$size" --mnist 0 --set noise=0.4 --run
     shot searching "$size" --mnist 61 --set restarts=5 --run --pause-at 12
     shot restarts20 "$size" --mnist 61 --set restarts=20 --run
-    shot error "$size" "$TMP/notes.png"
 done
+shot uncertain 1366x700 --mnist 92 --run
+shot out-of-class 1366x700 "$TMP/fashion-boot.png" --run
+shot noisy 1366x700 --mnist 0 --set noise=0.4 --run
+shot start 1366x700
+shot error 1366x700 "$TMP/notes.png"
 
 # 256-colour palettes keep each picture a few tens of kilobytes
 python - "$OUT" <<'EOF'

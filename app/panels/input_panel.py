@@ -141,6 +141,9 @@ class InputPanel(QWidget):
         side = max(self.canvas.minimumHeight(), min(self.width() - 22, spare))
         if self.canvas.height() < min(side, self.canvas.width()) and self.canvas.maximumWidth() == side:
             side = max(self.canvas.minimumHeight(), self.canvas.height())  # the layout had less to give: stay square
+        view = int(max(84, min(320, self.seen.contentsRect().height() - 16, 0.6 * self.width())))
+        if self.engine_view.maximumWidth() != view:
+            self.engine_view.setMaximumWidth(view)  # only as wide as the square it shows: the text fits beside it
         if self.canvas.maximumWidth() != side:
             self.canvas.setMaximumSize(side, side)  # the layout centres it in its cell
             self.canvas.updateGeometry()

@@ -1,8 +1,7 @@
 """Fixtures for the app tests: offscreen Qt, a tiny untrained generator, temporary settings, a window.
 
 Tests that need accuracy use the shipped default generator (skipped until it exists); the rest use a
-tiny untrained model built here. `IGC_APP_TEST_MODEL` may point at another trained checkpoint, and
-`IGC_SCREENSHOTS=1` writes the screenshots to docs/screenshots/ instead of a temporary folder.
+tiny untrained model built here. `IGC_APP_TEST_MODEL` may point at another trained checkpoint.
 """
 
 import os
@@ -16,7 +15,6 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-SHOTS = REPO / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -81,8 +79,8 @@ def _own_cache(tmp_path, monkeypatch):
 
 @pytest.fixture
 def shots(tmp_path) -> Path:
-    """Where screenshots go: docs/screenshots/ with IGC_SCREENSHOTS=1, else a temporary folder."""
-    folder = SHOTS if os.environ.get("IGC_SCREENSHOTS") else tmp_path / "shots"
+    """Where test screenshots go (a temporary folder; docs/screenshots/ comes from scripts/screenshots.sh)."""
+    folder = tmp_path / "shots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -18,7 +18,8 @@ def panels(w):
 def check_fits(w, size, qtbot=None):
     assert (w.width(), w.height()) == size, "the window could not take the size asked for"
     if qtbot is not None:  # the canvas squares itself once the layout has settled (a turn of the event loop or two)
-        qtbot.waitUntil(lambda: w.canvas.width() == w.canvas.height(), timeout=2000)
+        c = w.canvas
+        qtbot.waitUntil(lambda: c.width() == c.height() == c.maximumWidth(), timeout=3000)
     rects = [inside(p, w) for p in panels(w)]
     for r in rects:
         assert w.rect().contains(r), f"{r} sticks out of the window"
@@ -60,7 +61,8 @@ def test_fits_the_screen_in_every_state(qtbot, make_window, tiny_model_path, siz
 def test_a_projector_gives_more_room_to_the_canvas_and_the_grid(qtbot, make_window, tiny_model_path):
     small = make_window(tiny_model_path, size=(1366, 700))
     big = make_window(tiny_model_path, size=(1920, 1080))
-    qtbot.wait(20)
+    check_fits(small, (1366, 700), qtbot)
+    check_fits(big, (1920, 1080), qtbot)
     assert big.canvas.width() >= 1.3 * small.canvas.width()
     assert big.grid_view.cell() >= 1.3 * small.grid_view.cell()
 
