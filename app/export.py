@@ -36,13 +36,13 @@ def existing(base: str | Path) -> list[Path]:
     return [p for p in paths_for(base) if p.exists()]
 
 
-def save_run(base: str | Path, view: View, history: History, doc: dict) -> list[Path]:
+def save_run(base: str | Path, view: View, history: History, doc: dict, model_name: str = "") -> list[Path]:
     """Write the figure, the CSV and the JSON; OSError when a file cannot be written."""
     if not view.has_run:
         raise ValueError("there is nothing to save yet: run a search first")
     png, csv_path, json_path = paths_for(base)
     png.parent.mkdir(parents=True, exist_ok=True)
-    image = render_figure(view, doc.get("model", ""))
+    image = render_figure(view, model_name or doc.get("model", ""))
     if not image.save(str(png)):
         raise OSError(f"could not write {png}")
     write_csv(csv_path, history)
@@ -132,7 +132,7 @@ def render_figure(view: View, model: str = "", size: tuple[int, int] = FIGURE_SI
     p.setFont(_font(17))
     t = view.threshold
     p.drawText(QRectF(250, 114, W - 270, 28), Qt.AlignmentFlag.AlignVCenter,
-               f"threshold {t.value:.4f} ({t.note}) · step {view.step} of {view.steps} · {model}")
+               f"threshold {view.shown_threshold} ({t.note}) · step {view.step} of {view.steps} · model {model}")
     # the grid
     if view.grid is not None:
         _draw_grid(p, view, QRectF(370, 190, 560, H - 230))
@@ -168,6 +168,12 @@ def _draw_grid(p: QPainter, view: View, box: QRectF) -> None:
     p.setPen(QColor(INK))
     p.setFont(_font(18))
     p.drawText(QRectF(box.left(), box.top(), box.width(), 26), Qt.AlignmentFlag.AlignLeft, "reconstructions (class × restart)")
+    if view.best_restart is not None and R > 1:  # each class's best restart, outlined in its colour
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        for c in range(C):
+            p.setPen(QPen(QColor(class_colour(c)), 3))
+            r = int(view.best_restart[c])
+            p.drawRect(QRectF(box.left() + 40 + r * pitch - 2, box.top() + 30 + c * pitch - 2, cell + 4, cell + 4))
     if view.leader is not None:
         p.setPen(QPen(QColor(INK), 4))
         p.setBrush(Qt.BrushStyle.NoBrush)

@@ -346,7 +346,7 @@ class MainWindow(QMainWindow):
         s = self.session
         doc = export.run_document(s.view, s.result, s.state.seconds, self.model_path or str(checkpoints.DEFAULT_MODEL),
                                   s.meta.get("kind"))
-        return export.save_run(path, s.view, s.history, doc)
+        return export.save_run(path, s.view, s.history, doc, s.model_name or "")
 
     def save_results_dialog(self) -> None:
         if not self.session.view.has_run:
