@@ -146,3 +146,5 @@ def test_status_line_says_which_precision_ran_and_why(qtbot, make_window, tiny_m
     result = run_and_wait(qtbot, w)
     text = w.status_label.text()
     assert f"precision {result.precision}" in text and result.precision_reason in text
+    run = w.session.runs[-1]  # a summary of every finished run is kept (for comparing runs)
+    assert len(w.session.runs) == 1 and run.label == int(result.labels[0]) and run.curve_values.shape == (6, 10)
