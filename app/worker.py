@@ -52,15 +52,25 @@ class EngineProcess:
         return cls._shared
 
     def __init__(self) -> None:
-        # A fresh interpreter (no Qt state forked into it) started as `python -m app.engine_process FD`, not
-        # by multiprocessing's 'spawn', which would re-run the caller's main script in the child.
-        ours, theirs = socket.socketpair()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
-                                                                        os.environ.get("PYTHONPATH")]))}
-        self.proc = subprocess.Popen([sys.executable, "-m", "app.engine_process", str(theirs.fileno())],
-                                     pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env)
-        theirs.close()
-        self.conn = Connection(ours.detach())
+        self._closing = False
+        if os.name == "nt":  # no fd passing on Windows: multiprocessing's spawn (needs a main-module guard)
+            import multiprocessing as mp
+
+            ctx = mp.get_context("spawn")
+            self.conn, child = ctx.Pipe(duplex=True)
+            self.proc = ctx.Process(target=engine_process.serve, args=(child,), daemon=True, name="igc-engine")
+            self.proc.start()
+            child.close()
+        else:
+            # A fresh interpreter (no Qt state forked into it) started as `python -m app.engine_process FD`,
+            # not by multiprocessing's 'spawn', which would re-run the caller's main script in the child.
+            ours, theirs = socket.socketpair()
+            path = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")]))
+            self.proc = subprocess.Popen([sys.executable, "-m", "app.engine_process", str(theirs.fileno())],
+                                         pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                                         env={**os.environ, "PYTHONPATH": path})
+            theirs.close()
+            self.conn = Connection(ours.detach())
         self.alive = True
         self.owners: weakref.WeakValueDictionary[int, SearchRunner] = weakref.WeakValueDictionary()
         self.relay = _Relay()
@@ -78,9 +88,12 @@ class EngineProcess:
             try:
                 msg = self.conn.recv()
             except (EOFError, OSError):
-                self.relay.message.emit(("died",))
-                return
+                msg = ("died",)
+            if self._closing:
+                return  # the app is shutting down: nobody is listening any more
             self.relay.message.emit(msg)
+            if msg[0] == "died":
+                return
 
     def send(self, msg) -> bool:
         with self._send_lock:
@@ -111,15 +124,29 @@ class EngineProcess:
         if runner is not None:
             runner._on_message(msg)
 
+    def _running(self) -> bool:
+        return self.proc.is_alive() if hasattr(self.proc, "is_alive") else self.proc.poll() is None
+
+    def _wait(self, seconds: float) -> None:
+        if hasattr(self.proc, "join"):
+            self.proc.join(seconds)
+        else:
+            try:
+                self.proc.wait(seconds)
+            except subprocess.TimeoutExpired:
+                pass
+
     def close(self) -> None:
         """Ask the child to quit and make sure it has gone (at exit)."""
-        if self.proc.poll() is None:
+        if self._closing:
+            return
+        self._closing = True
+        if self._running():
             self.send(("quit",))
-            try:
-                self.proc.wait(2.0)
-            except subprocess.TimeoutExpired:
+            self._wait(2.0)
+            if self._running():
                 self.proc.terminate()
-                self.proc.wait(2.0)
+                self._wait(2.0)
         self.alive = False
         self.conn.close()
         self._folder.cleanup()
