@@ -10,13 +10,12 @@ config, paused, max_threads, interval), and for the running search ("pause" | "r
 gen), ("interval", seconds), ("quit",). Child -> parent: ("frames", gen, [Frame, ...]),
 ("paused", gen, step), ("finished", gen, SearchResult, seconds, cpu seconds), ("failed", gen, message). Every started
 search ends with exactly one "finished" or "failed" (a search replaced by a newer "start" finishes stopped).
-The model travels as a folder holding `model.json` (its config) and `weights.npz` (plain arrays, read
-without pickle), never through the pipe, so a large model can never block the pipe both ways.
+The model travels as a checkpoint in a temporary folder (safetensors and its sidecar, read without pickle),
+never through the pipe, so a large model can never block the pipe both ways.
 """
 
 from __future__ import annotations
 
-import json
 import time
 import traceback
 from pathlib import Path
@@ -27,24 +26,17 @@ EMIT_INTERVAL_S = 1 / 30
 
 
 def write_model(model, folder: Path) -> None:
-    """Store a generator for the engine process: its config as JSON, its tensors as a pickle-free .npz."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "model.json").write_text(json.dumps(model.config.to_dict()))
-    arrays = {k: v.detach().cpu().float().numpy() if v.is_floating_point() else v.detach().cpu().numpy()
-              for k, v in model.state_dict().items()}
-    np.savez(folder / "weights.npz", **arrays)
+    """Store a generator for the engine process as a checkpoint (safetensors + sidecar: no pickle), so that
+    every kind the checkpoints know (cvae, cgan, multi-label) travels the same way."""
+    from igc_core import checkpoints
+
+    checkpoints.save(model, folder / "model", {"command": "the app's engine process"})
 
 
 def read_model(folder: Path):
-    import torch
+    from igc_core import checkpoints
 
-    from igc_core.generators import ConditionalGenerator, GeneratorConfig
-
-    config = GeneratorConfig(**json.loads((folder / "model.json").read_text()))
-    model = ConditionalGenerator(config)
-    with np.load(folder / "weights.npz", allow_pickle=False) as npz:
-        model.load_state_dict({k: torch.from_numpy(npz[k].copy()) for k in npz.files})
-    return model.eval()
+    return checkpoints.load_generator(folder / "model")[0]
 
 
 class _Stop(Exception):

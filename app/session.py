@@ -24,7 +24,7 @@ from igc_core import runtime
 from igc_core.search import SearchConfig
 
 from .history import History
-from .threshold import UNCERTAIN_MARGIN, gauge_max_for, manual, threshold_for
+from .threshold import gauge_max_for, manual, threshold_for
 from .view import RunInfo, SessionState, Threshold, View, make_view
 from .widgets import PAINT
 from .worker import SearchRunner

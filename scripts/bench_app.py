@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from igc_core import data, runtime, search
+    from igc_core import runtime, search
 
     threads = max(1, runtime.available_cores() - 1)
     torch.set_num_threads(threads)  # as app.main does

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         cells = [f"{100 * np.mean(lead[~right] < m):.0f} / {100 * np.mean(lead[right] < m):.1f}" if (~right).any() else "-"
                  for m in CANDIDATES]
         print(f"| {sigma:g} | {100 * right.mean():.1f} | {int((~right).sum())} | " + " | ".join(cells) + " |")
-    print(f"\nmedian lead: " + ", ".join(
+    print("\nmedian lead: " + ", ".join(
         f"sigma {s:g}: right {np.median(l[p == labels]):.4f}, wrong {np.median(l[p != labels]) if (p != labels).any() else float('nan'):.4f}"
         for s, (p, l, _) in results.items()))
 
