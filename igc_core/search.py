@@ -196,7 +196,7 @@ class SearchDiverged(ValueError):
     """Raised by `classify_one` when the search did not converge; the message says what to change."""
 
 
-def _image_distance(dif: str, logits: torch.Tensor, recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def image_distance(dif: str, logits: torch.Tensor, recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """L_DD (paper Sec. 3.1, MAE there): logits or recon (M, P), target (M, P) in [-0.5, 0.5] -> (M,)."""
     if dif == "bce":
         return F.binary_cross_entropy_with_logits(logits, target + 0.5, reduction="none").mean(-1)
@@ -232,7 +232,7 @@ def objective(generator: ConditionalGenerator, z: torch.Tensor, cond: torch.Tens
     if config.intensity == "affine":
         a, b = fit_intensity(recon, target, config.min_contrast, config.max_contrast)
         recon = a * recon + b
-    dif = _image_distance(config.dif, logits, recon, target)  # L_DD, (M,)
+    dif = image_distance(config.dif, logits, recon, target)  # L_DD, (M,)
     latent_reg = ((z - generator.prior_mean) / generator.prior_std).abs().mean(-1)  # L_LR = mean |zscore(z)|, (M,)
     return dif + config.lambda_lr * latent_reg, dif, recon
 
@@ -254,14 +254,77 @@ def preprocess(images: torch.Tensor, config: SearchConfig) -> torch.Tensor:
     return images
 
 
-def start_points(generator: ConditionalGenerator, config: SearchConfig, device: torch.device) -> torch.Tensor:
-    """(C, R, L) starting latents shared by every image: restart 0 at the prior mean, the rest around it."""
-    C, R, L = generator.num_classes, config.restarts, generator.latent_dim
+def start_points(generator: ConditionalGenerator, config: SearchConfig, device: torch.device,
+                 searches: int | None = None) -> torch.Tensor:
+    """(C, R, L) starting latents shared by every image: restart 0 at the prior mean, the rest around it.
+
+    C is the number of classes, or `searches` when given (the multi-label search's conditions)."""
+    C, R, L = searches or generator.num_classes, config.restarts, generator.latent_dim
     rng = torch.Generator(device="cpu").manual_seed(config.seed)
     noise = torch.randn(C, R, L, generator=rng)
     noise[:, 0] = 0.0
     mean, std = generator.prior_mean.detach().cpu(), generator.prior_std.detach().cpu()
     return (mean + config.restart_spread * std * noise).to(device)  # (C, R, L)
+
+
+def check_images(images: np.ndarray | torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Images (N, H, W) or one (H, W) in [-0.5, 0.5] as a float tensor; a clear ValueError otherwise."""
+    imgs = torch.as_tensor(np.asarray(images, dtype=np.float32) if not torch.is_tensor(images) else images)
+    imgs = imgs.float()
+    if imgs.ndim == 2:
+        imgs = imgs[None]
+    if imgs.ndim != 3 or tuple(imgs.shape[1:]) != tuple(shape):
+        raise ValueError(f"expected images of shape (N, {shape[0]}, {shape[1]}), got {tuple(imgs.shape)}")
+    if not torch.isfinite(imgs).all():
+        raise ValueError("the images hold NaN or infinite values")
+    if imgs.numel() and (imgs.min() < -0.5 - 1e-4 or imgs.max() > 0.5 + 1e-4):
+        raise ValueError("images must be scaled to [-0.5, 0.5] (use igc_core.data.to_model_range)")
+    return imgs
+
+
+class freeze:
+    """The generator in eval mode on `device` with no weight gradients (a search never needs them);
+    `restore()` puts back its training mode and gradient flags."""
+
+    def __init__(self, generator: ConditionalGenerator, device: torch.device):
+        self.generator, self.was_training = generator, generator.training
+        self.flags = [p.requires_grad for p in generator.parameters()]
+        generator.eval()
+        generator.requires_grad_(False)
+        generator.to(device)
+
+    def restore(self) -> None:
+        for p, flag in zip(self.generator.parameters(), self.flags):
+            p.requires_grad_(flag)
+        self.generator.train(self.was_training)
+
+
+ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
+
+
+def adam_step(param: torch.Tensor, grad: torch.Tensor, m1: torch.Tensor, m2: torch.Tensor, t: int, lr: float) -> torch.Tensor:
+    """One step of Adam (Kingma & Ba 2015), the paper's optimiser, written out so that rows can be dropped
+    (pruning): updates the moments m1, m2 in place and returns the new parameter; `t` counts from 1."""
+    beta1, beta2 = ADAM_BETAS
+    m1.mul_(beta1).add_(grad, alpha=1 - beta1)
+    m2.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    denom = (m2 / (1 - beta2**t)).sqrt_().add_(ADAM_EPS)
+    return param - lr * (m1 / (1 - beta1**t)) / denom
+
+
+def divergence(final_loss: torch.Tensor, initial_loss: torch.Tensor, z: torch.Tensor, winners: torch.Tensor,
+               mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """Which images' searches diverged (step size gone wild): (n,) bool.
+
+    final_loss, initial_loss (n, M) per latent, z (n, M, L), winners (n, W) the latents the answer rests on.
+    Diverged: non-finite values; or a winning latent, or most latents, "lost": far worse than where they
+    started (Adam's jitter at an optimum costs a little, a blow-up a lot), or absurdly far outside the prior
+    (mean |zscore| > MAX_MEAN_ZSCORE; under it, about 0.8).
+    """
+    zscore = ((z - mean) / std).abs().mean(-1)  # (n, M)
+    lost = (final_loss > 1.5 * initial_loss + 1e-3) | (zscore > MAX_MEAN_ZSCORE)
+    nonfinite = ~torch.isfinite(final_loss).all(-1) | ~torch.isfinite(z.flatten(1)).all(-1)
+    return nonfinite | lost.gather(1, winners).any(-1) | (lost.float().mean(-1) > 0.5)
 
 
 def search(
@@ -285,27 +348,19 @@ def search(
     (the app keeps a core for drawing).
     """
     device = resolve_device(config.device)
-    imgs = torch.as_tensor(np.asarray(images, dtype=np.float32) if not torch.is_tensor(images) else images)
-    imgs = imgs.float()
-    if imgs.ndim == 2:
-        imgs = imgs[None]
-    if imgs.ndim != 3 or tuple(imgs.shape[1:]) != generator.image_shape:
-        raise ValueError(f"expected images of shape (N, {generator.image_shape[0]}, {generator.image_shape[1]}), got {tuple(imgs.shape)}")
-    if not torch.isfinite(imgs).all():
-        raise ValueError("the images hold NaN or infinite values")
-    if imgs.numel() and (imgs.min() < -0.5 - 1e-4 or imgs.max() > 0.5 + 1e-4):
-        raise ValueError("images must be scaled to [-0.5, 0.5] (use igc_core.data.to_model_range)")
+    if len(generator.label_classes) > 1:
+        raise ValueError(f"this model reads {len(generator.label_classes)} labels "
+                         f"({' x '.join(map(str, generator.label_classes))} classes): use igc_core.multilabel.search")
+    imgs = check_images(images, generator.image_shape)
     if snapshot_every < 1:
         raise ValueError("snapshot_every must be at least 1")
+    if config.keep_classes > generator.num_classes:
+        raise ValueError(f"keep_classes is {config.keep_classes}, but the model has only {generator.num_classes} classes")
     if config.init == "encoder" and not generator.has_encoder:
         raise ValueError(f"init 'encoder' needs a CVAE; this generator is a {generator.config.kind}")
     imgs = preprocess(imgs, config)
 
-    was_training = generator.training
-    generator.eval()
-    flags = [p.requires_grad for p in generator.parameters()]
-    generator.requires_grad_(False)  # frozen: no weight gradients are ever computed
-    generator.to(device)
+    frozen = freeze(generator, device)
     tuner = ThreadTuner(config.threads, max_threads) if device.type == "cpu" else None
     try:
         rows = min(max(len(imgs), 1), config.batch_size) * generator.num_classes * config.restarts
@@ -328,9 +383,7 @@ def search(
     finally:
         if tuner is not None:
             tuner.close()
-        for p, flag in zip(generator.parameters(), flags):
-            p.requires_grad_(flag)
-        generator.train(was_training)
+        frozen.restore()
 
     def cat(key):
         if not parts or parts[0].get(key) is None:
@@ -373,7 +426,6 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
     target = images.reshape(n, 1, 1, P).expand(n, C, R, P).reshape(-1, P)  # (M, P)
     m1 = torch.zeros_like(z)  # Adam's first moment
     m2 = torch.zeros_like(z)  # Adam's second moment
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
     active_classes = torch.ones(n, C, dtype=torch.bool, device=device)
     rows = None  # indices of the rows still searching; None = all of them
     frozen_loss = torch.full((n * C * R,), float("nan"), device=device)
@@ -427,15 +479,10 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
             initial_loss = loss.detach().clone()
         if step % snapshot_every == 0:
             emit(step, loss, dif, recon)
-        # ---- Adam (Kingma & Ba 2015), the paper's optimiser, written out so pruned rows can be dropped
-        g = grad
+        # ---- Adam, on the rows still searching
         a1 = m1 if rows is None else m1[rows]
         a2 = m2 if rows is None else m2[rows]
-        a1.mul_(beta1).add_(g, alpha=1 - beta1)
-        a2.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-        t = step + 1
-        denom = (a2 / (1 - beta2**t)).sqrt_().add_(eps)
-        zr = zr - config.lr * (a1 / (1 - beta1**t)) / denom
+        zr = adam_step(zr, grad, a1, a2, step + 1, config.lr)
         if rows is None:
             z = zr
         else:
@@ -472,14 +519,8 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
         per_class, best_restart = score.amin(-1), score.argmin(-1)  # (n, C)
         per_class = torch.where(torch.isnan(per_class), torch.full_like(per_class, float("inf")), per_class)
         ooc, labels = per_class.min(-1)  # OOC: the smallest distance, paper Sec. 3.2
-        # A diverged search (step size gone wild): non-finite values; or the winning latent, or most latents,
-        # "lost": far worse than where they started (Adam's jitter at an optimum costs a little, a blow-up a
-        # lot), or absurdly far outside the prior (mean |zscore| > MAX_MEAN_ZSCORE; under it, about 0.8).
-        zscore = ((z.view(n, C * R, L) - mean) / std).abs().mean(-1)  # (n, C*R)
-        lost = (final_loss.view(n, -1) > 1.5 * initial_loss.view(n, -1) + 1e-3) | (zscore > MAX_MEAN_ZSCORE)
         winner = labels * R + best_restart.gather(1, labels.view(n, 1)).view(n)  # (n,) row within C*R
-        nonfinite = ~torch.isfinite(final_loss.view(n, -1)).all(-1) | ~torch.isfinite(z.view(n, -1)).all(-1)
-        diverged = nonfinite | lost.gather(1, winner.view(n, 1)).view(n) | (lost.float().mean(-1) > 0.5)
+        diverged = divergence(final_loss.view(n, -1), initial_loss.view(n, -1), z.view(n, C * R, L), winner.view(n, 1), mean, std)
         labels = torch.where(diverged, torch.full_like(labels, -1), labels)
         out = {
             "labels": labels.cpu().numpy(),

@@ -34,24 +34,22 @@ def ints(text: str) -> list[int]:
     return values
 
 
-def positive_int(text: str) -> int:
+def _whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a whole number of {minimum} or more, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _whole_number(text, 1)
 
 
 def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}")
-    return value
+    return _whole_number(text, 0)
 
 
 def threads_arg(text: str) -> int:
@@ -131,6 +129,30 @@ def search_config(args: argparse.Namespace):
     return SearchConfig.from_preset(args.preset, **changes)
 
 
+def add_multilabel_options(p: argparse.ArgumentParser, mode: bool = True) -> None:
+    """The multi-label search's own settings (IGC paper Sec. 1.4), for models of several labels (two digits)."""
+    from ..multilabel import MODES
+
+    g = p.add_argument_group("multi-label search (models of several labels, such as assets/two-digit)")
+    if mode:
+        g.add_argument("--multi-label", dest="multi_label", choices=MODES, default="per-label",
+                       help="per-label: fix one label's class, search the other labels' relaxed conditions with the "
+                            "latent (paper Sec. 1.4; 10+10 searches for two digits); exhaustive: every combination (100)")
+    g.add_argument("--cond-lr", type=float, dest="cond_lr", help="Adam learning rate of the relaxed conditions' logits")
+    g.add_argument("--temperature", type=float, help="the relaxed conditions' softmax temperature at the first step")
+    g.add_argument("--final-temperature", type=float, dest="final_temperature", help="... annealed to this at the last step")
+    g.add_argument("--cond-spread", type=float, dest="cond_spread", help="restarts 1..: the logits start at spread * N(0, 1)")
+
+
+def multilabel_config(args: argparse.Namespace, search_config, mode: str | None = None):
+    """The multi-label search's config: its defaults, the options given, and the latent search's settings."""
+    from ..multilabel import MultiLabelConfig
+
+    fields = ("cond_lr", "temperature", "final_temperature", "cond_spread")
+    changes = {k: getattr(args, k) for k in fields if getattr(args, k, None) is not None}
+    return MultiLabelConfig(mode=mode or getattr(args, "multi_label", "per-label"), search=search_config, **changes)
+
+
 # -------------------------------------------------------------------------------------- the prologue
 
 
@@ -150,6 +172,8 @@ def prologue(args: argparse.Namespace, search: bool = True) -> Context:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if getattr(args, "task", "digit") == "two-digit" and args.model is None:
+        args.model = str(checkpoints.TWO_DIGIT_MODEL)
     model, meta = checkpoints.load_generator(args.model)
     config = search_config(args) if search else None
     path = str(checkpoints.paths(args.model or checkpoints.DEFAULT_MODEL)[0])
