@@ -112,6 +112,10 @@ FIELDS: tuple[Field, ...] = (
     Field("init", "choice", _P.init, "Start at",
           "Where restart 0 starts: the prior mean (the paper), or the CVAE encoder's guess (CVAE models only).",
           choices=search.INITS, group="advanced", in_config=True),
+    Field("intensity", "choice", _P.intensity, "Intensity fit",
+          "affine: every reconstruction is compared after fitting it a contrast and a brightness, so a faint or\n"
+          "grey-backed digit is matched by its own class (the 'robust' preset; ROBUSTNESS.md). none: as drawn.",
+          choices=search.INTENSITIES, group="advanced", in_config=True),
     Field("seed", "int", _P.seed, "Seed", "Random seed for the restarts' starting points and the noise pattern:\nsame seed, same run.",
           0, 2**31 - 1, group="advanced", in_config=True),
     Field("device", "choice", _P.device, "Device", "Where the search runs: cpu, cuda (an NVIDIA GPU) or auto (cuda when available).",

@@ -24,7 +24,8 @@ def class_colour(c: int) -> str:
 TIPS = {
     "preset": "Named search settings, matched on every setting: 'igc' (the default) is the paper's search with\n"
               "precision and threads chosen for this machine; 'paper' and 'paper-parallel' are the paper's\n"
-              "protocol in float32 (100 Adam steps, lr 0.001, lambda_LR 0.03, MAE; parallel = 5 restarts).\n"
+              "protocol in float32 (100 Adam steps, lr 0.001, lambda_LR 0.03, MAE; parallel = 5 restarts);\n"
+              "'robust' fits a contrast to every reconstruction and uses MSE (harder to attack, ROBUSTNESS.md).\n"
               "Any other combination shows as 'custom'.",
     "threshold": "Out-of-class threshold: an input whose OOC score is above it is called out of class (not a\n"
                  "digit this model knows). It is measured per noise level on MNIST test digits and follows the\n"

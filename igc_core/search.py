@@ -149,6 +149,11 @@ PRESETS: dict[str, SearchConfig] = {
     "igc-parallel": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=5, dif="mae", precision="auto"),
     "paper": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=1, dif="mae", precision="fp32"),
     "paper-parallel": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=5, dif="mae", precision="fp32"),
+    # ROBUSTNESS.md: a contrast and brightness fitted to every reconstruction (faint or grey-backed digits) and an
+    # L2 distance (an L2 budget moves each class's distance by at most itself), with a lighter L_LR for MSE's
+    # smaller values; harder to attack than "igc" and reads more clean digits, but not robust to white-box attacks
+    "robust": SearchConfig(steps=100, lr=0.001, lambda_lr=0.01, restarts=1, dif="mse", intensity="affine",
+                           precision="auto"),
 }
 DEFAULT_PRESET = "igc"
 

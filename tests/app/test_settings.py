@@ -31,6 +31,14 @@ def test_presets_are_matched_on_the_whole_config():
     assert settings.preset_of({**settings.defaults(), "restarts": 5}) == "igc-parallel"
 
 
+def test_every_preset_round_trips_through_the_panel_fields():
+    """A preset the panel cannot show (a setting without a field) would silently run another search."""
+    for name in search.PRESETS:
+        values = {**settings.defaults(), **settings.preset_values(name)}
+        assert settings.search_config(values) == search.PRESETS[name]
+        assert settings.preset_of(values) == name
+
+
 def test_bad_values_fall_back_to_the_default_not_the_nearest_bound():
     values, problems = settings.validate({"steps": 10**9, "lr": "fast", "restarts": 0, "dif": "l7", "autorun": 1,
                                           "noise": float("nan"), "window": [100000, -3], "model": "x" * 10000,
