@@ -63,8 +63,9 @@ def register(sub) -> None:
                    help="search steps that re-find the optimum before each IGC gradient")
     p.add_argument("--unroll", type=positive_int, default=10, help="search steps the unrolled attack differentiates through")
     p.add_argument("--unrolled-steps", type=positive_int, default=20, dest="unrolled_steps", help="PGD steps of the unrolled attack")
-    p.add_argument("--surrogate", choices=["smooth", "mse", "mae"], default="smooth",
-                   help="the distance the IGC gradient is taken of (default: 'smooth', MAE with a rounded kink)")
+    p.add_argument("--surrogate", choices=["smooth", "mse", "mae"], default=None,
+                   help="the distance the IGC gradient is taken of (default: the search's own where it is smooth, "
+                        "'mse'; else 'smooth', MAE with a rounded kink, since MAE's own gradient masks)")
     p.add_argument("--soft-binarize", type=float, default=0.0, dest="soft_binarize",
                    help="against a --binarize search: differentiate a sigmoid step this wide instead of the identity")
     p.add_argument("--contrast-step", type=float, default=0.025, dest="contrast_step")
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         attacks = attacks + BINARIZE_ATTACKS
     suite = SuiteConfig(attacks=attacks, linf=args.linf, l2=() if args.no_l2 else args.l2, steps=args.pgd_steps,
                         refine_steps=args.refine_steps, unroll=args.unroll, unrolled_steps=args.unrolled_steps,
-                        surrogate=args.surrogate, soft_binarize=args.soft_binarize, contrast_step=args.contrast_step, noise_draws=args.noise_draws,
+                        surrogate=args.surrogate or default_surrogate(ctx.config.dif), soft_binarize=args.soft_binarize, contrast_step=args.contrast_step, noise_draws=args.noise_draws,
                         boundary_steps=args.boundary_steps, seed=args.attack_seed)
     suite.jobs(args.target)  # refuses attacks that do not apply before anything slow runs
     cnn_path = Path(args.cnn) if args.cnn else checkpoints.DEFAULT_CNN
@@ -172,6 +173,13 @@ def run(args: argparse.Namespace) -> int:
                                                         for (k, n), arr in ledger.broken[a].items()} for a in ledger.attacks()}}
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
     return 0
+
+
+def default_surrogate(dif: str) -> str:
+    """The distance the white-box IGC attacks differentiate: the product's own where it is smooth (MSE: against
+    an MSE search the MAE-like stand-in left 86% of 50 digits right at L2 1.5, the exact gradient 68%), else
+    'smooth' (MAE's own derivative is a sign pattern that masks the gradient)."""
+    return "mse" if dif == "mse" else "smooth"
 
 
 def _threshold(args, ctx, images) -> tuple[float | None, str]:

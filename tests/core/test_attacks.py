@@ -344,3 +344,11 @@ def test_the_flip_attack_buys_flips_within_the_budget(tiny_model, norm, eps):
     assert torch.equal(last[~flips], x[~flips])  # only flipped pixels move
     with pytest.raises(ValueError, match="binarising"):
         A.flip_attack(A.OptimumOracle(tiny_model, config.with_(binarize=0.0)), x, y, norm, eps)
+
+
+def test_the_default_surrogate_is_the_searchs_own_distance_where_smooth():
+    from igc_core.commands.attack import default_surrogate
+
+    assert default_surrogate("mse") == "mse"  # smooth already: the exact gradient is the strongest
+    assert default_surrogate("mae") == "smooth"  # MAE's sign gradient masks
+    assert default_surrogate("bce") == "smooth"
