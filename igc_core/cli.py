@@ -81,7 +81,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     _threads(args.threads)
     train = load_dataset(args.data, "train")
     test = load_dataset(args.data, "test")
-    tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.train_lr, beta=args.beta, seed=args.seed, limit=args.limit)
+    from .augment import AugmentConfig
+
+    augment = AugmentConfig(probability=args.augment) if args.augment else None
+    tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.train_lr, beta=args.beta, seed=args.seed,
+                     limit=args.limit, augment=augment, kl_warmup=args.kl_warmup)
     bar = tqdm(total=1, unit="batch", desc=f"train {args.model}", disable=args.quiet)
 
     def progress(epoch: int, step: int, total: int, metrics: dict) -> None:
@@ -100,7 +104,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         from .generators import GeneratorConfig
 
         gc = GeneratorConfig(kind=args.model, latent_dim=args.latent, hidden=tuple(args.hidden), activation=args.activation,
-                             latent_scale=args.latent_scale, conditioning=args.conditioning, class_heads=args.class_heads)
+                             latent_scale=args.latent_scale, conditioning=args.conditioning, class_heads=args.class_heads,
+                             decoder=args.decoder)
         model, metrics = train_generator(gc, train, tc, progress)
         bar.close()
         metrics.update(_quick_igc_accuracy(model, test, args.check))
@@ -209,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latent-scale", type=float, default=1.0, dest="latent_scale", help="the latent's unit: z = scale * N(0, I)")
     p.add_argument("--conditioning", default="bias", choices=["bias", "film"], help="how hidden layers see the class")
     p.add_argument("--class-heads", action="store_true", dest="class_heads", help="one output layer per class")
+    p.add_argument("--decoder", default="shared", choices=["shared", "per_class"],
+                   help="one decoder for all classes, or a separate decoder per class (the ABS design)")
+    p.add_argument("--augment", type=float, default=0.0, metavar="P",
+                   help="redraw this share of training digits (thickness, slant, rotation, aspect, elastic, blur; 0: off)")
+    p.add_argument("--kl-warmup", type=int, default=0, dest="kl_warmup", help="epochs over which the KL weight rises to --beta")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=0, help="train on the first N images only")
     p.add_argument("--check", type=int, default=1000, help="measure IGC accuracy on this many test images after training (0: skip)")

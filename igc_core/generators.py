@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 KINDS = ("cvae", "cgan")
+DECODERS = ("shared", "per_class")
 ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "elu": nn.ELU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
 
 
@@ -36,6 +37,9 @@ class GeneratorConfig:
     # The latent's unit: z = latent_scale * u with u ~ N(0, I) inside. Adam's step is measured in z's units,
     # so this decides what a learning rate means; 0.02 makes the paper's lr 0.001 take useful steps.
     latent_scale: float = 1.0
+    # "shared": one MLP for all classes (the condition enters every layer); "per_class": a separate MLP decoder per
+    # class (the ABS model of Schott et al. 2019 has one VAE per class): no class can borrow another's weights.
+    decoder: str = "shared"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -44,6 +48,8 @@ class GeneratorConfig:
             raise ValueError(f"unknown generator kind {self.kind!r}: choose one of {', '.join(KINDS)}")
         if self.conditioning not in ("bias", "film"):
             raise ValueError(f"unknown conditioning {self.conditioning!r}: choose 'bias' or 'film'")
+        if self.decoder not in DECODERS:
+            raise ValueError(f"unknown decoder {self.decoder!r}: choose one of {', '.join(DECODERS)}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}: choose one of {', '.join(ACTIVATIONS)}")
         if not (isinstance(self.latent_scale, (int, float)) and self.latent_scale > 0):
@@ -117,6 +123,69 @@ class ConditionalMLP(nn.Module):
         return out[order.argsort()]  # back to the rows' order, (B, out_dim)
 
 
+def _hard_labels(c: torch.Tensor) -> torch.Tensor | None:
+    """The class of each row when every row of `c` is one-hot, else None (soft, relaxed conditions)."""
+    if bool(((c == 0) | (c == 1)).all()) and bool((c.sum(1) == 1).all()):
+        return c.argmax(1)
+    return None
+
+
+class PerClassMLP(nn.Module):
+    """One MLP per class, stored as stacked weights (C, d_in, d_out): row i is drawn by the MLP of its class.
+
+    For one-hot conditions each row runs through its own class's MLP only (rows grouped by class; when every
+    class has as many rows, as in the search, one batched matrix product per layer). A soft condition gives the
+    condition-weighted sum of the classes' outputs, so relaxed conditions still work.
+    """
+
+    def __init__(self, in_dim: int, num_classes: int, widths: tuple[int, ...], out_dim: int, activation: str):
+        super().__init__()
+        dims = (in_dim, *widths, out_dim)
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for d_in, d_out in zip(dims[:-1], dims[1:]):
+            bound = 1 / math.sqrt(d_in)  # nn.Linear's initialisation, per class
+            self.weights.append(nn.Parameter(torch.empty(num_classes, d_in, d_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(num_classes, d_out).uniform_(-bound, bound)))
+        self.num_classes = num_classes
+        self.act = ACTIVATIONS[activation]()
+
+    def _stacked(self, x: torch.Tensor) -> torch.Tensor:
+        """x (C, m, in) -> (C, m, out): every class's MLP on its own rows."""
+        last = len(self.weights) - 1
+        for k, (w, b) in enumerate(zip(self.weights, self.biases)):
+            x = torch.baddbmm(b.unsqueeze(1), x, w)  # (C, m, d_out)
+            if k < last:
+                x = self.act(x)
+        return x
+
+    def _one_class(self, x: torch.Tensor, cls: int) -> torch.Tensor:
+        last = len(self.weights) - 1
+        for k, (w, b) in enumerate(zip(self.weights, self.biases)):
+            x = torch.addmm(b[cls], x, w[cls])
+            if k < last:
+                x = self.act(x)
+        return x
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        C = self.num_classes
+        if c.shape[1] != C:
+            raise ValueError(f"a per-class decoder takes {C}-class conditions, got {c.shape[1]} columns")
+        cls = _hard_labels(c)
+        if cls is None:  # soft conditions: sum_k c_k MLP_k(x)
+            out = self._stacked(x.unsqueeze(0).expand(C, *x.shape))  # (C, B, out)
+            return torch.einsum("bk,kbo->bo", c.to(out.dtype), out)
+        order = cls.argsort(stable=True)  # rows grouped by class
+        counts = torch.bincount(cls, minlength=C)
+        grouped = x[order]
+        if bool((counts == counts[0]).all()):  # the search's case: every class has m rows
+            out = self._stacked(grouped.view(C, -1, x.shape[1])).reshape(len(x), -1)
+        else:
+            blocks = grouped.split(counts.tolist())
+            out = torch.cat([self._one_class(blk, k) for k, blk in enumerate(blocks) if len(blk)])
+        return out[order.argsort()]  # back to the rows' order, (B, out)
+
+
 class ConditionalGenerator(nn.Module):
     """A trained conditional generator G(z, c) and the latent prior it was trained with."""
 
@@ -124,7 +193,10 @@ class ConditionalGenerator(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.decoder = ConditionalMLP(c.latent_dim, c.num_classes, c.hidden, c.pixels, c.activation, c.conditioning, c.class_heads)
+        if c.decoder == "per_class":
+            self.decoder = PerClassMLP(c.latent_dim, c.num_classes, c.hidden, c.pixels, c.activation)
+        else:
+            self.decoder = ConditionalMLP(c.latent_dim, c.num_classes, c.hidden, c.pixels, c.activation, c.conditioning, c.class_heads)
         if c.kind == "cvae":
             # q(z | x, c): outputs mean and log-variance
             self.encoder = ConditionalMLP(c.pixels, c.num_classes, c.encoder_hidden, 2 * c.latent_dim, "silu")

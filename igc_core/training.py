@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .augment import AugmentConfig, augment
 from .data import Dataset, to_model_range
 from .generators import ConditionalGenerator, GeneratorConfig
 
@@ -29,10 +30,16 @@ class TrainConfig:
     beta: float = 1.0  # weight of the KL term (cvae)
     seed: int = 0
     limit: int = 0  # > 0: train on the first `limit` images only (tests, quick trials)
+    augment: AugmentConfig | None = None  # redraw training digits as users draw them (igc_core.augment)
+    kl_warmup: int = 0  # cvae: the KL weight rises linearly from 0 to beta over this many epochs
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.beta < 0 or self.limit < 0:
             raise ValueError("epochs and batch size must be positive, lr positive, beta and limit not negative")
+        if self.kl_warmup < 0:
+            raise ValueError(f"kl_warmup must not be negative (got {self.kl_warmup})")
+        if isinstance(self.augment, dict):
+            object.__setattr__(self, "augment", AugmentConfig(**self.augment))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,8 +90,11 @@ def _train_cvae(model, x_all, y_all, config, rng, progress) -> dict:
     scale = model.config.latent_scale
     for epoch in range(config.epochs):
         sums = np.zeros(2)
+        beta = config.beta * min(1.0, (epoch + 1) / config.kl_warmup) if config.kl_warmup else config.beta
         for idx in _batches(n, config.batch_size, rng):
             x, c = x_all[idx], model.one_hot(y_all[idx])
+            if config.augment is not None:
+                x = augment(x, config.augment, rng)
             mu, logvar = model.encode(x, c)
             z = mu + torch.randn(mu.shape, generator=rng) * (0.5 * logvar).exp()
             logits = model.decode_logits(z, c)
@@ -93,7 +103,7 @@ def _train_cvae(model, x_all, y_all, config, rng, progress) -> dict:
             # KL to the prior N(0, latent_scale^2 I), computed in the unit latent u = z / latent_scale
             mu_u, logvar_u = mu / scale, logvar - 2 * math.log(scale)
             kl = -0.5 * (1 + logvar_u - mu_u.square() - logvar_u.exp()).sum() / len(x)
-            loss = rec + config.beta * kl
+            loss = rec + beta * kl
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -1,0 +1,59 @@
+"""The not-MNIST test sets: framed 28x28 images with the right labels, built by our own code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from igc_core import testsets
+from igc_core.data import Dataset, load_dataset
+
+
+@pytest.fixture(scope="module")
+def a_font():
+    fonts = testsets.find_fonts()
+    if not fonts:
+        pytest.skip("no TrueType/OpenType fonts on this machine")
+    return fonts[:1]
+
+
+def _framed(images: np.ndarray) -> None:
+    assert images.ndim == 3 and images.shape[1:] == (28, 28) and images.dtype == np.float32
+    assert images.min() >= 0 and images.max() <= 1 and (images.reshape(len(images), -1).max(1) > 0.5).all()
+    # framed like MNIST: ink within the middle 20x20 box along its longer side, centre of mass near (14, 14)
+    ys, xs = np.indices((28, 28))
+    mass = images.sum((1, 2))
+    assert np.all(np.abs((images * ys).sum((1, 2)) / mass - 14) < 1.5)
+    assert np.all(np.abs((images * xs).sum((1, 2)) / mass - 14) < 1.5)
+
+
+def test_typeset_digits_have_their_value_as_label(a_font):
+    ts = testsets.typeset(a_font, sizes=(24, 48))
+    _framed(ts.images)
+    assert len(ts) == 20 and ts.labels.tolist() == [int(c) for c in "0123456789" for _ in range(2)]
+    assert set(ts.chars) == set("0123456789") and len(ts.sources) == 1
+
+
+def test_letters_are_out_of_class(a_font):
+    ts = testsets.letters(a_font, sizes=(32,))
+    _framed(ts.images)
+    assert (ts.labels == -1).all() and "".join(ts.chars) == testsets.LETTERS
+
+
+def test_strokes_redraw_mnist_test_digits_in_every_variant(tiny_data_dir):
+    test = load_dataset(tiny_data_dir, "test", download=False)
+    ts = testsets.strokes(test, limit=4)
+    _framed(ts.images)
+    assert len(ts) == 4 * len(testsets.STROKE_VARIANTS)
+    assert ts.labels.tolist() == test.labels[:4].tolist() * len(testsets.STROKE_VARIANTS)
+    thin, thick = ts.images[ts.groups == "thin"], ts.images[ts.groups == "thick"]
+    assert thin.sum() < thick.sum()  # a thin pen leaves less ink than a marker
+
+
+def test_unknown_set_and_missing_data_say_what_to_do():
+    with pytest.raises(ValueError, match="unknown test set"):
+        testsets.build("cursive")
+    with pytest.raises(ValueError, match="MNIST test set"):
+        testsets.build("strokes")
+    with pytest.raises(ValueError, match="no TrueType"):
+        testsets.typeset([])
