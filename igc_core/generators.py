@@ -130,6 +130,20 @@ def _hard_labels(c: torch.Tensor) -> torch.Tensor | None:
     return None
 
 
+def _block_length(cls: torch.Tensor, C: int) -> int:
+    """R when the rows' classes run 0 (R times), 1 (R times), ..., C-1, over and over (the search's layout
+    (images, classes, restarts)); else 0."""
+    M = len(cls)
+    if M == 0 or int(cls[0]) != 0:
+        return 0
+    changes = (cls != 0).nonzero()
+    R = int(changes[0]) if len(changes) else M
+    if M % (C * R):
+        return 0
+    expected = torch.arange(C, device=cls.device).view(1, C, 1).expand(M // (C * R), C, R).reshape(-1)
+    return R if torch.equal(cls, expected) else 0
+
+
 class PerClassMLP(nn.Module):
     """One MLP per class, stored as stacked weights (C, d_in, d_out): row i is drawn by the MLP of its class.
 
@@ -175,6 +189,12 @@ class PerClassMLP(nn.Module):
         if cls is None:  # soft conditions: sum_k c_k MLP_k(x)
             out = self._stacked(x.unsqueeze(0).expand(C, *x.shape))  # (C, B, out)
             return torch.einsum("bk,kbo->bo", c.to(out.dtype), out)
+        R = _block_length(cls, C)
+        if R:  # the search's layout, rows (n, C, R): group the classes by a transpose, no gather or scatter
+            n = len(x) // (C * R)
+            grouped = x.view(n, C, R, -1).transpose(0, 1).reshape(C, n * R, -1)  # (C, n R, in)
+            out = self._stacked(grouped)  # (C, n R, out)
+            return out.view(C, n, R, -1).transpose(0, 1).reshape(len(x), -1)
         order = cls.argsort(stable=True)  # rows grouped by class
         counts = torch.bincount(cls, minlength=C)
         grouped = x[order]

@@ -143,8 +143,9 @@ def typeset(fonts: list[Path] | None = None, chars: str = DIGITS, sizes: tuple[i
 
 
 def letters(fonts: list[Path] | None = None, sizes: tuple[int, ...] = LETTER_SIZES) -> TestSet:
-    """A-Z and a-z typeset in the machine's fonts: inputs that belong to no digit class."""
-    return typeset(fonts, LETTERS, sizes, name="letters")
+    """A-Z and a-z typeset in the machine's fonts (out of class, label -1), with 0-9 in the same faces and sizes:
+    OOC should tell them apart (paper Sec. 3.2)."""
+    return typeset(fonts, DIGITS + LETTERS, sizes, name="letters")
 
 
 # -------------------------------------------------------------------------------------------- strokes
@@ -206,3 +207,37 @@ def build(name: str, mnist_test: Dataset | None = None, limit: int = 1000, fonts
             raise ValueError("the strokes set is made from the MNIST test set: give its folder with --data")
         return strokes(mnist_test, limit)
     raise ValueError(f"unknown test set {name!r}: choose one of {', '.join(SETS)}")
+
+
+# ------------------------------------------------------------------------------------------ measuring
+
+
+def accuracy_by_group(ts: TestSet, predicted: np.ndarray, key: str = "group") -> list[dict]:
+    """Accuracy on the set's digits, per group (font face or stroke variant) or per character ("char")."""
+    values = ts.groups if key == "group" else ts.chars
+    digits = ts.labels >= 0
+    rows = []
+    for value in dict.fromkeys(values[digits].tolist()):
+        sel = digits & (values == value)
+        rows.append({key: value, "images": int(sel.sum()), "correct": int(np.sum(predicted[sel] == ts.labels[sel]))})
+    return rows
+
+
+def out_of_class_report(ts: TestSet, ooc: np.ndarray) -> dict:
+    """How well OOC separates the set's out-of-class images (label -1) from its digits: AUROC, and the share of
+    out-of-class images let through when 95% of these digits are kept; also without the digit look-alikes."""
+    from .evaluate import auroc
+
+    digits, others = ts.labels >= 0, ts.labels < 0
+    if not digits.any() or not others.any():
+        raise ValueError(f"the {ts.name} set needs both digits and out-of-class images to measure OOC separation")
+    threshold = float(np.quantile(ooc[digits], 0.95))
+    unlike = others & ~np.isin(ts.chars, list(LOOKALIKES))
+    return {
+        "digits": int(digits.sum()), "others": int(others.sum()),
+        "auroc": auroc(ooc[digits], ooc[others]),
+        "auroc_without_lookalikes": auroc(ooc[digits], ooc[unlike]),
+        "lookalikes": LOOKALIKES,
+        "fpr_at_95tpr": float(np.mean(ooc[others] <= threshold)),
+        "threshold_95tpr": threshold,
+    }

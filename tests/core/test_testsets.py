@@ -34,10 +34,17 @@ def test_typeset_digits_have_their_value_as_label(a_font):
     assert set(ts.chars) == set("0123456789") and len(ts.sources) == 1
 
 
-def test_letters_are_out_of_class(a_font):
+def test_letters_are_out_of_class_beside_digits_of_the_same_face(a_font):
     ts = testsets.letters(a_font, sizes=(32,))
     _framed(ts.images)
-    assert (ts.labels == -1).all() and "".join(ts.chars) == testsets.LETTERS
+    assert "".join(ts.chars) == testsets.DIGITS + testsets.LETTERS
+    assert ts.labels[:10].tolist() == list(range(10)) and (ts.labels[10:] == -1).all()
+    # OOC separation: letters scored higher than digits (here by construction) gives AUROC 1
+    ooc = np.where(ts.labels < 0, 1.0, 0.0) + 0.01 * np.arange(len(ts))
+    report = testsets.out_of_class_report(ts, ooc)
+    assert report["auroc"] == 1.0 and report["fpr_at_95tpr"] == 0.0 and report["others"] == 52
+    rows = testsets.accuracy_by_group(ts, np.where(ts.labels >= 0, ts.labels, 0))
+    assert rows == [{"group": ts.sources[0], "images": 10, "correct": 10}]
 
 
 def test_strokes_redraw_mnist_test_digits_in_every_variant(tiny_data_dir):
