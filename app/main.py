@@ -7,6 +7,16 @@ import os
 import sys
 
 
+def _threads(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"threads must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"threads must be 1 or more, got {text!r}")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="igc-app",
@@ -16,7 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", help="a generator checkpoint (.safetensors with its .json sidecar); default: the shipped one")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="where the search runs (default: the remembered choice, else cpu)")
     p.add_argument("--data", help="a folder holding the MNIST test set, for the sample digits")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for the search (default: all cores but one)")
+    p.add_argument("--threads", type=_threads, default=None, help="CPU threads for the search (default: all cores but one)")
     p.add_argument("--settings", help=argparse.SUPPRESS)  # an ini file instead of the user's settings (tests)
     p.add_argument("--quit-after", type=int, metavar="MS", help=argparse.SUPPRESS)  # smoke tests: close after MS ms
     p.add_argument("--run", action="store_true", help="start the search at once (with an image or a sample)")

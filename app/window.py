@@ -26,7 +26,7 @@ from .style import TIPS, Banner, apply_theme  # noqa: F401 - apply_theme is re-e
 from .worker import SearchRunner
 
 REPO = Path(__file__).resolve().parent.parent
-SAMPLES = REPO / "assets" / "samples"
+SAMPLES = checkpoints.ASSETS / "samples"
 FALLBACK_THRESHOLD = 0.12  # MAE scale; used when the model's sidecar has no measured threshold
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.pgm *.ppm);;All files (*)"
 MODEL_FILTER = "igc checkpoints (*.safetensors *.json);;All files (*)"

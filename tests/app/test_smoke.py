@@ -24,3 +24,11 @@ def test_help_lists_the_options():
     assert proc.returncode == 0
     for option in ("--model", "--device", "--data", "image"):
         assert option in proc.stdout
+
+
+def test_bad_thread_count_is_a_message_not_a_traceback():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "app", "--threads", "-2"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "threads must be 1 or more" in done.stderr and "Traceback" not in done.stderr
