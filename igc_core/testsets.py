@@ -56,18 +56,19 @@ class TestSet:
 # ---------------------------------------------------------------------------------------------- fonts
 
 
-def find_fonts(folders: tuple[str, ...] = FONT_DIRS) -> list[Path]:
-    """TrueType/OpenType font files on this machine, one per face (family and style), sorted by face name."""
+def find_fonts(folders: tuple[str, ...] | None = None) -> list[Path]:
+    """TrueType/OpenType font files, one per face (family and style), sorted by face name: those in `folders`,
+    or (None) the machine's, as fontconfig lists them and in the usual font folders."""
     from PIL import ImageFont
 
     files: list[Path] = []
-    if shutil.which("fc-list"):
+    if folders is None and shutil.which("fc-list"):
         try:
             out = subprocess.run(["fc-list", "--format", "%{file}\n"], capture_output=True, text=True, timeout=30).stdout
             files = [Path(line) for line in out.splitlines() if line.strip()]
         except (OSError, subprocess.SubprocessError):
             files = []
-    for folder in folders:
+    for folder in FONT_DIRS if folders is None else folders:
         root = Path(folder).expanduser()
         if root.is_dir():
             files += [p for p in root.rglob("*") if p.is_file()]

@@ -64,3 +64,26 @@ def test_unknown_set_and_missing_data_say_what_to_do():
         testsets.build("strokes")
     with pytest.raises(ValueError, match="no TrueType"):
         testsets.typeset([])
+
+
+def test_evaluate_set_command_on_a_folder_of_fonts(a_font, tiny_model, tmp_path, capsys):
+    import json
+
+    from igc_core import checkpoints
+    from igc_core.cli import main
+
+    folder = tmp_path / "fonts"
+    folder.mkdir()
+    (folder / a_font[0].name).symlink_to(a_font[0])
+    model = tmp_path / "tiny"
+    checkpoints.save(tiny_model, model, {"command": "test"})
+    report = tmp_path / "letters.json"
+    args = ["evaluate", "--set", "letters", "--fonts", str(folder), "--model", str(model), "--steps", "2", "--cnn", "none",
+            "--quiet", "--json", str(report)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "OOC letters vs digits" in out and "| digit | digits | IGC % |" in out
+    data = json.loads(report.read_text())
+    assert data["images"] == 62 and data["sources"] == [testsets.face_name(a_font[0])] and 0 <= data["ooc"]["auroc"] <= 1
+    assert main(["evaluate", "--set", "typeset", "--fonts", str(tmp_path / "none"), "--model", str(model), "--quiet"]) == 2
+    assert "no .ttf or .otf" in capsys.readouterr().err
