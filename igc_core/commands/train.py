@@ -30,6 +30,9 @@ def register(sub) -> None:
     p.add_argument("--augment", type=float, default=0.0, metavar="P",
                    help="redraw this share of the training digits as users draw them: stroke thickness, slant, rotation, "
                         "aspect, elastic distortion, blur (igc_core.augment; 0: off)")
+    p.add_argument("--contrast", type=float, default=0.0,
+                   help="cvae: weight of a discriminative term on IGC's own distances (hybrid training; 0: off)")
+    p.add_argument("--contrast-temperature", type=float, default=0.01, dest="contrast_temperature")
     p.add_argument("--kl-warmup", type=non_negative_int, default=0, dest="kl_warmup",
                    help="cvae: epochs over which the KL weight rises from 0 to --beta")
     p.add_argument("--seed", type=int, default=0)
@@ -57,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
 
     augment = AugmentConfig(probability=args.augment) if args.augment else None
     tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.train_lr, beta=args.beta, seed=args.seed,
-                     limit=args.limit, augment=augment, kl_warmup=args.kl_warmup)
+                     limit=args.limit, augment=augment, kl_warmup=args.kl_warmup, contrast=args.contrast,
+                     contrast_temperature=args.contrast_temperature)
     if args.model == "cnn":
         from ..baseline import CNNConfig
 
