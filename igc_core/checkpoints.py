@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import sys
 import tempfile
 import time
@@ -44,6 +43,7 @@ def _assets_dir() -> Path:
 ASSETS = _assets_dir()
 DEFAULT_MODEL = ASSETS / "default.safetensors"
 DEFAULT_CNN = ASSETS / "cnn.safetensors"
+TWO_DIGIT_MODEL = ASSETS / "two-digit.safetensors"  # two labels, tens and units (IGC paper Sec. 1.4)
 GENERATOR_KINDS = ("cvae", "cgan")
 
 

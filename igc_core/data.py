@@ -175,4 +175,4 @@ def add_noise(images: np.ndarray, sigma: float, rng: np.random.Generator) -> np.
 # --------------------------------------------------------------------------- framing a user's image
 # (in igc_core.framing; re-exported here for the callers that know them from this module)
 
-from .framing import frame_digit, image_to_gray, load_image, save_digit_png  # noqa: E402,F401
+from .framing import frame_digit, frame_number, image_to_gray, load_image, save_digit_png  # noqa: E402,F401

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -175,6 +176,26 @@ def frame_digit(gray: np.ndarray, ink_threshold: float = 0.05) -> np.ndarray:
     cropped, stretched to full strength, fitted into a 20x20 box keeping its aspect ratio (anti-aliased), and
     placed in 28x28 with its centre of mass at the centre. Returns float32 (28, 28) in [0, 1].
     """
+    return _frame(gray, (BOX_SIZE, BOX_SIZE), (IMAGE_SIZE, IMAGE_SIZE), ink_threshold)
+
+
+# A two-digit number (igc_core.pairs, IGC paper Sec. 1.4's multi-label task) is 28 x 56; the ink of the composed
+# MNIST pairs measures 22 x 39 pixels (median; 95% within 25 x 45), so a user's number is fitted into 22 x 44.
+NUMBER_SIZE = (IMAGE_SIZE, 2 * IMAGE_SIZE)
+NUMBER_BOX = (22, 44)
+
+
+def frame_number(gray: np.ndarray, ink_threshold: float = 0.05) -> np.ndarray:
+    """Frame a greyscale image of a two-digit number (float, 1 = ink, any size) like the composed MNIST pairs.
+
+    As `frame_digit`, with the ink fitted into 22 x 44 and centred in 28 x 56; a 28 x 56 image is taken as
+    framed. Returns float32 (28, 56) in [0, 1].
+    """
+    return _frame(gray, NUMBER_BOX, NUMBER_SIZE, ink_threshold)
+
+
+def _frame(gray: np.ndarray, box: tuple[int, int], size: tuple[int, int], ink_threshold: float) -> np.ndarray:
+    """Find the ink, crop it, fit it into `box` (height, width) keeping its aspect, centre its mass in `size`."""
     from PIL import Image
     from scipy import ndimage
 
@@ -185,12 +206,12 @@ def frame_digit(gray: np.ndarray, ink_threshold: float = 0.05) -> np.ndarray:
         raise DataError("the image holds NaN or infinite values")
     if not (gray > ink_threshold).any():
         raise DataError("the image is empty: there is no ink to classify")
-    if gray.shape == (IMAGE_SIZE, IMAGE_SIZE):
+    if gray.shape == tuple(size):
         return np.clip(gray, 0.0, 1.0)
-    clean, mask, box = find_ink(gray, ink_threshold)
-    if not box.any():
+    clean, mask, ink_box = find_ink(gray, ink_threshold)
+    if not ink_box.any():
         raise DataError("the image is empty: no strokes stand out from the noise")
-    rows, cols = np.flatnonzero(box.any(axis=1)), np.flatnonzero(box.any(axis=0))
+    rows, cols = np.flatnonzero(ink_box.any(axis=1)), np.flatnonzero(ink_box.any(axis=0))
     # keep the digit's own pixels and their anti-aliased rim; everything else (specks, noise) is paper
     reach = max(1, round(max(rows[-1] - rows[0], cols[-1] - cols[0]) / 40))
     near = ndimage.binary_dilation(mask, iterations=reach)
@@ -199,34 +220,37 @@ def frame_digit(gray: np.ndarray, ink_threshold: float = 0.05) -> np.ndarray:
     if peak > 0:
         crop = np.clip(crop / peak, 0.0, 1.0)
     h, w = crop.shape
-    scale = BOX_SIZE / max(h, w)
+    scale = min(box[0] / h, box[1] / w)
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
     resized = Image.fromarray(crop, mode="F").resize((new_w, new_h), Image.Resampling.LANCZOS)
     small = np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
     if small.sum() <= 0:  # a speck that vanished when shrunk: keep it visible
         small = np.ones_like(small)
-    out = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
-    top, left = (IMAGE_SIZE - new_h) // 2, (IMAGE_SIZE - new_w) // 2
+    height, width = size
+    out = np.zeros(size, dtype=np.float32)
+    top, left = (height - new_h) // 2, (width - new_w) // 2
     out[top : top + new_h, left : left + new_w] = small
     # shift so the centre of mass sits at the image centre (MNIST's recipe), by whole pixels
     ys, xs = np.indices(out.shape)
     mass = out.sum()
     cy, cx = (ys * out).sum() / mass, (xs * out).sum() / mass
-    dy = int(round(IMAGE_SIZE / 2 - cy))  # MNIST put the centre of mass at (14, 14)
-    dx = int(round(IMAGE_SIZE / 2 - cx))
-    dy = int(np.clip(dy, -top, IMAGE_SIZE - top - new_h))  # keep all the ink inside the frame
-    dx = int(np.clip(dx, -left, IMAGE_SIZE - left - new_w))
+    dy = int(round(height / 2 - cy))  # MNIST put the centre of mass at (14, 14)
+    dx = int(round(width / 2 - cx))
+    dy = int(np.clip(dy, -top, height - top - new_h))  # keep all the ink inside the frame
+    dx = int(np.clip(dx, -left, width - left - new_w))
     return np.roll(out, (dy, dx), axis=(0, 1))
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """Read an image file Pillow understands and frame it like MNIST: float32 (28, 28) in [0, 1]."""
+def load_image(path: str | Path, frame: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """Read an image file Pillow understands and frame it like MNIST: float32 (28, 28) in [0, 1].
+
+    `frame` replaces the framing: `frame_number` for a two-digit number, float32 (28, 56)."""
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     try:
         image = open_image(path)
-        return frame_digit(image_to_gray(image))
+        return (frame or frame_digit)(image_to_gray(image))
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except IsADirectoryError:

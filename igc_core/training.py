@@ -64,19 +64,34 @@ def tensors(data: Dataset, limit: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(to_model_range(images)), torch.from_numpy(labels)
 
 
+EpochData = Callable[[int], tuple[torch.Tensor, torch.Tensor]]  # epoch -> (images, labels) to train on
+
+
+def epoch_data(data: Dataset | Callable[[int], Dataset], limit: int = 0) -> EpochData:
+    """The same data set every epoch, or fresh data per epoch from a callable (two-digit pairs, igc_core.pairs)."""
+    if isinstance(data, Dataset):
+        fixed = tensors(data, limit)
+        return lambda epoch: fixed
+    return lambda epoch: tensors(data(epoch), limit)
+
+
 def train_generator(
-    gen_config: GeneratorConfig, data: Dataset, config: TrainConfig, progress: Progress | None = None
+    gen_config: GeneratorConfig, data: Dataset | Callable[[int], Dataset], config: TrainConfig,
+    progress: Progress | None = None,
 ) -> tuple[ConditionalGenerator, dict]:
-    """Train a conditional generator of `gen_config.kind`; returns the model and its training metrics."""
+    """Train a conditional generator of `gen_config.kind`; returns the model and its training metrics.
+
+    `data` is a data set, or a function of the epoch that returns that epoch's data (fresh pairs).
+    Labels are (N,) class indices, or (N, K) for a model of K labels."""
     torch.manual_seed(config.seed)
     rng = torch.Generator().manual_seed(config.seed)
     model = ConditionalGenerator(gen_config)
-    x_all, y_all = tensors(data, config.limit)
+    source = epoch_data(data, config.limit)
     started = time.perf_counter()
     if gen_config.kind == "cvae":
-        metrics = _train_cvae(model, x_all, y_all, config, rng, progress)
+        metrics = _train_cvae(model, source, config, rng, progress)
     else:
-        metrics = _train_cgan(model, x_all, y_all, config, rng, progress)
+        metrics = _train_cgan(model, source, config, rng, progress)
     metrics["train_seconds"] = round(time.perf_counter() - started, 1)
     if gen_config.kind == "cgan":
         with torch.no_grad():
@@ -86,15 +101,19 @@ def train_generator(
     return model, metrics
 
 
-def _train_cvae(model, x_all, y_all, config, rng, progress) -> dict:
+def _train_cvae(model, source: EpochData, config, rng, progress) -> dict:
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
+    x_all, y_all = source(0)
+    if (config.augment is not None or config.contrast) and (len(model.label_classes) > 1 or x_all.shape[1:] != (28, 28)):
+        raise ValueError("augmentation and the contrast term are for single-digit models (28x28, one label)")
     n = len(x_all)
     total = config.epochs * ((n + config.batch_size - 1) // config.batch_size)
     step = 0
     L = model.latent_dim
     scale = model.config.latent_scale
     for epoch in range(config.epochs):
+        x_all, y_all = source(epoch) if epoch else (x_all, y_all)
         sums = np.zeros(2)
         beta = config.beta * min(1.0, (epoch + 1) / config.kl_warmup) if config.kl_warmup else config.beta
         for idx in batches(n, config.batch_size, rng):
@@ -160,16 +179,18 @@ def _contrast(model, x, y, config) -> dict:
     return {"disc": disc.item(), "acc": float((d.argmin(1) == y).float().mean())}
 
 
-def _train_cgan(model, x_all, y_all, config, rng, progress) -> dict:
+def _train_cgan(model, source: EpochData, config, rng, progress) -> dict:
     """Least-squares conditional GAN (Mao et al. 2017), the loss the IGC paper used (Sec. 4.1)."""
     gen_params = list(model.decoder.parameters())
     opt_g = torch.optim.Adam(gen_params, lr=config.lr * 2, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(model.encoder.parameters(), lr=config.lr * 2, betas=(0.5, 0.999))
+    x_all, y_all = source(0)
     n = len(x_all)
     total = config.epochs * ((n + config.batch_size - 1) // config.batch_size)
     step = 0
     last = {}
     for epoch in range(config.epochs):
+        x_all, y_all = source(epoch) if epoch else (x_all, y_all)
         for idx in batches(n, config.batch_size, rng):
             x, c = x_all[idx].reshape(len(idx), -1), model.one_hot(y_all[idx])
             # the prior: N(0, latent_scale^2 I)
