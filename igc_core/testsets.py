@@ -4,10 +4,12 @@ A user types digits in a font, draws them with a mouse (thin, even strokes) or p
 loader frames what they give it. These sets go through the same path a user's file takes
 (`igc_core.data.image_to_gray` then `igc_core.data.frame_digit`), so they measure what a user meets:
 
-- `typeset`: the digits 0-9 typeset in every font face found on the machine, at several sizes, dark on light;
+- `typeset`: the digits 0-9 typeset in the machine's font faces, at several sizes, dark on light; by default
+  only the faces of designs that training never sees (`printed_digits` may train on TRAINING_DESIGNS);
 - `strokes`: MNIST *test* digits redrawn at 4x with Pillow: thin and thick pens (erosion/dilation), slanted
   left and right, written small (so framing enlarges them) and large with a crisp pen;
-- `letters`: A-Z and a-z in the same fonts, as out-of-class inputs (the OOC of paper Sec. 3.2 should be high).
+- `letters`: A-Z and a-z beside 0-9 in the same held-out faces, as out-of-class inputs (the OOC of paper
+  Sec. 3.2 should be high).
 
 The font faces depend on the machine, so every set records which faces it used.
 """
@@ -34,6 +36,13 @@ FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.fonts", "~/.local
 # faces without ordinary digits and letters (symbols, dingbats, math, decorative initials)
 SKIP_FAMILIES = ("symbol", "dingbat", "d050000l", "math", "initials", "keyboard", "emoji", "wingding", "webding")
 TYPESET_SIZES = (14, 24, 48, 96)  # font sizes in pixels: a small screenshot up to a large print
+# Typeset digits may also be training data (`printed_digits`), but only from these designs: the URW base35
+# fonts (the PostScript standard faces: Times, Helvetica, Courier, Palatino, Century Schoolbook, Bookman,
+# Avant Garde, Zapf Chancery) and the two families derived from them, TeX Gyre and GNU FreeFont. Every other
+# design (DejaVu, Liberation, Roboto, Open Sans, Cantarell, Carlito, Comic Neue, Linux Libertine, ...) is held
+# out for testing, so a test face is never a training face or a clone of one.
+TRAINING_DESIGNS = ("C059", "D050000L", "Nimbus ", "P052", "Standard Symbols", "URW ", "Z003", "TeX Gyre ", "Free")
+PRINTED_SIZES = (14, 20, 28, 40, 64, 96)
 LETTER_SIZES = (48,)
 STROKE_VARIANTS = ("thin", "thick", "slant-left", "slant-right", "small", "large")
 
@@ -87,6 +96,17 @@ def find_fonts(folders: tuple[str, ...] | None = None) -> list[Path]:
     return [faces[name] for name in sorted(faces)]
 
 
+def is_training_design(face: str) -> bool:
+    """Whether a face (family and style) belongs to the designs training may use (TRAINING_DESIGNS)."""
+    return face.startswith(TRAINING_DESIGNS)
+
+
+def split_fonts(fonts: list[Path]) -> tuple[list[Path], list[Path]]:
+    """(faces of the training designs, held-out faces)."""
+    train = [f for f in fonts if is_training_design(face_name(f))]
+    return train, [f for f in fonts if f not in train]
+
+
 def face_name(path: Path) -> str:
     from PIL import ImageFont
 
@@ -116,8 +136,10 @@ def _missing_glyph(font_path: Path, size: int) -> np.ndarray | None:
 
 def typeset(fonts: list[Path] | None = None, chars: str = DIGITS, sizes: tuple[int, ...] = TYPESET_SIZES,
             name: str = "typeset") -> TestSet:
-    """Every character in every face and size; digits get their value as label, anything else -1."""
-    fonts = find_fonts() if fonts is None else [Path(f) for f in fonts]
+    """Every character in every face and size; digits get their value as label, anything else -1.
+
+    By default the machine's faces held out from training (not of TRAINING_DESIGNS)."""
+    fonts = split_fonts(find_fonts())[1] if fonts is None else [Path(f) for f in fonts]
     if not fonts:
         raise ValueError("no TrueType or OpenType fonts were found on this machine (install e.g. fonts-dejavu)")
     images, labels, groups, drawn, used = [], [], [], [], []
@@ -143,9 +165,25 @@ def typeset(fonts: list[Path] | None = None, chars: str = DIGITS, sizes: tuple[i
                    np.asarray(drawn), tuple(used))
 
 
+def printed_digits(fonts: list[Path] | None = None, sizes: tuple[int, ...] = PRINTED_SIZES) -> Dataset:
+    """Training data: 0-9 typeset in the faces of TRAINING_DESIGNS only (never a test face), framed like a file.
+
+    Returns a Dataset of uint8 images (ink = 255) like MNIST's, named after the faces used."""
+    fonts = split_fonts(find_fonts())[0] if fonts is None else [Path(f) for f in fonts]
+    held_out = [face_name(f) for f in fonts if not is_training_design(face_name(f))]
+    if held_out:
+        raise ValueError(f"printed training digits come only from the training designs; held-out faces given: {', '.join(held_out[:3])}")
+    if not fonts:
+        raise ValueError("no faces of the training designs (URW base35, TeX Gyre, FreeFont) on this machine: install "
+                         "fonts-urw-base35, fonts-texgyre or fonts-freefont-ttf, or train without printed digits")
+    ts = typeset(fonts, DIGITS, sizes, name="printed")
+    images = np.round(ts.images * 255).astype(np.uint8)
+    return Dataset(images=images, labels=ts.labels, name=f"printed digits ({len(ts.sources)} faces)")
+
+
 def letters(fonts: list[Path] | None = None, sizes: tuple[int, ...] = LETTER_SIZES) -> TestSet:
-    """A-Z and a-z typeset in the machine's fonts (out of class, label -1), with 0-9 in the same faces and sizes:
-    OOC should tell them apart (paper Sec. 3.2)."""
+    """A-Z and a-z typeset in the machine's held-out fonts (out of class, label -1), with 0-9 in the same faces
+    and sizes: OOC should tell them apart (paper Sec. 3.2)."""
     return typeset(fonts, DIGITS + LETTERS, sizes, name="letters")
 
 

@@ -37,6 +37,9 @@ def register(sub) -> None:
     p.add_argument("--contrast", type=float, default=0.0,
                    help="cvae: weight of a discriminative term on IGC's own distances (hybrid training; 0: off)")
     p.add_argument("--contrast-temperature", type=float, default=0.01, dest="contrast_temperature")
+    p.add_argument("--printed", action="store_true",
+                   help="add 0-9 typeset in the training designs' fonts (URW base35, TeX Gyre, FreeFont; igc_core.testsets) "
+                        "to the training digits; the typeset test set holds out every other design")
     p.add_argument("--kl-warmup", type=non_negative_int, default=0, dest="kl_warmup",
                    help="cvae: epochs over which the KL weight rises from 0 to --beta")
     p.add_argument("--label-paths", action="store_true", dest="label_paths",
@@ -66,6 +69,17 @@ def run(args: argparse.Namespace) -> int:
     checkpoints.check_writable(args.out)  # before hours of training, not after
     train = load_dataset(args.data, "train")
     test = load_dataset(args.data, "test")
+    printed = None
+    if args.printed:
+        if args.task == "two-digit":
+            raise ValueError("--printed adds single typeset digits: it does not apply to --task two-digit")
+        import numpy as np
+
+        from ..data import Dataset
+        from ..testsets import printed_digits
+
+        printed = printed_digits()
+        train = Dataset(np.concatenate([train.images, printed.images]), np.concatenate([train.labels, printed.labels]), train.name)
     from ..augment import AugmentConfig
 
     augment = AugmentConfig(probability=args.augment) if args.augment else None
@@ -119,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
     meta = {
         "command": command_line(args),
         "task": args.task,
-        "dataset": {"name": train.name.split("/")[0], "train_images": len(train) if not tc.limit else tc.limit},
+        "dataset": {"name": train.name.split("/")[0], "train_images": len(train) if not tc.limit else tc.limit,
+                    **({"printed_digits": {"images": len(printed), "faces": printed.name}} if printed is not None else {})},
         "training": tc.to_dict(),
         "metrics": metrics,
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),

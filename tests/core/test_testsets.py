@@ -87,3 +87,15 @@ def test_evaluate_set_command_on_a_folder_of_fonts(a_font, tiny_model, tmp_path,
     assert data["images"] == 62 and data["sources"] == [testsets.face_name(a_font[0])] and 0 <= data["ooc"]["auroc"] <= 1
     assert main(["evaluate", "--set", "typeset", "--fonts", str(tmp_path / "none"), "--model", str(model), "--quiet"]) == 2
     assert "no .ttf or .otf" in capsys.readouterr().err
+
+
+def test_printed_training_digits_never_use_a_held_out_face():
+    train, held_out = testsets.split_fonts(testsets.find_fonts())
+    assert not any(testsets.is_training_design(testsets.face_name(f)) for f in held_out)
+    if not train or not held_out:
+        pytest.skip("needs faces of both the training designs and others")
+    printed = testsets.printed_digits(train[:1], sizes=(28,))
+    assert printed.images.shape == (10, 28, 28) and printed.images.dtype == np.uint8
+    assert printed.labels.tolist() == list(range(10))
+    with pytest.raises(ValueError, match="held-out faces"):
+        testsets.printed_digits(held_out[:1], sizes=(28,))
