@@ -77,15 +77,22 @@ def epoch_data(data: Dataset | Callable[[int], Dataset], limit: int = 0) -> Epoc
 
 def train_generator(
     gen_config: GeneratorConfig, data: Dataset | Callable[[int], Dataset], config: TrainConfig,
-    progress: Progress | None = None,
+    progress: Progress | None = None, start: ConditionalGenerator | None = None,
 ) -> tuple[ConditionalGenerator, dict]:
     """Train a conditional generator of `gen_config.kind`; returns the model and its training metrics.
 
     `data` is a data set, or a function of the epoch that returns that epoch's data (fresh pairs).
-    Labels are (N,) class indices, or (N, K) for a model of K labels."""
+    Labels are (N,) class indices, or (N, K) for a model of K labels. `start`: a trained generator of the same
+    configuration to continue from (fine-tuning, e.g. on augmented digits), instead of fresh weights; it is not
+    modified."""
     torch.manual_seed(config.seed)
     rng = torch.Generator().manual_seed(config.seed)
     model = ConditionalGenerator(gen_config)
+    if start is not None:
+        if start.config != gen_config:
+            raise ValueError("the starting model's configuration differs from the one to train: fine-tuning keeps the architecture")
+        model.load_state_dict(start.state_dict())
+        model.train()
     source = epoch_data(data, config.limit)
     started = time.perf_counter()
     if gen_config.kind == "cvae":

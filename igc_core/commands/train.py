@@ -46,6 +46,9 @@ def register(sub) -> None:
                    help="two-digit: one decoder per label (tens, units), each seeing only its own label, logits summed")
     p.add_argument("--label-shift", type=float, default=0.0, dest="label_shift",
                    help="with --label-paths: each label's drawing moves by up to this many pixels, the shift read from the latent")
+    p.add_argument("--init", default=None, metavar="MODEL",
+                   help="cvae/cgan: start from this checkpoint's weights and architecture (fine-tuning; the architecture "
+                        "options are then taken from it)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=non_negative_int, default=0, help="train on the first N images only (two-digit: pairs of them)")
     p.add_argument("--check", type=non_negative_int, default=1000, help="measure IGC accuracy on this many test images (two-digit: pairs) after training (0: skip)")
@@ -86,10 +89,19 @@ def run(args: argparse.Namespace) -> int:
     tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.train_lr, beta=args.beta, seed=args.seed,
                      limit=args.limit, augment=augment, kl_warmup=args.kl_warmup, contrast=args.contrast,
                      contrast_temperature=args.contrast_temperature)
+    start = None
+    if args.init:
+        if args.model == "cnn" or args.task != "digit":
+            raise ValueError("--init continues a single-digit generator: it needs --model cvae or cgan and --task digit")
+        start, start_meta = checkpoints.load_generator(args.init)
+        if start.config.kind != args.model:
+            raise ValueError(f"--init {args.init} is a {start.config.kind}, not a {args.model}")
     if args.model == "cnn":
         from ..baseline import CNNConfig
 
         model_config = CNNConfig()
+    elif start is not None:
+        model_config = start.config
     else:
         from ..generators import GeneratorConfig
 
@@ -127,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
         metrics.update(quick_two_digit_accuracy(model, test, args.check))
     else:
-        model, metrics = train_generator(model_config, train, tc, progress)
+        model, metrics = train_generator(model_config, train, tc, progress, start=start)
         bar.close()
         metrics.update(quick_igc_accuracy(model, test, args.check))
     meta = {
@@ -135,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         "task": args.task,
         "dataset": {"name": train.name.split("/")[0], "train_images": len(train) if not tc.limit else tc.limit,
                     **({"printed_digits": {"images": len(printed), "faces": printed.name}} if printed is not None else {})},
-        "training": tc.to_dict(),
+        "training": {**tc.to_dict(), **({"init": {"model": args.init, "command": start_meta.get("command")}} if start is not None else {})},
         "metrics": metrics,
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
