@@ -57,6 +57,8 @@ class TestSet:
     groups: np.ndarray  # (N,) str: the font face or the stroke variant
     chars: np.ndarray  # (N,) str: the character drawn
     sources: tuple[str, ...]  # the font faces (or data set) used
+    sizes: np.ndarray | None = None  # (N,) int: the font size in pixels (typeset sets only)
+    styles: np.ndarray | None = None  # (N,) str: the face's style, e.g. Regular, Bold Italic (typeset sets only)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -114,6 +116,13 @@ def face_name(path: Path) -> str:
     return f"{family} {style}".strip()
 
 
+def face_style(path: Path) -> str:
+    """The face's style as the font names it (Regular, Bold, Italic, Bold Oblique, ...)."""
+    from PIL import ImageFont
+
+    return (ImageFont.truetype(str(path), 24).getname()[1] or "Regular").strip()
+
+
 def render_char(char: str, font_path: Path, size: int) -> np.ndarray | None:
     """Typeset one character dark on light, as a user's screenshot would hold it, then frame it like a file.
 
@@ -142,9 +151,9 @@ def typeset(fonts: list[Path] | None = None, chars: str = DIGITS, sizes: tuple[i
     fonts = split_fonts(find_fonts())[1] if fonts is None else [Path(f) for f in fonts]
     if not fonts:
         raise ValueError("no TrueType or OpenType fonts were found on this machine (install e.g. fonts-dejavu)")
-    images, labels, groups, drawn, used = [], [], [], [], []
+    images, labels, groups, drawn, used, px, styles = [], [], [], [], [], [], []
     for path in fonts:
-        face = face_name(path)
+        face, style = face_name(path), face_style(path)
         notdef = _missing_glyph(path, 48)
         rendered = 0
         for char in chars:
@@ -156,13 +165,15 @@ def typeset(fonts: list[Path] | None = None, chars: str = DIGITS, sizes: tuple[i
                 labels.append(int(char) if char in DIGITS else -1)
                 groups.append(face)
                 drawn.append(char)
+                px.append(size)
+                styles.append(style)
                 rendered += 1
         if rendered:
             used.append(face)
     if not images:
         raise ValueError("none of the fonts could draw the characters asked for")
     return TestSet(name, np.stack(images).astype(np.float32), np.asarray(labels, np.int64), np.asarray(groups),
-                   np.asarray(drawn), tuple(used))
+                   np.asarray(drawn), tuple(used), np.asarray(px, np.int64), np.asarray(styles))
 
 
 def printed_digits(fonts: list[Path] | None = None, sizes: tuple[int, ...] = PRINTED_SIZES) -> Dataset:
@@ -252,8 +263,11 @@ def build(name: str, mnist_test: Dataset | None = None, limit: int = 1000, fonts
 
 
 def accuracy_by_group(ts: TestSet, predicted: np.ndarray, key: str = "group") -> list[dict]:
-    """Accuracy on the set's digits, per group (font face or stroke variant) or per character ("char")."""
-    values = ts.groups if key == "group" else ts.chars
+    """Accuracy on the set's digits, per group (font face or stroke variant), per character ("char"), or, for
+    typeset sets, per font size ("size", in pixels) or face style ("style")."""
+    values = {"group": ts.groups, "char": ts.chars, "size": ts.sizes, "style": ts.styles}[key]
+    if values is None:
+        raise ValueError(f"the {ts.name} set has no {key} per image")
     digits = ts.labels >= 0
     rows = []
     for value in dict.fromkeys(values[digits].tolist()):

@@ -32,6 +32,10 @@ def test_typeset_digits_have_their_value_as_label(a_font):
     _framed(ts.images)
     assert len(ts) == 20 and ts.labels.tolist() == [int(c) for c in "0123456789" for _ in range(2)]
     assert set(ts.chars) == set("0123456789") and len(ts.sources) == 1
+    assert ts.sizes.tolist() == [24, 48] * 10 and len(set(ts.styles)) == 1
+    by_size = testsets.accuracy_by_group(ts, ts.labels, "size")
+    assert by_size == [{"size": 24, "images": 10, "correct": 10}, {"size": 48, "images": 10, "correct": 10}]
+    assert testsets.accuracy_by_group(ts, np.zeros_like(ts.labels), "style") == [{"style": ts.styles[0], "images": 20, "correct": 2}]
 
 
 def test_letters_are_out_of_class_beside_digits_of_the_same_face(a_font):
@@ -55,6 +59,8 @@ def test_strokes_redraw_mnist_test_digits_in_every_variant(tiny_data_dir):
     assert ts.labels.tolist() == test.labels[:4].tolist() * len(testsets.STROKE_VARIANTS)
     thin, thick = ts.images[ts.groups == "thin"], ts.images[ts.groups == "thick"]
     assert thin.sum() < thick.sum()  # a thin pen leaves less ink than a marker
+    with pytest.raises(ValueError, match="no size"):
+        testsets.accuracy_by_group(ts, ts.labels, "size")
 
 
 def test_unknown_set_and_missing_data_say_what_to_do():
@@ -83,6 +89,10 @@ def test_evaluate_set_command_on_a_folder_of_fonts(a_font, tiny_model, tmp_path,
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "OOC letters vs digits" in out and "| digit | digits | IGC % |" in out
+    assert main(["evaluate", "--set", "typeset", "--fonts", str(folder), "--model", str(model), "--steps", "2", "--cnn", "none",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "| font size px | digits | IGC % |" in out and "| face style | digits | IGC % |" in out
     data = json.loads(report.read_text())
     assert data["images"] == 62 and data["sources"] == [testsets.face_name(a_font[0])] and 0 <= data["ooc"]["auroc"] <= 1
     assert main(["evaluate", "--set", "typeset", "--fonts", str(tmp_path / "none"), "--model", str(model), "--quiet"]) == 2
