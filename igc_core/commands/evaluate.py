@@ -38,6 +38,8 @@ def register(sub) -> None:
                         "face on this machine, 4 sizes), 'strokes' (MNIST test digits redrawn thin, thick, slanted, small, "
                         "large; --limit digits, default 1000), 'letters' (A-Z, a-z beside 0-9 in the same faces: OOC separation)")
     p.add_argument("--fonts", default=None, help="with --set typeset/letters: a folder of .ttf/.otf fonts (default: the machine's)")
+    p.add_argument("--save-metrics", action="store_true", dest="save_metrics",
+                   help="with --set: record the result in the model's sidecar (metrics.not_mnist.SET, with this command)")
     p.add_argument("--save-threshold", action="store_true",
                    help="with --ood (or --task two-digit): store the 95%%-TPR thresholds (clean and per noise level) in the model's sidecar")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
@@ -220,6 +222,22 @@ def _testset(args, ctx, report) -> None:
         kept = {c: float(np.mean(result.ooc[letters & (ts.chars == c)] <= sep["threshold_95tpr"])) for c in testsets.LETTERS}
         report["letters_let_through"] = kept
         print("share of each letter let through: " + " ".join(f"{c}:{100 * v:.0f}" for c, v in kept.items()))
+    if args.save_metrics:
+        card = {"images": int(digits.sum()), "igc_accuracy": round(report["accuracy"], 4), "measured_by": command_line(args),
+                "search": config.to_dict(), "sources": len(ts.sources)}
+        if "cnn_accuracy" in report:
+            card["cnn_accuracy"] = round(report["cnn_accuracy"], 4)
+        if "ooc" in report:
+            card.update(ooc_auroc=round(report["ooc"]["auroc"], 4),
+                        ooc_auroc_without_lookalikes=round(report["ooc"]["auroc_without_lookalikes"], 4))
+        if "by_variant" in report:
+            card["by_variant"] = {r["group"]: round(r["correct"] / r["images"], 4) for r in report["by_variant"]}
+        if "by_size" in report:
+            card["by_size_px"] = {str(r["size"]): round(r["correct"] / r["images"], 4) for r in report["by_size"]}
+        _, sidecar = checkpoints.paths(ctx.model_path)
+        merged = {**checkpoints.read_meta(sidecar).get("metrics", {}).get("not_mnist", {}), ts.name: card}
+        checkpoints.set_metric(ctx.model_path, "not_mnist", merged)
+        print(f"\nsaved in {sidecar.name} (metrics.not_mnist.{ts.name})")
 def _two_digit(args, ctx, test) -> int:
     """Per-label vs exhaustive multi-label IGC vs the naive split on fixed test pairs (IGC paper Sec. 1.4)."""
     from .. import checkpoints

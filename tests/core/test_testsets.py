@@ -93,6 +93,14 @@ def test_evaluate_set_command_on_a_folder_of_fonts(a_font, tiny_model, tmp_path,
                  "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "| font size px | digits | IGC % |" in out and "| face style | digits | IGC % |" in out
+    # --save-metrics: the model card records each set's result and the command that measured it
+    for name in ("typeset", "letters"):
+        assert main(["evaluate", "--set", name, "--fonts", str(folder), "--model", str(model), "--steps", "2", "--cnn",
+                     "none", "--quiet", "--save-metrics"]) == 0
+    card = json.loads((tmp_path / "tiny.json").read_text())["metrics"]["not_mnist"]
+    assert set(card) == {"typeset", "letters"} and card["typeset"]["images"] == 40
+    assert set(card["typeset"]["by_size_px"]) == {"14", "24", "48", "96"} and 0 <= card["letters"]["ooc_auroc"] <= 1
+    assert "--save-metrics" in card["letters"]["measured_by"]
     data = json.loads(report.read_text())
     assert data["images"] == 62 and data["sources"] == [testsets.face_name(a_font[0])] and 0 <= data["ooc"]["auroc"] <= 1
     assert main(["evaluate", "--set", "typeset", "--fonts", str(tmp_path / "none"), "--model", str(model), "--quiet"]) == 2
