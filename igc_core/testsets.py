@@ -58,7 +58,7 @@ class TestSet:
     chars: np.ndarray  # (N,) str: the character drawn
     sources: tuple[str, ...]  # the font faces (or data set) used
     sizes: np.ndarray | None = None  # (N,) int: the font size in pixels (typeset sets only)
-    styles: np.ndarray | None = None  # (N,) str: the face's style, e.g. Regular, Bold Italic (typeset sets only)
+    styles: np.ndarray | None = None  # (N,) str: the face's weight and slant, e.g. bold italic (typeset sets only)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -117,10 +117,15 @@ def face_name(path: Path) -> str:
 
 
 def face_style(path: Path) -> str:
-    """The face's style as the font names it (Regular, Bold, Italic, Bold Oblique, ...)."""
+    """The face's weight and slant, coarsely: regular, bold, light, each possibly italic (oblique counts as
+    italic; semibold, extra bold and black as bold; thin and extra light as light; widths are ignored)."""
     from PIL import ImageFont
 
-    return (ImageFont.truetype(str(path), 24).getname()[1] or "Regular").strip()
+    words = (ImageFont.truetype(str(path), 24).getname()[1] or "").lower().replace("-", " ")
+    weight = ("light" if any(w in words for w in ("thin", "light", "hairline")) else
+              "bold" if any(w in words for w in ("bold", "black", "heavy", "demi")) else "regular")
+    slant = " italic" if any(w in words for w in ("italic", "oblique", "slanted")) else ""
+    return ("italic" if weight == "regular" and slant else weight + slant)
 
 
 def render_char(char: str, font_path: Path, size: int) -> np.ndarray | None:

@@ -207,7 +207,7 @@ def _testset(args, ctx, report) -> None:
         report["by_digit"] = table("char", "digit")
         if ts.name == "typeset":
             report["by_size"] = table("size", "font size px")
-            report["by_style"] = table("style", "face style")
+            report["by_style"] = table("style", "weight and slant")
         faces = testsets.accuracy_by_group(ts, result.labels, "group")
         worst = sorted(faces, key=lambda r: r["correct"] / r["images"])[:5]
         print(f"all digits: IGC {100 * report['accuracy']:.2f}%" + (f", CNN {100 * report['cnn_accuracy']:.2f}%" if cnn_labels is not None else "")

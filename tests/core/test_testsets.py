@@ -33,6 +33,7 @@ def test_typeset_digits_have_their_value_as_label(a_font):
     assert len(ts) == 20 and ts.labels.tolist() == [int(c) for c in "0123456789" for _ in range(2)]
     assert set(ts.chars) == set("0123456789") and len(ts.sources) == 1
     assert ts.sizes.tolist() == [24, 48] * 10 and len(set(ts.styles)) == 1
+    assert ts.styles[0] in ("regular", "italic", "bold", "bold italic", "light", "light italic")
     by_size = testsets.accuracy_by_group(ts, ts.labels, "size")
     assert by_size == [{"size": 24, "images": 10, "correct": 10}, {"size": 48, "images": 10, "correct": 10}]
     assert testsets.accuracy_by_group(ts, np.zeros_like(ts.labels), "style") == [{"style": ts.styles[0], "images": 20, "correct": 2}]
@@ -92,7 +93,7 @@ def test_evaluate_set_command_on_a_folder_of_fonts(a_font, tiny_model, tmp_path,
     assert main(["evaluate", "--set", "typeset", "--fonts", str(folder), "--model", str(model), "--steps", "2", "--cnn", "none",
                  "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "| font size px | digits | IGC % |" in out and "| face style | digits | IGC % |" in out
+    assert "| font size px | digits | IGC % |" in out and "| weight and slant | digits | IGC % |" in out
     # --save-metrics: the model card records each set's result and the command that measured it
     for name in ("typeset", "letters"):
         assert main(["evaluate", "--set", name, "--fonts", str(folder), "--model", str(model), "--steps", "2", "--cnn",
