@@ -105,7 +105,8 @@ class Server:
         started, cpu = time.perf_counter(), time.process_time()
         try:
             result = search.search(model, np.asarray(image, dtype=np.float32)[None], config, on_snapshot=on_snapshot,
-                                   snapshot_every=1, snapshot_images=True, should_stop=lambda: self.stopped,
+                                   snapshot_every=1, snapshot_images=True, snapshot_latents=True,
+                                   should_stop=lambda: self.stopped,
                                    return_reconstructions=True, max_threads=max_threads)
         except ValueError as exc:  # the engine's user-readable errors
             self._flush()

@@ -24,6 +24,7 @@ from .panels.settings_panel import SettingsPanel
 from .panels.transport import Transport
 from .session import Session
 from .style import TIPS, Banner, apply_theme  # noqa: F401 - apply_theme is re-exported for main and tests
+from .teaching import Teaching
 from .view import View
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.pgm *.ppm);;All files (*)"
@@ -36,7 +37,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, model_path: str | None = None, device: str | None = None, data_dir: str | None = None,
                  image_path: str | None = None, settings_path: str | Path | None = None, load_model: bool = True,
-                 persist: bool = True, overrides: dict | None = None):
+                 persist: bool = True, overrides: dict | None = None, hint: bool = True):
         super().__init__()
         self.settings_path = Path(settings_path) if settings_path else settings.default_path()
         self.persist = persist
@@ -54,6 +55,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("IGC: draw a digit and watch the generator find it")
         self.setAcceptDrops(True)
         self._build_ui(data_dir)
+        self.teaching = Teaching(self)
         self._build_actions()
         self.keys = KeyRouter(self, {"play": self.toggle_play, "step": self.single_step, "back": self.scrub_back,
                                      "stop": self.stop_search, "run": self.start_search})
@@ -67,6 +69,9 @@ class MainWindow(QMainWindow):
             self.open_image(image_path)
         if messages:
             self.show_message("\n".join(messages), "warning")
+        elif loaded.fresh and hint and not image_path:
+            self.show_message("Welcome! Draw a digit in the Input box on the left (or click a digit button under it), "
+                              "then press Space or ▶ Play to watch the search. F1 explains how IGC works.", "info")
         self._render(self.session.view)
 
     # ================================================================== building
@@ -82,6 +87,7 @@ class MainWindow(QMainWindow):
         row.setSpacing(8)
         self.input_panel = InputPanel(data_dir)
         self.input_panel.edited.connect(self._schedule_auto)
+        self.input_panel.edited.connect(lambda: self.banner.level == "info" and self.banner.hide())
         self.input_panel.noise_changed.connect(self.session.set_noise)
         self.input_panel.message.connect(self.show_message)
         self.input_panel.open_button.clicked.connect(self.open_image_dialog)
@@ -147,8 +153,21 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         for name in settings.search.PRESETS:
             action(m, f"Preset: {name}", None, lambda _=False, n=name: self.settings_panel.set_preset(n), TIPS["preset"])
+        m = self.menuBar().addMenu("&View")
+        self.presentation_action = action(m, "Presentation mode", "F11", lambda: self.teaching.set_presentation(
+            not self.teaching.presenting), "Large fonts, no settings panel: for a projector (F11 again leaves it)")
+        self.presentation_action.setCheckable(True)
+        action(m, "Replay the run\tSpace", None, self.session.replay, "Play the recorded run again without searching")
+        action(m, "Differences in the grid", "Ctrl+D", lambda: self.session.set_grid_mode(
+            "images" if self.session.view.grid_mode == "differences" else "differences"),
+               "Show each reconstruction's difference from the input instead of the reconstruction")
+        m.addSeparator()
+        from .panels.result_panel import TAB_TITLES, TABS
+
+        for i, tab in enumerate(TABS):
+            action(m, TAB_TITLES[tab], f"Ctrl+{i + 1}", lambda _=False, t=tab: self.result_panel.show_tab(t))
         m = self.menuBar().addMenu("&Help")
-        action(m, "How IGC works and keys", "F1", self.show_help)
+        action(m, "How IGC works", "F1", self.show_help)
         action(m, "About IGC", None, self.show_about)
         action(m, "About Qt", None, QApplication.aboutQt)
 
@@ -164,6 +183,7 @@ class MainWindow(QMainWindow):
         self.input_panel.set_seed(v["seed"])
         self.result_panel.set_planned(v["restarts"], v["steps"])
         self.session.set_curves(v["curves"])
+        self.session.set_speed(v["speed"])
 
     def _size_window(self, fresh: bool) -> None:
         screen = QGuiApplication.primaryScreen()
@@ -178,7 +198,7 @@ class MainWindow(QMainWindow):
     def current_values(self) -> dict:
         v = dict(self.values)
         v.update(self.settings_panel.values())
-        v.update(noise=self.input_panel.noise_sigma, brush=self.input_panel.brush_slider.value(),
+        v.update(noise=self.input_panel.noise_sigma, brush=self.input_panel.brush_slider.value(), speed=self.session.view.speed,
                  model=self.model_path or "", maximized=self.isMaximized())
         if not self.isMaximized():
             v["window"] = [self.width(), self.height()]
@@ -196,8 +216,16 @@ class MainWindow(QMainWindow):
         self.input_panel.set_seed(v["seed"])
         self.result_panel.set_planned(v["restarts"], v["steps"])
         self.session.set_curves(v["curves"])
+        self._plan()
         if name not in ("curves", "autorun"):
             self._schedule_auto()
+
+    def _plan(self) -> None:
+        """Before a run the grid shows where each class starts, for the settings as they are."""
+        try:
+            self.session.set_planned(self.search_config())
+        except ValueError:
+            pass
 
     # ================================================================== the model
     def _load_startup_model(self, model_path: str | None) -> list[str]:
@@ -229,6 +257,8 @@ class MainWindow(QMainWindow):
         cfg = meta.get("model", {})
         self.session.set_model(model, meta, f"{name} ({meta.get('kind', '?')}, latent {cfg.get('latent_dim', '?')})")
         self.settings_panel.set_encoder_available(meta.get("kind") == "cvae")
+        self.result_panel.latent.set_latent_dim(int(cfg.get("latent_dim", 2) or 2))
+        self._plan()
         self.settings_panel.model_label.setText(f"Model: {self.session.model_name}")
         self.setWindowTitle(f"IGC: draw a digit and watch the generator find it — {self.session.model_name}")
         return None
@@ -290,7 +320,10 @@ class MainWindow(QMainWindow):
         return True
 
     def toggle_play(self) -> None:
-        if not self.session.toggle():
+        """Space: pause / resume the search or the replay; on a finished run of this input, replay it; else search."""
+        if self.session.toggle():
+            return
+        if not (self.teaching.replay_ready() and self.session.replay()):
             self.start_search()
 
     def single_step(self) -> None:
@@ -322,7 +355,7 @@ class MainWindow(QMainWindow):
 
     def _render(self, view: View) -> None:
         self.result_panel.render(view)
-        self.transport.render(view, self.session.model is not None)
+        self.transport.render(view, self.session.model is not None, self.teaching.replay_ready())
         if view.status_text != self._status_text:
             self._status_text = view.status_text
             if not self._flash_timer.isActive():
@@ -382,7 +415,7 @@ class MainWindow(QMainWindow):
         self.flash(text.splitlines()[0], 10000)
 
     def show_help(self) -> None:
-        about.show_how(self)
+        about.show_how(self, self.session.view, self.session.model_name or "")
 
     def show_about(self) -> None:
         about.show_about(self, self.session.model_name)
@@ -406,6 +439,7 @@ class MainWindow(QMainWindow):
         """Stop the search and wait for its thread (idempotent)."""
         self._auto_timer.stop()
         self.session.shutdown()
+        self.result_panel.attack.stop()
 
     def closeEvent(self, event) -> None:
         self.shutdown()

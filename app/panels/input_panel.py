@@ -71,22 +71,26 @@ class InputPanel(QWidget):
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             tools.addWidget(b)
         lay.addLayout(tools)
-        brush_row = QHBoxLayout()
+        self.brush_row = QWidget()
+        brush_row = QHBoxLayout(self.brush_row)
+        brush_row.setContentsMargins(0, 0, 0, 0)
         brush_row.addWidget(QLabel("Brush"))
         self.brush_slider = QSlider(Qt.Orientation.Horizontal, minimum=4, maximum=60, value=22, toolTip=TIPS["brush"])
         self.brush_slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.brush_slider.valueChanged.connect(lambda v: self.canvas.set_brush_size(v))
         brush_row.addWidget(self.brush_slider, 1)
-        lay.addLayout(brush_row)
+        lay.addWidget(self.brush_row)
 
-        file_row = QHBoxLayout()
+        self.file_row = QWidget()
+        file_row = QHBoxLayout(self.file_row)
+        file_row.setContentsMargins(0, 0, 0, 0)
         self.open_button = QPushButton("Open image…", toolTip=TIPS["open"])
         self.random_button = QPushButton("Random digit", toolTip=TIPS["random"])
         self.random_button.clicked.connect(self.pick_random_sample)
         for b in (self.open_button, self.random_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             file_row.addWidget(b)
-        lay.addLayout(file_row)
+        lay.addWidget(self.file_row)
         digits = QGridLayout()
         digits.setSpacing(2)
         self.digit_buttons = []
@@ -128,6 +132,16 @@ class InputPanel(QWidget):
         self.source_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         row.addWidget(self.source_label, 2)
         col.addWidget(seen, 1)
+
+    def set_compact(self, on: bool) -> None:
+        """Presentation mode: the brush and file rows go (Ctrl+O still opens), the tools show symbols only; the
+        canvas takes the room."""
+        self.brush_row.setVisible(not on)
+        self.file_row.setVisible(not on)
+        for b, full in zip((self.eraser_button, self.undo_button, self.clear_button), ("⌫ Erase", "↶ Undo", "✕ Clear")):
+            b.setText(full.split()[0] if on else full)
+        self.seen.setTitle("Model input" if on else "What the model sees (28×28)")
+        QTimer.singleShot(0, self._fit_canvas)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
