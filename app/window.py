@@ -27,6 +27,8 @@ from .style import TIPS, Banner, apply_theme  # noqa: F401 - apply_theme is re-e
 from .teaching import Teaching
 from .view import View
 
+WELCOME = ("Welcome! Draw a digit in the Input box on the left (or click a digit button under it), then press Space "
+           "or ▶ Play to watch the search. F1 explains how IGC works.")
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.pgm *.ppm);;All files (*)"
 MODEL_FILTER = "igc checkpoints (*.safetensors *.json);;All files (*)"
 
@@ -69,9 +71,8 @@ class MainWindow(QMainWindow):
             self.open_image(image_path)
         if messages:
             self.show_message("\n".join(messages), "warning")
-        elif loaded.fresh and hint and not image_path:
-            self.show_message("Welcome! Draw a digit in the Input box on the left (or click a digit button under it), "
-                              "then press Space or ▶ Play to watch the search. F1 explains how IGC works.", "info")
+        elif loaded.fresh and hint and not image_path:  # in the narration line, so nothing moves when it goes
+            self.transport.set_hint(WELCOME)
         self._render(self.session.view)
 
     # ================================================================== building
@@ -87,7 +88,7 @@ class MainWindow(QMainWindow):
         row.setSpacing(8)
         self.input_panel = InputPanel(data_dir)
         self.input_panel.edited.connect(self._schedule_auto)
-        self.input_panel.edited.connect(lambda: self.banner.level == "info" and self.banner.hide())
+        self.input_panel.edited.connect(lambda: self.transport.set_hint(None))
         self.input_panel.noise_changed.connect(self.session.set_noise)
         self.input_panel.message.connect(self.show_message)
         self.input_panel.open_button.clicked.connect(self.open_image_dialog)

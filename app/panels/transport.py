@@ -121,7 +121,17 @@ class Transport(QFrame):
         self.step_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         row.addWidget(self.step_label)
         self._quiet = False
+        self._hint: str | None = None
+        self._view: View | None = None
         self.rescale()
+
+    def set_hint(self, text: str | None) -> None:
+        """A first-start hint shown in the narration line until there is something to narrate (None: gone)."""
+        self._hint = text
+        if text:
+            self.narration.setText(text)
+        elif self._view is not None:
+            self.narration.setText(narrate(self._view))
 
     def rescale(self) -> None:
         big = style.font(12)
@@ -166,6 +176,9 @@ class Transport(QFrame):
         finally:
             self._quiet = False
         self.step_label.setText(f"step {v.step} / {v.steps}" if v.has_run else "step – / –")
-        said = narrate(v)
+        self._view = v
+        if v.has_run:
+            self._hint = None
+        said = self._hint or narrate(v)
         if said != self.narration.text():
             self.narration.setText(said)
