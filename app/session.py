@@ -232,8 +232,8 @@ class Session(QObject):
         speed, index = self._state.speed, self._view.index
         if self._state.replay == "off":
             index = 0 if index >= n - 1 else index
-            self._update(replay="paused" if speed == "key" else "playing")
-            self._show(index)
+            self._state = replace(self._state, replay="paused" if speed == "key" else "playing")
+            self._show(index)  # one publication: the replay starts on its first frame, never flashes the last
         elif speed == "key":  # one step per keypress
             if index + 1 >= n - 1:
                 self._state = replace(self._state, replay="off")
