@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QApplication, QWidget
 
 from igc_core import checkpoints
 
@@ -27,6 +27,7 @@ class Teaching(QObject):
         self.session = window.session
         self.presenting = False
         self._cnn = None
+        self._inheriting: list | None = None
         rp = window.result_panel
         rp.class_clicked.connect(self.select_class)
         rp.grid_mode.connect(self.session.set_grid_mode)
@@ -116,10 +117,12 @@ class Teaching(QObject):
 
         apply_theme(QApplication.instance())
         w = self.w
-        base = w.font()
-        base.setPointSizeF(style.BASE_POINTS * style.scale())
-        w.setFont(base)  # children without a font of their own follow (an application font change does not reach
-        # widgets under a style sheet)
+        if self._inheriting is None:  # the widgets that take the window's font (no font of their own), found once
+            self._inheriting = [c for c in w.findChildren(QWidget) if not c.testAttribute(Qt.WidgetAttribute.WA_SetFont)]
+        for c in [w, *self._inheriting]:  # set one by one: a font change does not reach widgets under a style sheet
+            f = c.font()
+            f.setPointSizeF(style.BASE_POINTS * style.scale())
+            c.setFont(f)
         w.settings_panel.setVisible(not on)
         w.menuBar().setVisible(not on)  # its shortcuts (F11, F1, Ctrl+…) still work
         w.statusBar().setVisible(not on)

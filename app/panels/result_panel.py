@@ -48,7 +48,20 @@ class ElidedLabel(QLabel):
     def full_text(self) -> str:
         return self._full
 
+    def set_two_lines(self, on: bool) -> None:
+        """Wrap onto a second line instead of shortening (presentation mode's large fonts on a small screen)."""
+        self.setWordWrap(on)
+        if on:
+            self.setFixedHeight(2 * QFontMetrics(self.font()).lineSpacing() + 2)
+        else:
+            self.setMinimumHeight(0)
+            self.setMaximumHeight(16777215)
+        self._elide()
+
     def _elide(self) -> None:
+        if self.wordWrap():
+            super().setText(self._full)
+            return
         fm = QFontMetrics(self.font())
         super().setText(fm.elidedText(self._full, Qt.TextElideMode.ElideRight, max(10, self.width())))
 
@@ -133,6 +146,7 @@ class ResultPanel(QWidget):
         for key in TABS:
             self.tabs.addTab(self.pages[key], TAB_TITLES[key])
         self.tabs.currentChanged.connect(self._on_tab)
+        self.tabs.installEventFilter(self)  # its titles follow its width
         row = QHBoxLayout()
         row.setSpacing(6)
         row.addWidget(self.grid_box, 3)  # up to 60 % for the grid, never more than its cells need
@@ -175,8 +189,10 @@ class ResultPanel(QWidget):
         self.prediction_label.setFixedWidth(QFontMetrics(self.prediction_label.font()).horizontalAdvance("8?") + 16)
         self.verdict_label.setFont(_font(18, True))
         self.detail_label.setFont(_font(12))
+        self.detail_label.set_two_lines(style.scale() > 1)  # large letters: the detail wraps rather than being cut
         self.gauge.rescale()
-        lines = sum(QFontMetrics(w.font()).height() for w in (self.verdict_label, self.detail_label))
+        lines = QFontMetrics(self.verdict_label.font()).height() + (
+            self.detail_label.height() if style.scale() > 1 else QFontMetrics(self.detail_label.font()).height())
         self.head.setFixedHeight(max(122, lines + self.gauge.height() + 18))
 
     def rescale(self) -> None:
@@ -186,11 +202,24 @@ class ResultPanel(QWidget):
         self.attack.rescale()
         self.grid_title.setFont(_font(11, True))
         self.grid_title.setVisible(style.scale() == 1)  # on a projector the buttons G(c, z) | G − d say it
-        short = style.scale() > 1
-        for i, key in enumerate(TABS):
-            self.tabs.setTabText(i, SHORT_TITLES[key] if short else TAB_TITLES[key])
+        self._tab_titles()
         self._orient()
         self._fit_grid()
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        if obj is self.tabs and event.type() == event.Type.Resize:
+            self._tab_titles()
+        return super().eventFilter(obj, event)
+
+    def _tab_titles(self) -> None:
+        """The full tab titles where they fit side by side, else the short ones (no tab hides behind scroll arrows)."""
+        fm = QFontMetrics(self.tabs.tabBar().font())
+        need = sum(fm.horizontalAdvance(TAB_TITLES[k]) + style.px(28) for k in TABS)
+        titles = TAB_TITLES if style.scale() == 1 and need <= self.tabs.width() else SHORT_TITLES
+        for i, key in enumerate(TABS):
+            if self.tabs.tabText(i) != titles[key]:
+                self.tabs.setTabText(i, titles[key])
+                self.tabs.setTabToolTip(i, TAB_TITLES[key])
 
     def _orient(self) -> None:
         """Bars above the curves, or beside them when the tab is much wider than tall (a projector's 16:9)."""
@@ -229,6 +258,7 @@ class ResultPanel(QWidget):
         super().resizeEvent(event)
         self._fit_grid()
         self._orient()
+        self._tab_titles()
 
     def _fit_grid(self) -> None:
         """The grid gets no more width than its cells need at this height; the plots get the rest."""

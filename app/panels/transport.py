@@ -104,6 +104,7 @@ class Transport(QFrame):
         self.step_button = button("▶❙ Step", TIPS["step"], self.step)
         self.stop_button = button("■ Stop", TIPS["stop"], self.stop)
         self.reset_button = button("⟲ Reset", TIPS["reset"], self.reset)
+        self._texts = {b: b.text() for b in self.buttons[1:]}  # presentation mode shows their symbols only
         self.speed_box = QComboBox(toolTip=TIPS["speed"])
         for s in SPEEDS:
             self.speed_box.addItem(SPEED_NAMES.get(s, f"replay {s}"), s)
@@ -138,6 +139,11 @@ class Transport(QFrame):
         for b in self.buttons:
             b.setFont(big)
             b.setMinimumHeight(style.px(34))
+        compact = style.scale() > 1
+        for b, text in self._texts.items():
+            b.setText(text.split()[0] if compact else text)
+        for i, s in enumerate(SPEEDS):
+            self.speed_box.setItemText(i, ("key" if s == "key" else s) if compact else SPEED_NAMES.get(s, f"replay {s}"))
         self.speed_box.setFont(big)
         self.step_label.setFont(big)
         self.play_button.setMinimumWidth(QFontMetrics(big).horizontalAdvance("❚❚ Replay") + style.px(24))

@@ -50,7 +50,7 @@ class WhyView(QWidget):
         self.title = "Run a search to see why the winner wins"
         self.cells: list[tuple[str, QImage | None, str, str | None]] = []  # (caption, image, note, colour)
         self.diffs: list[np.ndarray] = []  # the signed difference images shown (tests)
-        self.caption_lines: list[str] = []
+        self.elided: list[str] = []  # captions shortened at the last paint (tests: none on a projector)
 
     def render(self, v: View) -> None:  # noqa: A003
         self.cells, self.diffs = [], []
@@ -65,7 +65,7 @@ class WhyView(QWidget):
         other = v.compare
         picked = other is not None and other == v.selected
         self.title = (f"Why {v.leader} and not {other}? At {where}" if other is not None else f"Why {v.leader}? At {where}")
-        self.cells.append(("the input d" + (" (binarised)" if v.run.config.binarize else ""), gray_image(target), "", None))
+        self.cells.append(("input d" + (" (binarised)" if v.run.config.binarize else ""), gray_image(target), "", None))
         for c, role in ((v.leader, "closest"), (other, "your pick" if picked else "runner-up")):
             if c is None:
                 continue
@@ -77,11 +77,28 @@ class WhyView(QWidget):
             words = DISTANCE_WORDS.get(dif)
             note = f"{v.score_name} {format_pair(score, score)[0]}"
             if words and measured is not None:
-                note = f"{words} {measured:.4f}\n= {v.score_name} of {c}"
-            restart = f", restart {r}" if v.grid.shape[1] > 1 else ""
-            self.cells.append((f"G({c}, z): {role}{restart}", gray_image(v.grid[c, r]), "", class_colour(c)))
+                note = f"{words}\n= {measured:.4f}"
+            restart = f" r{r}" if v.grid.shape[1] > 1 else ""
+            self.cells.append((f"G({c}, z{restart})", gray_image(v.grid[c, r]), "", class_colour(c)))
             self.cells.append(("", rgb_image(diverging_rgb(diff)), note, class_colour(c)))
         self.update()
+
+    def layout_cells(self) -> tuple[bool, float, float, float]:
+        """(one row?, side, x0, top): the input, two drawings and their two differences as a 3 x 2 block, or in one
+        row of five when the widget is wide and low (a projector), whichever gives larger pictures."""
+        bfm, sfm = QFontMetrics(style.font(13, True)), QFontMetrics(style.font(11))
+        top = 8 + bfm.height() + 6
+        gap = style.px(10)
+        cap1, cap2 = sfm.height() + 6, 2 * sfm.height() + 6
+        legend = sfm.height() + 8
+        free_w, free_h = self.width() - 16, self.height() - top - legend - 4
+        block = min((free_w - 2 * gap) / 3, (free_h - cap1 - cap2) / 2)
+        row = min((free_w - 4 * gap) / 5, free_h - cap2)
+        one_row = row > block
+        side = max(row if one_row else block, 40)
+        n = 5 if one_row else 3
+        x0 = (self.width() - (n * side + (n - 1) * gap)) / 2
+        return one_row, side, x0, top
 
     def paintEvent(self, event) -> None:
         started = time.perf_counter()
@@ -92,15 +109,13 @@ class WhyView(QWidget):
         p.setFont(bold)
         p.setPen(QColor(INK))
         p.drawText(QRectF(8, 4, self.width() - 16, bfm.height() * 2.2), Qt.TextFlag.TextWordWrap, self.title)
+        self.elided = []
         if not self.cells:
             p.end()
             return
-        top = 8 + bfm.height() + 6
+        one_row, side, x0, top = self.layout_cells()
         gap = style.px(10)
-        cap1, cap2 = sfm.height() + 6, 2 * sfm.height() + 6  # one caption line under a drawing, two under a difference
-        side = min((self.width() - 16 - 2 * gap) / 3, (self.height() - top - cap1 - cap2 - 4) / 2)
-        side = max(side, 40)
-        x0 = (self.width() - (3 * side + 2 * gap)) / 2
+        cap1, cap2 = sfm.height() + 6, 2 * sfm.height() + 6
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
 
         def put(col: int, row: int, image: QImage, text: str, colour: str | None) -> None:
@@ -112,39 +127,54 @@ class WhyView(QWidget):
             p.drawRect(rect.adjusted(-1.5, -1.5, 1.5, 1.5))
             p.setFont(small)
             p.setPen(QColor(INK))
-            box = QRectF(x - gap / 2, y + side + 3, side + gap, cap2 if row else cap1)
+            box = QRectF(x - gap / 2, y + side + 3, side + gap, cap2)
             lines = [sfm.elidedText(t, Qt.TextElideMode.ElideRight, int(box.width())) for t in text.split("\n")]
+            self.elided += [t for t, shown in zip(text.split("\n"), lines) if t != shown]
             p.drawText(box, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, "\n".join(lines))
 
         caption, image, _, _ = self.cells[0]
         put(0, 0, image, caption, None)
-        for k in range((len(self.cells) - 1) // 2):
+        pairs = (len(self.cells) - 1) // 2
+        for k in range(pairs):
             caption, image, _, colour = self.cells[1 + 2 * k]
-            put(1 + k, 0, image, caption, colour)
             _, diff_image, note, _ = self.cells[2 + 2 * k]
-            put(1 + k, 1, diff_image, note, colour)
-        self._legend(p, QRectF(x0, top + side + cap1, side, side), small)
+            if one_row:  # input | G(winner) | G(other) | G - d (winner) | G - d (other)
+                put(1 + k, 0, image, caption, colour)
+                put(1 + pairs + k, 0, diff_image, note, colour)
+            else:  # the drawings above, their differences below
+                put(1 + k, 0, image, caption, colour)
+                put(1 + k, 1, diff_image, note, colour)
+        bottom = top + side + cap2 if one_row else top + 2 * side + cap1 + cap2
+        self._legend(p, QRectF(8, min(bottom, self.height() - sfm.height() - 6), self.width() - 16, sfm.height() + 4), small)
         p.end()
         PAINT.add(time.perf_counter() - started)
 
     def _legend(self, p: QPainter, rect: QRectF, font) -> None:
-        """The colour key of the difference images: a bar from blue through white to red, and what each means."""
-        bar = QRectF(rect.left(), rect.top() + 4, max(14.0, rect.width() * 0.12), rect.height() - 8)
-        steps = 64
-        for i in range(steps):
-            t = 1 - 2 * (i + 0.5) / steps  # +1 at the top (red) ... -1 at the bottom (blue)
-            rgb = diverging_rgb(np.array([[t]], dtype=np.float32))[0, 0]
-            p.fillRect(QRectF(bar.left(), bar.top() + i * bar.height() / steps, bar.width(), bar.height() / steps + 1),
-                       QColor(int(rgb[0]), int(rgb[1]), int(rgb[2])))
-        p.setPen(QColor(MUTED))
-        p.setBrush(Qt.BrushStyle.NoBrush)
-        p.drawRect(bar)
-        p.setFont(font)
-        text = QRectF(bar.right() + 6, bar.top(), rect.right() - bar.right() - 6, bar.height())
+        """The colour key of the difference images, in one line: a blue-white-red bar and what the ends mean."""
+        fm = QFontMetrics(font)
         red, blue = QColor(*[int(v) for v in POSITIVE]), QColor(*[int(v) for v in NEGATIVE])
-        third = text.height() / 3
-        for k, (colour, words) in enumerate(((red, "red: G draws ink d lacks"), (QColor(INK), "white: the same"),
-                                             (blue, "blue: d has ink G misses"))):
+        parts = ((blue, "blue: d has ink G misses"), (None, ""), (red, "red: G draws ink d lacks"))
+        bar_w = style.px(60)
+        words = fm.horizontalAdvance(parts[0][1]) + fm.horizontalAdvance(parts[2][1]) + bar_w + 24
+        if words > rect.width():  # too narrow for the words: the colours only
+            parts = ((blue, "d has ink"), (None, ""), (red, "G adds ink"))
+            words = fm.horizontalAdvance(parts[0][1]) + fm.horizontalAdvance(parts[2][1]) + bar_w + 24
+        x = rect.left() + max(0.0, (rect.width() - words) / 2)
+        p.setFont(font)
+        for colour, text in parts:
+            if colour is None:  # the bar, from -1 (blue) through 0 (white) to +1 (red)
+                steps = 32
+                for i in range(steps):
+                    t = -1 + 2 * (i + 0.5) / steps
+                    rgb = diverging_rgb(np.array([[t]], dtype=np.float32))[0, 0]
+                    p.fillRect(QRectF(x + 12 + i * bar_w / steps, rect.top() + 3, bar_w / steps + 1, rect.height() - 6),
+                               QColor(int(rgb[0]), int(rgb[1]), int(rgb[2])))
+                p.setPen(QColor(MUTED))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawRect(QRectF(x + 12, rect.top() + 3, bar_w, rect.height() - 6))
+                x += bar_w + 24
+                continue
             p.setPen(colour)
-            p.drawText(QRectF(text.left(), text.top() + k * third, text.width(), third),
-                       Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignVCenter, words)
+            width = fm.horizontalAdvance(text)
+            p.drawText(QRectF(x, rect.top(), width + 2, rect.height()), Qt.AlignmentFlag.AlignVCenter, text)
+            x += width

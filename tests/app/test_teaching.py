@@ -429,13 +429,19 @@ def test_presentation_mode_fits_a_projector_with_nothing_clipped(qtbot, window, 
     for panel in (w.input_panel, rp, w.transport):
         r = inside(panel, w)
         assert w.rect().contains(r), f"{type(panel).__name__} {r} sticks out"
+    assert rp.verdict_label.height() <= rp.verdict_label.fontMetrics().height() + 6, "the verdict wraps"
     for label in (rp.verdict_label, rp.detail_label):
-        assert label.height() <= label.fontMetrics().height() + 6, "a header line wraps"
         assert label.text() == label.full_text(), f"{label.full_text()!r} is cut to {label.text()!r}"
-    for tab in ("distances", "why", "latent", "compare"):
+    assert inside(rp.detail_label, w).bottom() < inside(rp.gauge, w).top(), "the detail's second line hides under the gauge"
+    for tab in ("distances", "why", "latent", "compare", "attack"):
         rp.show_tab(tab)
         qtbot.wait(10)
         assert clipped(w) == [], tab
+    rp.show_tab("why")
+    rp.why.grab()  # paint it
+    assert rp.why.diffs and rp.why.elided == []
+    assert w.input_panel.digit_buttons[0].font().pointSizeF() >= 1.6 * 11 - 1e-6  # the inherited fonts grow too
+    assert rp.tabs.tabBar().font().pointSizeF() >= 1.6 * 11 - 1e-6
     w.teaching.set_presentation(False)
     assert w.settings_panel.isVisible() and abs(w.transport.narration.font().pointSizeF() - narration_points) < 1e-6
 
