@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMessageBox, QTextBrows
 
 from .view import View, format_pair
 
-PAPER = "Inverted Generator Classifier (IGC): classifying an image by inverting a conditional generator"
+PAPER = "the Inverted Generator Classifier (IGC) paper"
 KEYS = ("<p><b>Keys</b> (whatever has the focus): Space play / pause, or replay a finished run · Return search "
         "again · → one step (or forward through a recorded run) · ← one step back · Esc stop · F11 presentation "
         "mode · Ctrl+1…5 the tabs · Ctrl+D differences in the grid · Ctrl+O open · Ctrl+S save.</p>")
@@ -63,8 +63,8 @@ stay in class, per noise level) the input is called out of class: “?”. When 
 the verdict is <i>uncertain</i>.</p>
 {run}{pic}
 <h3>Reference</h3>
-<p><i>{PAPER}</i> (the IGC paper: Sec. 3.1 the search and its loss, 3.2 OOC, 3.3 Parallel IGC, 4 the MNIST
-results).</p>
+<p>The Inverted Generator Classifier (IGC) paper: Sec. 3.1 the search and its loss, 3.2 OOC, 3.3 Parallel IGC,
+4 the MNIST results.</p>
 {KEYS}
 """
 
@@ -94,5 +94,5 @@ def show_how(parent: QWidget, view: View, model_name: str = "") -> QDialog:
 
 def show_about(parent: QWidget, model_name: str | None) -> None:
     QMessageBox.about(parent, "About IGC", f"<h2>IGC: Inverted Generator Classifier</h2>"
-                      f"<p>A desktop demonstration of the paper <i>{PAPER}</i>.</p>{HOW}"
+                      f"<p>A desktop demonstration of {PAPER}.</p>{HOW}"
                       f"<p>Model: {model_name or 'none'}</p>")

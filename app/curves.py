@@ -71,7 +71,8 @@ def draw_curves(p: QPainter, rect: QRectF, steps: np.ndarray, values: np.ndarray
     step = ticks[1] - ticks[0] if len(ticks) > 1 else hi - lo
     y_ticks = np.arange(np.ceil(lo / step) * step, hi, step) if step > 0 and finite.size else np.zeros(0)
     left = rect.left() + lfm.height() + 6 + max((fm.horizontalAdvance(tick_text(float(v), step)) for v in y_ticks), default=20)
-    plot = QRectF(left + 6, rect.top() + lfm.height() + 6, rect.right() - left - 14 - (18 if style.end_labels else 0),
+    right_pad = max(14.0, fm.horizontalAdvance(f"{max(float(x_max), 1.0):g}") / 2 + 4)  # the last step's label stays inside
+    plot = QRectF(left + 6, rect.top() + lfm.height() + 6, rect.right() - left - right_pad - (18 if style.end_labels else 0),
                   rect.height() - lfm.height() - 2 * fm.height() - 14)
     if plot.width() < 20 or plot.height() < 20:
         return

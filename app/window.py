@@ -415,8 +415,8 @@ class MainWindow(QMainWindow):
         self.banner.show_message(text, level)
         self.flash(text.splitlines()[0], 10000)
 
-    def show_help(self) -> None:
-        about.show_how(self, self.session.view, self.session.model_name or "")
+    def show_help(self):
+        return about.show_how(self, self.session.view, self.session.model_name or "")
 
     def show_about(self) -> None:
         about.show_about(self, self.session.model_name)

@@ -465,3 +465,21 @@ def test_fgsm_against_the_cnn_stays_in_budget_and_is_scored_by_both():
         make_adversarial(x, 1, "fgsm", 0.0, cnn)
     with pytest.raises(ValueError, match="unknown attack"):
         make_adversarial(x, 1, "cw", 0.1, cnn)
+
+
+# ------------------------------------------------------------------------------------ help and the first start
+
+
+def test_how_igc_works_explains_with_the_run_on_screen(qtbot, window):
+    w = window
+    assert "Welcome" in w.transport.narration.text()  # the first-start hint, where nothing moves when it goes
+    draw_one(qtbot, w.canvas)
+    assert "Welcome" not in w.transport.narration.text()
+    fast(w)
+    window_run(qtbot, w)
+    dialog = w.show_help()
+    text = dialog.findChild(__import__("PySide6.QtWidgets", fromlist=["QTextBrowser"]).QTextBrowser).toPlainText()
+    for words in ("L_DD", "λ_LR", "Sec. 3.1", "Parallel IGC (Sec. 3.3)", "Out of class (Sec. 3.2)", "On screen now"):
+        assert words in text
+    assert f"step {w.session.view.step} of {FAST['steps']}" in text
+    dialog.close()
