@@ -4,7 +4,7 @@ The attacks are `igc_core.attacks` (never re-implemented here): FGSM and PGD on 
 PGD through IGC's own search (the gradient at the search's optimum, Athalye et al. 2018), which is the honest
 white-box attack on IGC. The demo then shows the CNN's answer on the adversarial beside IGC's, so a class sees
 where IGC holds (attacks made on the CNN rarely transfer) and where it does not (attacks through its search).
-Budgets are L-infinity on the [0, 1] pixel scale, as in ROBUSTNESS.md.
+Budgets are L-infinity on the [0, 1] pixel scale, as in `igc attack`.
 """
 
 from __future__ import annotations
