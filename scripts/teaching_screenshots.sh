@@ -30,7 +30,9 @@ shot start 1366x700 --set restarts=5                                   # before 
 shot narration 1366x700 --mnist 61 --set restarts=5 --run --pause-at 12  # mid-search, the narration line
 shot why 1366x700 --mnist 92 --run --tab why                           # winner vs runner-up, difference images
 shot differences 1366x700 --mnist 92 --run --grid differences --tab why
-shot latent 1366x700 --mnist 61 --set restarts=5 --run --tab latent    # the latent paths, 10 classes x 5 restarts
+shot differences 1920x1080 --mnist 92 --set restarts=5 --run --grid differences --tab why
+shot latent 1366x700 --mnist 0 --set restarts=5 --run --tab latent     # the latent paths, 10 classes x 5 restarts
+shot latent 1920x1080 --mnist 0 --set restarts=5 --run --tab latent
 shot ghost 1366x700 --mnist 0 --sweep lambda_lr=0.3,0.03                 # the previous run as faint curves
 shot sweep 1366x700 --mnist 0 --sweep lambda_lr=0,0.01,0.03,0.1,0.3 --tab compare
 shot attack 1366x700 --mnist 0 --attack pgd:0.2 --tab attack

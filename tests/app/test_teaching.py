@@ -483,3 +483,16 @@ def test_how_igc_works_explains_with_the_run_on_screen(qtbot, window):
         assert words in text
     assert f"step {w.session.view.step} of {FAST['steps']}" in text
     dialog.close()
+
+
+def test_the_history_keeps_each_frames_latents_through_thinning():
+    rng = np.random.default_rng(0)
+    h = History(budget_bytes=40 * 10 * 2 * (4 + 4 + 4 * 3) + 1)  # room for about 40 small frames: it thins
+    for step in range(200):
+        d = rng.random((C, 2)).astype(np.float32)
+        h.append(Frame(step=step, steps=199, losses=d, difs=d, active=np.ones(C, bool), reconstructions=None,
+                       latents=np.full((C, 2, 3), step, np.float32)))
+    assert h.stride > 1 and len(h) < 200
+    lat = h.latents()
+    assert lat.shape == (len(h), C, 2, 3)
+    assert [int(x) for x in lat[:, 0, 0, 0]] == [f.step for f in h]
