@@ -214,8 +214,9 @@ class AttackPanel(QWidget):
             self.igc_label.setText(f"IGC is searching the adversarial… {v.verdict.headline}")
             return
         kind, leader = v.verdict.kind, v.leader
-        if kind == "out":
-            said = f"rejects it as out of class (closest {leader}): <b>not fooled</b>"
+        if kind == "out":  # a reject is not a correct answer: say which it is (GUIDE: "correct or rejected" apart)
+            wrong = "" if leader == o.label else ", a wrong class"
+            said = f"rejects it as out of class (closest {leader}{wrong}): <b>rejected</b>, not fooled but no answer either"
         elif leader == o.label:
             said = f"still says {leader}" + (" (uncertain)" if kind == "uncertain" else "") + ": <b>not fooled</b>"
         else:
