@@ -16,6 +16,7 @@ from ..style import INK, MUTED, class_colour
 from ..view import View, format_pair
 from ..widgets import PAINT
 
+SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 DISTANCE_WORDS = {"mae": "mean |G−d|", "mse": "mean (G−d)²"}
 
 
@@ -78,7 +79,7 @@ class WhyView(QWidget):
             note = f"{v.score_name} {format_pair(score, score)[0]}"
             if words and measured is not None:
                 note = f"{words}\n= {measured:.4f}"
-            restart = f" r{r}" if v.grid.shape[1] > 1 else ""
+            restart = str(r).translate(SUBSCRIPTS) if v.grid.shape[1] > 1 else ""  # z₂: restart 2's latent
             self.cells.append((f"G({c}, z{restart})", gray_image(v.grid[c, r]), "", class_colour(c)))
             self.cells.append(("", rgb_image(diverging_rgb(diff)), note, class_colour(c)))
         self.update()
