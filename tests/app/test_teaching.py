@@ -417,7 +417,7 @@ def test_presentation_mode_fits_a_projector_with_nothing_clipped(qtbot, window, 
     narration_points = w.transport.narration.font().pointSizeF()
     w.teaching.set_presentation(True)
     w.resize(*size)
-    draw_one(qtbot, w.canvas)
+    w.input_panel.set_input_image(digit() + 0.5, "MNIST test #9999", 7)  # the longest name a sample gets
     fast(w)
     window_run(qtbot, w)
     qtbot.wait(50)
