@@ -104,21 +104,6 @@ def accuracy_table(model, data: Dataset, sigmas, restarts_list, config, cnn=None
     return rows
 
 
-def format_table(rows: list[Row]) -> str:
-    lines = [
-        "| method | latents/class | sigma | accuracy % | 95% CI | paper % | s/image |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for row in rows:
-        d = row.to_dict()
-        paper = "" if d["paper_accuracy"] is None else f"{d['paper_accuracy']:.1f}"
-        lines.append(
-            f"| {row.method} | {row.restarts or ''} | {row.sigma:g} | {row.accuracy:.2f} | "
-            f"{d['ci95'][0]:.2f}-{d['ci95'][1]:.2f} | {paper} | {d['seconds_per_image']:.4f} |"
-        )
-    return "\n".join(lines)
-
-
 # ------------------------------------------------------------------------------------- out of class
 
 

@@ -30,7 +30,7 @@ import torch
 
 from .generators import ConditionalGenerator
 from .runtime import ThreadTuner, choose_precision
-from .search import (SearchConfig, adam_step, check_images, divergence, freeze, image_distance, resolve_device,
+from .search import (SearchConfig, adam_step, check_images, divergence, freeze, objective, preprocess, resolve_device,
                      start_points)
 
 MODES = ("per-label", "exhaustive")
@@ -170,7 +170,7 @@ def search(
     sc = config.search
     device = resolve_device(sc.device)
     classes = generator.label_classes
-    imgs = check_images(images, generator.image_shape)
+    imgs = preprocess(check_images(images, generator.image_shape), sc)  # binarised when the config says so
     if snapshot_every < 1:
         raise ValueError("snapshot_every must be at least 1")
     searches = plan(classes, config.mode)
@@ -269,25 +269,21 @@ def _chunk(generator, images, searches, z0, u0, config, first, on_snapshot, snap
 
     def evaluate(z, u, T):
         c = condition(u, T)
-        with autocast:
-            logits = generator.decode_logits(z, c)
-        logits = logits.float()  # (M, P)
-        dif = image_distance(sc.dif, logits, target)  # L_DD, (M,)
-        latent_reg = ((z - mean) / std).abs().mean(-1)  # L_LR, paper Sec. 3.1, (M,)
-        return dif + sc.lambda_lr * latent_reg, dif, logits, c
+        loss, dif, recon = objective(generator, z, c, target, sc, autocast)  # L_DD + lambda_LR * L_LR, Sec. 3.1
+        return loss, dif, recon, c
 
-    def emit(step, T, loss, dif, logits, c):
+    def emit(step, T, loss, dif, recon, c):
         if on_snapshot is None:
             return
-        recon = None
+        images = None
         if snapshot_images:
-            recon = (torch.sigmoid(logits.detach()) - 0.5).view(n, S, R, *generator.image_shape).cpu().numpy().copy()
+            images = recon.detach().view(n, S, R, *generator.image_shape).cpu().numpy().copy()
         on_snapshot(MultiLabelSnapshot(
             step=step, steps=sc.steps, first_image=first, searches=searches, blocks=blocks, temperature=T,
             losses=loss.detach().view(n, S, R).cpu().numpy().copy(),
             difs=dif.detach().view(n, S, R).cpu().numpy().copy(),
             conditions=c.detach().view(n, S, R, D).cpu().numpy().copy(),
-            reconstructions=recon,
+            reconstructions=images,
         ))
 
     initial_loss = None
@@ -300,12 +296,12 @@ def _chunk(generator, images, searches, z0, u0, config, first, on_snapshot, snap
         T = temperature(step)
         z.requires_grad_(True)
         u.requires_grad_(searching_conditions)
-        loss, dif, logits, c = evaluate(z, u, T)
+        loss, dif, recon, c = evaluate(z, u, T)
         grads = torch.autograd.grad(loss.sum(), [z, u] if searching_conditions else [z])
         if initial_loss is None:
             initial_loss = loss.detach().clone()
         if step % snapshot_every == 0:
-            emit(step, T, loss, dif, logits, c)
+            emit(step, T, loss, dif, recon, c)
         z = adam_step(z.detach(), grads[0], mz1, mz2, step + 1, sc.lr)
         if searching_conditions:
             u = adam_step(u.detach(), grads[1], mu1, mu2, step + 1, config.cond_lr)
@@ -322,8 +318,8 @@ def _chunk(generator, images, searches, z0, u0, config, first, on_snapshot, snap
     with torch.no_grad():
         z, u = z.detach(), u.detach()
         T = temperature(step)
-        loss, dif, logits, c = evaluate(z, u, T)
-        emit(step, T, loss, dif, logits, c)
+        loss, dif, recon, c = evaluate(z, u, T)
+        emit(step, T, loss, dif, recon, c)
         if initial_loss is None:  # zero steps: nothing moved
             initial_loss = loss
         score = (dif if sc.score == "dif" else loss).view(n, S, R)
@@ -361,7 +357,7 @@ def _chunk(generator, images, searches, z0, u0, config, first, on_snapshot, snap
             "steps_done": step,
             "stopped": stopped,
             "conditions": best_of(c, D) if return_conditions else None,
-            "reconstructions": (best_of(torch.sigmoid(logits) - 0.5, P).reshape(n, S, *generator.image_shape)
+            "reconstructions": (best_of(recon, P).reshape(n, S, *generator.image_shape)
                                 if return_reconstructions else None),
             "latents": best_of(z, L) if return_latents else None,
         }

@@ -14,6 +14,7 @@ image's result does not depend on which images share its batch.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict, dataclass, replace
 from typing import Callable
@@ -29,6 +30,7 @@ DIFS = ("mae", "mse", "bce")
 SCORES = ("dif", "loss")
 INITS = ("mean", "encoder")
 PRECISIONS = ("auto", "fp32", "bf16")
+INTENSITIES = ("none", "affine")
 MAX_MEAN_ZSCORE = 4.0  # a latent further out than this (mean |zscore|) has left the prior: diverged
 
 
@@ -53,6 +55,14 @@ class SearchConfig:
     precision: str = "auto"
     batch_size: int = 256  # images per chunk
     threads: int = 0  # torch threads; 0 = automatic (igc_core.runtime.ThreadTuner times the steps themselves)
+    # Robustness options (ROBUSTNESS.md); the defaults are the paper's search.
+    # "affine": every latent's reconstruction is compared as a * G(c, z) + b, with contrast a (clamped to
+    # [min_contrast, max_contrast]) and brightness b fitted to the image in closed form (least squares) at every
+    # step, so a faint or grey-backed digit is matched by its own class instead of a thicker digit.
+    intensity: str = "none"
+    min_contrast: float = 0.25
+    max_contrast: float = 1.5
+    binarize: float = 0.0  # > 0: pixels above this ink level (0-1 scale) become full ink, the rest paper; 0 = off
 
     def __post_init__(self) -> None:
         problems = []
@@ -71,6 +81,7 @@ class SearchConfig:
             ("score", self.score, SCORES),
             ("init", self.init, INITS),
             ("precision", self.precision, PRECISIONS),
+            ("intensity", self.intensity, INTENSITIES),
         ):
             if value not in allowed:
                 problems.append(f"{name} must be one of {', '.join(allowed)} (got {value!r})")
@@ -88,6 +99,14 @@ class SearchConfig:
             problems.append(f"seed must be a whole number (got {self.seed!r})")
         if self.device != "cpu" and not self.device.startswith("cuda") and self.device != "auto":
             problems.append(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto' (got {self.device!r})")
+        if not (math.isfinite(self.min_contrast) and math.isfinite(self.max_contrast)
+                and 0 < self.min_contrast <= 1 <= self.max_contrast <= 10):
+            problems.append(f"the contrast range needs 0 < min_contrast <= 1 <= max_contrast <= 10 "
+                            f"(got {self.min_contrast!r} to {self.max_contrast!r})")
+        if self.intensity != "none" and self.dif == "bce":
+            problems.append("an intensity transform needs dif 'mae' or 'mse' (BCE compares against the raw output)")
+        if not (math.isfinite(self.binarize) and 0 <= self.binarize < 1):
+            problems.append(f"binarize is an ink level from 0 (off) to below 1 (got {self.binarize!r})")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -171,14 +190,52 @@ class SearchDiverged(ValueError):
     """Raised by `classify_one` when the search did not converge; the message says what to change."""
 
 
-def image_distance(dif: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """L_DD (paper Sec. 3.1, MAE there): logits (M, P), target (M, P) in [-0.5, 0.5] -> (M,)."""
+def image_distance(dif: str, logits: torch.Tensor, recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L_DD (paper Sec. 3.1, MAE there): logits or recon (M, P), target (M, P) in [-0.5, 0.5] -> (M,)."""
     if dif == "bce":
         return F.binary_cross_entropy_with_logits(logits, target + 0.5, reduction="none").mean(-1)
-    recon = torch.sigmoid(logits) - 0.5
     if dif == "mae":
         return (recon - target).abs().mean(-1)
     return (recon - target).square().mean(-1)
+
+
+def fit_intensity(recon: torch.Tensor, target: torch.Tensor, lo: float, hi: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row, the contrast a in [lo, hi] and brightness b that minimise |a * recon + b - target|^2.
+
+    recon, target (M, P) -> a, b (M, 1). Closed form (a line fit), so the transform is always at its optimum for
+    the current reconstruction and costs a few reductions per step; it is differentiable in both arguments.
+    """
+    recon_mean, target_mean = recon.mean(-1, keepdim=True), target.mean(-1, keepdim=True)
+    centred = recon - recon_mean
+    cov = (centred * (target - target_mean)).mean(-1, keepdim=True)
+    a = (cov / (centred.square().mean(-1, keepdim=True) + 1e-6)).clamp(lo, hi)
+    return a, target_mean - a * recon_mean
+
+
+def objective(generator: ConditionalGenerator, z: torch.Tensor, cond: torch.Tensor, target: torch.Tensor,
+              config: SearchConfig, autocast=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The search's objective for latents z (M, L) under conditions cond (M, C) against target (M, P).
+
+    Returns the loss L = L_DD + lambda_LR * L_LR (paper Sec. 3.1), L_DD and the reconstruction it compared,
+    (M, P) in the image's scale (after the intensity transform, if any). Shared with `igc_core.attacks`.
+    """
+    with autocast if autocast is not None else contextlib.nullcontext():
+        logits = generator.decode_logits(z, cond)
+    logits = logits.float()  # (M, P)
+    recon = torch.sigmoid(logits) - 0.5
+    if config.intensity == "affine":
+        a, b = fit_intensity(recon, target, config.min_contrast, config.max_contrast)
+        recon = a * recon + b
+    dif = image_distance(config.dif, logits, recon, target)  # L_DD, (M,)
+    latent_reg = ((z - generator.prior_mean) / generator.prior_std).abs().mean(-1)  # L_LR = mean |zscore(z)|, (M,)
+    return dif + config.lambda_lr * latent_reg, dif, recon
+
+
+def preprocess(images: torch.Tensor, config: SearchConfig) -> torch.Tensor:
+    """What the search compares against: the images themselves, or binarised (`config.binarize`), [-0.5, 0.5]."""
+    if config.binarize > 0:
+        return torch.where(images + 0.5 > config.binarize, 0.5, -0.5).to(images.dtype)
+    return images
 
 
 def start_points(generator: ConditionalGenerator, config: SearchConfig, device: torch.device,
@@ -285,6 +342,7 @@ def search(
         raise ValueError(f"keep_classes is {config.keep_classes}, but the model has only {generator.num_classes} classes")
     if config.init == "encoder" and not generator.has_encoder:
         raise ValueError(f"init 'encoder' needs a CVAE; this generator is a {generator.config.kind}")
+    imgs = preprocess(imgs, config)
 
     frozen = freeze(generator, device)
     tuner = ThreadTuner(config.threads, max_threads) if device.type == "cpu" else None
@@ -359,15 +417,10 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
 
     def evaluate(zr, idx):
-        """Loss, L_DD and logits for the rows `idx` (None = all) at latents zr (m, L)."""
+        """Loss, L_DD and reconstructions (m, P) for the rows `idx` (None = all) at latents zr (m, L)."""
         c = cond if idx is None else cond[idx]
         t = target if idx is None else target[idx]
-        with autocast:
-            logits = generator.decode_logits(zr, c)
-        logits = logits.float()  # (m, P)
-        dif = image_distance(config.dif, logits, t)  # L_DD, (m,)
-        latent_reg = ((zr - mean) / std).abs().mean(-1)  # L_LR = mean |zscore(z)|, paper Sec. 3.1, (m,)
-        return dif + config.lambda_lr * latent_reg, dif, logits
+        return objective(generator, zr, c, t, config, autocast)
 
     def full(values_rows, frozen):
         if rows is None:
@@ -376,12 +429,12 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
         out[rows] = values_rows
         return out
 
-    def emit(step, loss, dif, logits):
+    def emit(step, loss, dif, recon_rows):
         if on_snapshot is None:
             return
         recon = None
         if snapshot_images:
-            img = torch.sigmoid(logits.detach()) - 0.5
+            img = recon_rows.detach()
             recon_full = torch.zeros(n * C * R, P, device=device) if rows is not None else img
             if rows is not None:
                 recon_full[rows] = img
@@ -403,13 +456,13 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
             tuner.begin()
         zr = z if rows is None else z[rows]
         zr.requires_grad_(True)
-        loss, dif, logits = evaluate(zr, rows)
+        loss, dif, recon = evaluate(zr, rows)
         (grad,) = torch.autograd.grad(loss.sum(), zr)
         zr = zr.detach()
         if initial_loss is None:
             initial_loss = loss.detach().clone()
         if step % snapshot_every == 0:
-            emit(step, loss, dif, logits)
+            emit(step, loss, dif, recon)
         # ---- Adam, on the rows still searching
         a1 = m1 if rows is None else m1[rows]
         a2 = m2 if rows is None else m2[rows]
@@ -441,9 +494,9 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
     # ---- final evaluation at the last latents (no gradient): the scores the classes are ranked by
     with torch.no_grad():
         zr = z if rows is None else z[rows]
-        loss_r, dif_r, logits = evaluate(zr, rows)
+        loss_r, dif_r, recon_r = evaluate(zr, rows)
         final_loss, final_dif = full(loss_r, frozen_loss), full(dif_r, frozen_dif)
-        emit(step, loss_r, dif_r, logits)
+        emit(step, loss_r, dif_r, recon_r)
         if initial_loss is None:  # zero steps: nothing moved
             initial_loss = final_loss
         score = (final_dif if config.score == "dif" else final_loss).view(n, C, R)
@@ -464,13 +517,12 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
         }
         pick = best_restart.view(n, C, 1, 1)
         if return_reconstructions:
-            img = torch.sigmoid(logits) - 0.5
+            img = recon_r
             full_img = img if rows is None else torch.zeros(n * C * R, P, device=device).index_copy_(0, rows, img)
             if rows is not None:  # pruned classes: their image at the latent where they stopped
                 with torch.no_grad():
                     idle = (~active_classes).view(n, C, 1).expand(n, C, R).reshape(-1).nonzero().squeeze(1)
-                    with autocast:
-                        full_img[idle] = torch.sigmoid(generator.decode_logits(z[idle], cond[idle]).float()) - 0.5
+                    full_img[idle] = evaluate(z[idle], idle)[2]
             recon = full_img.view(n, C, R, P).gather(2, pick.expand(n, C, 1, P)).squeeze(2)
             out["reconstructions"] = recon.view(n, C, *generator.image_shape).cpu().numpy()
         if return_latents:

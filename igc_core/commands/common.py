@@ -34,24 +34,22 @@ def ints(text: str) -> list[int]:
     return values
 
 
-def positive_int(text: str) -> int:
+def _whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a whole number of {minimum} or more, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _whole_number(text, 1)
 
 
 def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}")
-    return value
+    return _whole_number(text, 0)
 
 
 def threads_arg(text: str) -> int:
@@ -95,7 +93,7 @@ def add_common_options(p: argparse.ArgumentParser, model: bool = True, data: boo
 
 def add_search_options(p: argparse.ArgumentParser, restarts: bool = True) -> None:
     """Search settings shared by classify, evaluate and bench; unset ones come from --preset."""
-    from ..search import DEFAULT_PRESET, DIFS, INITS, PRECISIONS, PRESETS, SCORES
+    from ..search import DEFAULT_PRESET, DIFS, INITS, INTENSITIES, PRECISIONS, PRESETS, SCORES
 
     g = p.add_argument_group("search settings (default: the --preset's)")
     g.add_argument("--preset", default=None, choices=list(PRESETS), help=f"a named set of search settings (default: {DEFAULT_PRESET})")
@@ -113,6 +111,11 @@ def add_search_options(p: argparse.ArgumentParser, restarts: bool = True) -> Non
     g.add_argument("--seed", type=int)
     g.add_argument("--device", help="cpu, cuda or auto")
     g.add_argument("--batch-size", type=int, dest="batch_size", help="images per chunk")
+    g.add_argument("--intensity", choices=INTENSITIES,
+                   help="'affine': fit a contrast and brightness to every reconstruction (robust to faint or grey digits)")
+    g.add_argument("--min-contrast", type=float, dest="min_contrast", help="with --intensity affine: the lowest contrast fitted")
+    g.add_argument("--max-contrast", type=float, dest="max_contrast", help="with --intensity affine: the highest contrast fitted")
+    g.add_argument("--binarize", type=float, help="ink level (0-1) above which a pixel counts as ink, the rest as paper; 0 = off")
 
 
 def search_config(args: argparse.Namespace, meta: dict | None = None):
