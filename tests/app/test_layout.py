@@ -15,11 +15,27 @@ def panels(w):
     return [w.input_panel, w.result_panel, w.settings_panel, w.transport]
 
 
+def settle(c, qtbot, timeout_ms=3000):
+    """Waits until the canvas is square at its planned side and stays so for 200 ms: a square passed on the way
+    (another window's layout still running) is not the end state."""
+    last, stable_since = None, None
+    for elapsed in range(0, timeout_ms, 20):
+        qtbot.wait(20)
+        now = (c.width(), c.height(), c.maximumWidth())
+        if now[0] == now[1] == now[2] and now == last:
+            stable_since = elapsed if stable_since is None else stable_since
+            if elapsed - stable_since >= 200:
+                return
+        else:
+            stable_since = None
+        last = now
+    raise AssertionError(f"the canvas did not settle as a square: {last}")
+
+
 def check_fits(w, size, qtbot=None):
     assert (w.width(), w.height()) == size, "the window could not take the size asked for"
     if qtbot is not None:  # the canvas squares itself once the layout has settled (a turn of the event loop or two)
-        c = w.canvas
-        qtbot.waitUntil(lambda: c.width() == c.height() == c.maximumWidth(), timeout=3000)
+        settle(w.canvas, qtbot)
     rects = [inside(p, w) for p in panels(w)]
     for r in rects:
         assert w.rect().contains(r), f"{r} sticks out of the window"
