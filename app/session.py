@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from igc_core import runtime
 from igc_core.search import SearchConfig
 
+from . import two_digit
 from .history import History
 from .threshold import gauge_max_for, manual, threshold_for
 from .view import RunInfo, SessionState, Threshold, View, make_view
@@ -72,6 +73,7 @@ class Session(QObject):
         self._state = SessionState()
         self._sigma = 0.0  # the noise of the input the next run will get (threshold before any run)
         self._manual: float | None = None
+        self._make_view = make_view  # two-digit mode: two_digit.make_view (set_model picks)
         self._view: View = make_view(self._state)
         self._draw_cost = 0.0
         self._last_publish = 0.0
@@ -108,6 +110,7 @@ class Session(QObject):
         """Use another generator: stops and forgets the current run."""
         self.runner.stop()
         self.model, self.meta, self.model_name = model, dict(meta), name
+        self._make_view = two_digit.make_view if two_digit.is_two_digit(model) else make_view  # issue 11
         self._manual = None
         self.history = History()
         self._update(run=None, history=None, cursor=None, result=None, seconds=None, error=None)
@@ -218,6 +221,8 @@ class Session(QObject):
 
     def _remember(self, result, seconds: float) -> None:
         v, run = self._view, self._state.run
+        if isinstance(v, two_digit.TwoDigitView):  # two-digit runs are not compared (yet)
+            return
         steps, values = self.history.curves("dif")
         self.runs.append(RunSummary(
             config=run.config, name=run.name, sigma=run.sigma, label=int(result.labels[0]),
@@ -229,7 +234,7 @@ class Session(QObject):
     def _update(self, **changes) -> None:
         run = changes["run"] if "run" in changes else self._state.run
         sigma = self._sigma if run is None else run.sigma
-        measured = threshold_for(self.meta, sigma, run.config if run is not None else None)
+        measured = threshold_for(self.meta, sigma, two_digit.inner_config(run.config) if run is not None else None)
         threshold = measured if self._manual is None else manual(self._manual, measured)
         self._state = replace(self._state, threshold=threshold, gauge_max=gauge_max_for(self.meta, sigma),
                               model_name=self.model_name, **changes)
@@ -250,7 +255,7 @@ class Session(QObject):
         self._timer.stop()
         self._state = replace(self._state, status=self.runner.state)
         started = time.perf_counter()
-        self._view = make_view(self._state)
+        self._view = self._make_view(self._state)
         self.view_changed.emit(self._view)
         now = time.perf_counter()
         cost = now - started + PAINT.take()  # this publication's work plus the painting since the last one
