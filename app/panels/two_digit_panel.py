@@ -186,7 +186,7 @@ class TwoDigitGrid(QWidget):
         exhaustive = v is not None and v.mode == "exhaustive"
         p.setFont(self._big)
         p.setPen(QColor(INK))
-        title = f"{LABELS[k]} search" + (" (best combination)" if exhaustive else f" ({other} relaxed)")
+        title = f"{LABELS[k]} search: " + ("best of 10" if exhaustive else f"{other} relaxed")
         p.drawText(QRectF(x0, 0, block_w, title_h), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, title)
         label_w = fm.horizontalAdvance("0") + 10
         R = self.restarts
@@ -209,7 +209,7 @@ class TwoDigitGrid(QWidget):
         # the bars show how far each row is above the block's best (the differences decide, not the level)
         best, spread = (float(known.min()), float(known.max() - known.min())) if len(known) else (0.0, 0.0)
         p.drawText(QRectF(x0 + label_w + images_w + 6, 0, bar_w, title_h),
-                   Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "L_DD − best")
+                   Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, "L_DD − best")
         for c in range(CLASSES):
             y = title_h + c * pitch
             row = k * CLASSES + c
