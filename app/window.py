@@ -172,6 +172,7 @@ class MainWindow(QMainWindow):
         self.input_panel.brush_slider.setValue(v["brush"])
         self.input_panel.canvas.set_brush_size(v["brush"])
         self.input_panel.set_noise(v["noise"])
+        self.two_digit_panel.set_noise(v["noise"])  # two-digit mode
         self.input_panel.set_seed(v["seed"])
         self.result_panel.set_planned(v["restarts"], v["steps"])
         self.session.set_curves(v["curves"])
@@ -189,7 +190,7 @@ class MainWindow(QMainWindow):
     def current_values(self) -> dict:
         v = dict(self.values)
         v.update(self.settings_panel.values())
-        v.update(noise=self.input_panel.noise_sigma, brush=self.input_panel.brush_slider.value(),
+        v.update(noise=self.active_input().noise_sigma, brush=self.input_panel.brush_slider.value(),
                  model=self.model_path or "", maximized=self.isMaximized())
         if not self.isMaximized():
             v["window"] = [self.width(), self.height()]

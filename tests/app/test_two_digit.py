@@ -94,6 +94,11 @@ def test_two_digit_checkpoint_opens_the_mode(qtbot, make_window, tiny_two_digit_
     assert w.load_model(str(tiny_two_digit_path))
     assert w.two_digit and w.two_digit_panel.isVisible() and not w.result_panel.isVisible()
     assert w.settings_panel.value("dif") == "bce"  # the sidecar's recommendation, shown
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSlider, QComboBox
+
+    untipped = [type(c).__name__ for kind in (QAbstractButton, QAbstractSlider, QComboBox)
+                for c in w.two_digit_panel.findChildren(kind) if c.isVisible() and not c.toolTip()]
+    assert not untipped, untipped
     fast_settings(w, steps=8, restarts=2, lr=0.05)
     set_field(w, "precision", "fp32")
     panel = w.two_digit_panel
