@@ -24,10 +24,11 @@ HOW = (
 
 def page(view: View, model_name: str, figure: bool) -> str:
     """The 'How IGC works' page as HTML, with the numbers of the run on screen when there is one."""
-    c = view.run.config if view.run is not None else None
+    one_digit = isinstance(view, View)  # a two-digit view (issue 11) gets the page without its numbers
+    c = view.run.config if one_digit and view.run is not None else None
     steps, lr, lam, restarts = (c.steps, c.lr, c.lambda_lr, c.restarts) if c else (100, 0.001, 0.03, 1)
     run = ""
-    if view.has_run and view.leader is not None and view.run is not None:
+    if one_digit and view.has_run and view.leader is not None and view.run is not None:
         other = view.runner_up
         gap = (f", ahead of {other} ({view.score_name} {format_pair(float(view.distances[other]), float(view.distances[other]))[0]})"
                if other is not None else "")
@@ -79,7 +80,7 @@ def show_how(parent: QWidget, view: View, model_name: str = "") -> QDialog:
     lay = QVBoxLayout(dialog)
     text = QTextBrowser()
     text.setOpenExternalLinks(False)
-    figure = view.has_run and view.run is not None
+    figure = isinstance(view, View) and view.has_run and view.run is not None
     if figure:
         text.document().addResource(QTextDocument.ResourceType.ImageResource, QUrl("figure"), render_figure(view, model_name))
     text.setHtml(page(view, model_name, figure))

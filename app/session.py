@@ -25,6 +25,7 @@ from igc_core import runtime
 from igc_core import search as engine
 from igc_core.search import SearchConfig
 
+from . import two_digit
 from .compare import RunSummary, Sweep, SweepPoint, image_key
 from .history import History
 from .replay import SPEEDS, Replayer
@@ -60,6 +61,7 @@ class Session(QObject):
         self._state = SessionState()
         self._sigma = 0.0  # the noise of the input the next run will get (threshold before any run)
         self._manual: float | None = None
+        self._make_view = make_view  # two-digit mode: two_digit.make_view (set_model picks)
         self._view: View = make_view(self._state)
         self._draw_cost = 0.0
         self._last_publish = 0.0
@@ -87,6 +89,11 @@ class Session(QObject):
     def threshold(self) -> Threshold:
         return self._state.threshold
 
+    @property
+    def is_two_digit(self) -> bool:
+        """A two-label model is loaded (issue 11): the teaching tools that read one-digit views are off."""
+        return self._make_view is not make_view
+
     def is_active(self) -> bool:
         return self.runner.is_active()
 
@@ -100,6 +107,7 @@ class Session(QObject):
         """Use another generator: stops and forgets the current run."""
         self.runner.stop()
         self.model, self.meta, self.model_name = model, dict(meta), name
+        self._make_view = two_digit.make_view if two_digit.is_two_digit(model) else make_view  # issue 11
         self._manual = None
         self.history = History()
         self._stop_replay()
@@ -117,8 +125,10 @@ class Session(QObject):
             self._end_sweep()
         image = np.array(image, dtype=np.float32, copy=True)
         image.setflags(write=False)
-        target = engine.preprocess(torch.from_numpy(np.array(image)), config).numpy()  # what the search compares
-        target.setflags(write=False)
+        target = None
+        if isinstance(config, SearchConfig):  # what the search compares (two-digit runs: the image itself)
+            target = engine.preprocess(torch.from_numpy(np.array(image)), config).numpy()
+            target.setflags(write=False)
         self._count += 1
         if self._manual is not None and abs(sigma - self._sigma) > 1e-9:
             self._manual = None  # a hand-set threshold was for another noise level
@@ -227,7 +237,7 @@ class Session(QObject):
         if speed is not None:
             self.set_speed(speed)
         n = len(self.history)
-        if self.runner.is_active() or n < 2:
+        if self.runner.is_active() or n < 2 or self.is_two_digit:  # two-digit views have no replay (yet)
             return False
         speed, index = self._state.speed, self._view.index
         if self._state.replay == "off":
@@ -291,7 +301,7 @@ class Session(QObject):
         self._update(start_grid=self._start_grid(config))
 
     def _start_grid(self, config: SearchConfig | None) -> np.ndarray | None:
-        if self.model is None or config is None or len(getattr(self.model, "label_classes", (1,))) > 1:
+        if self.model is None or not isinstance(config, SearchConfig) or self.is_two_digit:
             return None
         try:
             grid = engine.starting_images(self.model, config).astype(np.float16)
@@ -305,6 +315,8 @@ class Session(QObject):
         """Search `image` once per value of setting `field` (in turn), collecting each run's final distances."""
         if self.model is None:
             raise ValueError("no model is loaded: load a generator checkpoint first (File ▸ Load model…)")
+        if self.is_two_digit:
+            raise ValueError("sweeps compare one-digit runs; this is a two-digit model")
         for v in values:
             config.with_(**{field: v})  # every value is checked before the first run
         self._sweep_base = (image, sigma, config, name, true_label)
@@ -339,7 +351,7 @@ class Session(QObject):
         self._publish()
         summary = self._remember(result, seconds)
         sw = self._state.sweep
-        if sw is not None and not sw.done:
+        if sw is not None and not sw.done and summary is not None:
             point = SweepPoint(sw.next_value, summary.label, summary.ooc, summary.margin, summary.distances)
             self._state = replace(self._state, sweep=sw.with_point(point))
             if not self._state.sweep.done:
@@ -353,8 +365,10 @@ class Session(QObject):
         self._publish()
         self.run_failed.emit(message)
 
-    def _remember(self, result, seconds: float) -> RunSummary:
+    def _remember(self, result, seconds: float) -> RunSummary | None:
         v, run = self._view, self._state.run
+        if self.is_two_digit:  # two-digit runs are not compared (yet)
+            return None
         steps, values = self.history.curves(run.config.score)
         summary = RunSummary(
             number=run.number, config=run.config, name=run.name, image_key=run.key, sigma=run.sigma,
@@ -370,7 +384,7 @@ class Session(QObject):
     def _update(self, **changes) -> None:
         run = changes["run"] if "run" in changes else self._state.run
         sigma = self._sigma if run is None else run.sigma
-        measured = threshold_for(self.meta, sigma, run.config if run is not None else None)
+        measured = threshold_for(self.meta, sigma, two_digit.inner_config(run.config) if run is not None else None)
         threshold = measured if self._manual is None else manual(self._manual, measured)
         self._state = replace(self._state, threshold=threshold, gauge_max=gauge_max_for(self.meta, sigma),
                               model_name=self.model_name, **changes)
@@ -391,7 +405,7 @@ class Session(QObject):
         self._timer.stop()
         self._state = replace(self._state, status=self.runner.state)
         started = time.perf_counter()
-        self._view = make_view(self._state)
+        self._view = self._make_view(self._state)
         self.view_changed.emit(self._view)
         now = time.perf_counter()
         cost = now - started + PAINT.take()  # this publication's work plus the painting since the last one

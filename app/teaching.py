@@ -44,7 +44,7 @@ class Teaching(QObject):
         """Whether Play would replay: a finished run is shown and the input and settings are still its own."""
         s = self.session
         v = s.view
-        if s.is_active() or v.run is None or s.result is None or v.frames < 2:
+        if s.is_two_digit or s.is_active() or v.run is None or s.result is None or v.frames < 2:
             return False
         try:
             _, x = self.w.current_input()

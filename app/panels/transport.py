@@ -131,7 +131,7 @@ class Transport(QFrame):
         self._hint = text
         if text:
             self.narration.setText(text)
-        elif self._view is not None:
+        elif isinstance(self._view, View):
             self.narration.setText(narrate(self._view))
 
     def rescale(self) -> None:
@@ -161,10 +161,11 @@ class Transport(QFrame):
 
     def render(self, v: View, has_model: bool, replay_ready: bool = False) -> None:  # noqa: A003
         """`replay_ready`: the shown run is finished and Play would replay it (the input and settings are its own)."""
-        if v.replay == "playing":
+        replay, speed = getattr(v, "replay", "off"), getattr(v, "speed", "1x")  # a two-digit view has neither
+        if replay == "playing":
             text = "❚❚ Pause"
-        elif v.replay == "paused":
-            text = "▶ Next step" if v.speed == "key" else "▶ Resume"
+        elif replay == "paused":
+            text = "▶ Next step" if speed == "key" else "▶ Resume"
         elif v.status in ("running", "paused"):
             text = {"running": "❚❚ Pause", "paused": "▶ Resume"}[v.status]
         else:
@@ -173,8 +174,8 @@ class Transport(QFrame):
         self.play_button.setEnabled(has_model)
         self.run_button.setEnabled(has_model)
         self.step_button.setEnabled(has_model)
-        self.stop_button.setEnabled(v.status != "idle" or v.replay != "off")
-        self.set_speed(v.speed)
+        self.stop_button.setEnabled(v.status != "idle" or replay != "off")
+        self.set_speed(speed)
         self._quiet = True
         try:
             self.timeline.setMaximum(max(0, v.frames - 1))
@@ -185,6 +186,6 @@ class Transport(QFrame):
         self._view = v
         if v.has_run:
             self._hint = None
-        said = self._hint or narrate(v)
+        said = self._hint or (narrate(v) if isinstance(v, View) else f"step {v.step}: {v.verdict.headline}")
         if said != self.narration.text():
             self.narration.setText(said)
