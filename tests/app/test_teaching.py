@@ -496,3 +496,31 @@ def test_the_history_keeps_each_frames_latents_through_thinning():
     lat = h.latents()
     assert lat.shape == (len(h), C, 2, 3)
     assert [int(x) for x in lat[:, 0, 0, 0]] == [f.step for f in h]
+
+
+def test_a_two_digit_model_keeps_the_teaching_tools_out_of_its_way(qtbot, make_window, tiny_model_path, tmp_path_factory):
+    """Two-digit mode (issue 11) has no replay, sweeps or tabs yet: they stay off, and what is shared still works."""
+    from test_two_digit import _tiny_two_digit, two_digit_frame
+
+    from app import two_digit
+    from conftest import run_and_wait
+    from igc_core import checkpoints
+
+    path = checkpoints.save(_tiny_two_digit(), tmp_path_factory.mktemp("two") / "two", {"command": "test"})
+    w = make_window(tiny_model_path)
+    assert w.load_model(str(path)) and w.session.is_two_digit
+    fast_settings(w, steps=4, restarts=1, lr=0.05)
+    number = np.zeros((40, 80), np.float32)
+    number[5:35, 10:14] = 1.0
+    number[5:35, 50:54] = 1.0
+    w.two_digit_panel.set_input_image(two_digit_frame(number), "drawn")
+    run_and_wait(qtbot, w)
+    v = w.session.view
+    assert isinstance(v, two_digit.TwoDigitView) and v.final
+    assert not w.teaching.replay_ready() and not w.session.replay("8x") and w.session.state.replay == "off"
+    assert w.transport.narration.text() == f"step {v.step}: {v.verdict.headline}"
+    with pytest.raises(ValueError, match="two-digit"):
+        w.session.sweep(np.zeros((28, 56), np.float32), 0.0, SearchConfig(), "lambda_lr", (0.0, 0.1))
+    w.show_help().close()
+    w.teaching.set_presentation(True)
+    w.teaching.set_presentation(False)
