@@ -128,7 +128,8 @@ class History:
             self._curve_steps = np.zeros(size)
             self._curve_loss = np.zeros((size, C))
             self._curve_dif = np.zeros((size, C))
-            self._latents = None if frame.latents is None else np.zeros((size, *frame.latents.shape), np.float32)
+            lat = getattr(frame, "latents", None)  # frames of the two-digit mode carry none
+            self._latents = None if lat is None else np.zeros((size, *lat.shape), np.float32)
             for i, f in enumerate(self._frames):
                 self._set_point(i, f)
             return
@@ -147,10 +148,11 @@ class History:
             self._curve_loss[i] = frame.losses.min(axis=1)
             self._curve_dif[i] = frame.difs.min(axis=1)
         if self._latents is not None:
-            if frame.latents is None or frame.latents.shape != self._latents.shape[1:]:
+            lat = getattr(frame, "latents", None)
+            if lat is None or lat.shape != self._latents.shape[1:]:
                 self._latents = None  # frames without latents (or of another shape): no map
             else:
-                self._latents[i] = frame.latents
+                self._latents[i] = lat
 
     def _thin(self) -> None:
         """Double the stride and drop the frames that are now off it (keeping the first and the last)."""
