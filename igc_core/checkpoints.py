@@ -58,7 +58,7 @@ def save(model: torch.nn.Module, path: str | Path, meta: dict, half: bool = Fals
     doc = {"format": FORMAT, "version": VERSION, **meta}
     doc["kind"] = model.config.kind
     doc["model"] = model.config.to_dict()
-    if isinstance(model, ConditionalGenerator):
+    if hasattr(model, "prior_mean"):  # a generator (cvae or cgan): the latent distribution it was trained on
         doc["latent_prior"] = {"mean": model.prior_mean.tolist(), "std": model.prior_std.tolist()}
     doc["weights_sha256"] = _sha256(weights)
     sidecar.write_text(json.dumps(doc, indent=2) + "\n")
@@ -93,8 +93,12 @@ def load(path: str | Path | None = None, device: str = "cpu") -> tuple[torch.nn.
         )
     kind = meta.get("kind")
     try:
-        if kind in ("cvae", "cgan"):
+        if kind == "cvae":
             model = ConditionalGenerator(GeneratorConfig(**meta["model"]))
+        elif kind == "cgan":
+            from .gan import CGANGenerator, GANConfig
+
+            model = CGANGenerator(GANConfig(**meta["model"]))
         elif kind == "cnn":
             from .baseline import CNNClassifier, CNNConfig
 
@@ -125,7 +129,7 @@ def load(path: str | Path | None = None, device: str = "cpu") -> tuple[torch.nn.
         if not tensor.is_floating_point() or not torch.isfinite(tensor).all():
             raise CheckpointError(f"{weights.name}: {name} holds non-numeric or non-finite values")
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
-    if isinstance(model, ConditionalGenerator):
+    if hasattr(model, "prior_std"):
         if not (model.prior_std > 0).all():
             raise CheckpointError(f"{weights.name}: the latent prior's standard deviations must be positive")
     model.eval()
