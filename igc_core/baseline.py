@@ -65,22 +65,19 @@ def train_classifier(config: CNNConfig, data: Dataset, train, progress=None) -> 
     """Train on clean images with cross-entropy and Adam (no noise augmentation: the paper's baseline)."""
     import time
 
+    from .training import batches, tensors
+
     torch.manual_seed(train.seed)
     rng = torch.Generator().manual_seed(train.seed)
     model = CNNClassifier(config)
-    images, labels = data.images, data.labels
-    if train.limit:
-        images, labels = images[: train.limit], labels[: train.limit]
-    x, y = torch.from_numpy(to_model_range(images)), torch.from_numpy(labels)
+    x, y = tensors(data, train.limit)
     opt = torch.optim.Adam(model.parameters(), lr=train.lr)
     n, step = len(x), 0
     total = train.epochs * ((n + train.batch_size - 1) // train.batch_size)
     started = time.perf_counter()
     model.train()
     for epoch in range(train.epochs):
-        order = torch.randperm(n, generator=rng)
-        for i in range(0, n, train.batch_size):
-            idx = order[i : i + train.batch_size]
+        for idx in batches(n, train.batch_size, rng):
             loss = F.cross_entropy(model(x[idx]), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()

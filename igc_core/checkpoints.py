@@ -10,10 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .generators import ConditionalGenerator, GeneratorConfig
@@ -22,6 +26,8 @@ FORMAT = "igc-checkpoint"
 VERSION = 1
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_MODEL = ASSETS / "default.safetensors"
+DEFAULT_CNN = ASSETS / "cnn.safetensors"
+GENERATOR_KINDS = ("cvae", "cgan")
 
 
 class CheckpointError(ValueError):
@@ -80,7 +86,50 @@ def read_meta(path: str | Path) -> dict:
         raise CheckpointError(f"{sidecar.name} is not an igc checkpoint sidecar")
     if meta.get("version") != VERSION:
         raise CheckpointError(f"{sidecar.name} has format version {meta.get('version')!r}; this igc reads {VERSION}")
+    if "kind" not in meta:
+        raise CheckpointError(f"{sidecar.name} does not say what kind of model it holds (no 'kind' entry)")
+    if meta["kind"] not in (*GENERATOR_KINDS, "cnn"):
+        raise CheckpointError(f"{sidecar.name}: unknown model kind {meta['kind']!r} (this igc reads {', '.join((*GENERATOR_KINDS, 'cnn'))})")
+    if not isinstance(meta.get("model"), dict):
+        raise CheckpointError(f"{sidecar.name} has no model description (a 'model' entry with the model's sizes)")
     return meta
+
+
+def check_writable(path: str | Path) -> None:
+    """Refuse, before any work, an output path whose files cannot be written (read-only, under a file, ...)."""
+    for target in paths(path):
+        folder = target.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise CheckpointError(f"cannot write {target}: a part of {folder} is a file, not a folder") from None
+        except OSError as exc:
+            raise CheckpointError(f"cannot create the folder {folder} ({exc.strerror or exc})") from None
+        if target.is_dir():
+            raise CheckpointError(f"cannot write {target}: it is a folder")
+        try:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".igc-write-test-"):
+                pass
+        except OSError as exc:
+            raise CheckpointError(f"cannot write into {folder} ({exc.strerror or exc})") from None
+
+
+def save_or_rescue(model: torch.nn.Module, path: str | Path, meta: dict, half: bool = False) -> Path:
+    """`save`, and when that fails (the disk filled, the folder went away) save to a fallback path instead, so
+    that a trained model is never lost; the fallback's location is printed."""
+    try:
+        return save(model, path, meta, half)
+    except (OSError, SafetensorError) as exc:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for folder in (Path.home(), Path(tempfile.gettempdir())):
+            fallback = folder / f"igc-rescued-{Path(path).name or 'model'}-{stamp}"
+            try:
+                weights = save(model, fallback, meta, half)
+            except (OSError, SafetensorError):
+                continue
+            print(f"igc: could not save to {path} ({exc}); saved the model to {weights} instead", file=sys.stderr)
+            return weights
+        raise CheckpointError(f"could not save the model to {path} ({exc}) nor to a fallback folder") from None
 
 
 def load(path: str | Path | None = None, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
@@ -91,41 +140,21 @@ def load(path: str | Path | None = None, device: str = "cpu") -> tuple[torch.nn.
         raise CheckpointError(
             f"{weights.name} does not match its sidecar (checksum differs): the file is truncated, corrupt or from another model"
         )
-    kind = meta.get("kind")
+    # Compare the sidecar's model with the shapes in the safetensors header before allocating anything: a
+    # sidecar that claims absurd sizes is refused with a message instead of exhausting memory.
+    build, expected = _builder(meta, sidecar.name)
     try:
-        if kind == "cvae":
-            model = ConditionalGenerator(GeneratorConfig(**meta["model"]))
-        elif kind == "cgan":
-            from .gan import CGANGenerator, GANConfig
-
-            model = CGANGenerator(GANConfig(**meta["model"]))
-        elif kind == "cnn":
-            from .baseline import CNNClassifier, CNNConfig
-
-            model = CNNClassifier(CNNConfig(**meta["model"]))
-        else:
-            raise CheckpointError(f"{sidecar.name}: unknown model kind {kind!r}")
-    except (TypeError, KeyError, ValueError) as exc:
-        if isinstance(exc, CheckpointError):
-            raise
-        raise CheckpointError(f"{sidecar.name}: invalid model description ({exc})") from None
+        with safe_open(str(weights), framework="pt") as f:
+            stored = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights.name} is not a readable safetensors file ({exc})") from None
+    _check_shapes(weights.name, expected, stored)
+    model = build()
     try:
         tensors = load_file(str(weights))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{weights.name} is not a readable safetensors file ({exc})") from None
-    expected = model.state_dict()
-    missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
-    if missing or extra:
-        raise CheckpointError(
-            f"{weights.name} does not fit the model its sidecar describes"
-            + (f"; missing: {', '.join(missing[:5])}" if missing else "")
-            + (f"; unexpected: {', '.join(extra[:5])}" if extra else "")
-        )
     for name, tensor in tensors.items():
-        if tuple(tensor.shape) != tuple(expected[name].shape):
-            raise CheckpointError(
-                f"{weights.name}: {name} has shape {tuple(tensor.shape)}, the sidecar's model needs {tuple(expected[name].shape)}"
-            )
         if not tensor.is_floating_point() or not torch.isfinite(tensor).all():
             raise CheckpointError(f"{weights.name}: {name} holds non-numeric or non-finite values")
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
@@ -134,6 +163,65 @@ def load(path: str | Path | None = None, device: str = "cpu") -> tuple[torch.nn.
             raise CheckpointError(f"{weights.name}: the latent prior's standard deviations must be positive")
     model.eval()
     return model.to(device), meta
+
+
+def _builder(meta: dict, sidecar_name: str):
+    """A function that builds the (untrained) model the sidecar describes, and the shapes of its tensors
+    (from a model built on the meta device, which allocates nothing)."""
+    kind = meta.get("kind")
+    if kind == "cgan":  # the convolutional conditional GAN (igc_core.gan)
+        from .gan import CGANGenerator, GANConfig
+
+        cls, config_cls = CGANGenerator, GANConfig
+    elif kind in GENERATOR_KINDS:
+        cls, config_cls = ConditionalGenerator, GeneratorConfig
+    elif kind == "cnn":
+        from .baseline import CNNClassifier, CNNConfig
+
+        cls, config_cls = CNNClassifier, CNNConfig
+    else:
+        raise CheckpointError(f"{sidecar_name}: unknown model kind {kind!r} (this igc reads {', '.join((*GENERATOR_KINDS, 'cnn'))})")
+    try:
+        config = config_cls(**meta["model"])
+        with torch.device("meta"):
+            expected = cls(config).state_dict()
+    except (TypeError, KeyError, ValueError, RuntimeError, OverflowError) as exc:
+        raise CheckpointError(f"{sidecar_name}: invalid model description ({exc})") from None
+    return (lambda: cls(config)), expected
+
+
+def _check_shapes(name: str, expected: dict, stored: dict) -> None:
+    missing, extra = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
+    if missing or extra:
+        raise CheckpointError(
+            f"{name} does not fit the model its sidecar describes"
+            + (f"; missing: {', '.join(missing[:5])}" if missing else "")
+            + (f"; unexpected: {', '.join(extra[:5])}" if extra else "")
+        )
+    for key, shape in stored.items():
+        if shape != tuple(expected[key].shape):
+            raise CheckpointError(
+                f"{name}: {key} has shape {shape}, the sidecar's model needs {tuple(expected[key].shape)}: "
+                "the sidecar does not describe these weights"
+            )
+
+
+def load_generator(path: str | Path | None = None, device: str = "cpu") -> tuple[ConditionalGenerator, dict]:
+    """`load`, refusing a checkpoint that is not a generator (the CNN baseline, say) with a message."""
+    weights, _ = paths(path if path is not None else DEFAULT_MODEL)
+    kind = read_meta(weights).get("kind")
+    if kind not in GENERATOR_KINDS:
+        raise CheckpointError(f"{weights.name} is a {kind} classifier, not a generator: IGC needs a cvae or cgan checkpoint")
+    return load(weights, device)
+
+
+def load_classifier(path: str | Path, device: str = "cpu"):
+    """`load` for the CNN baseline, refusing a generator with a message."""
+    weights, _ = paths(path)
+    kind = read_meta(weights).get("kind")
+    if kind != "cnn":
+        raise CheckpointError(f"{weights.name} is a {kind} generator, not the CNN baseline")
+    return load(weights, device)
 
 
 def set_metric(path: str | Path | None, key: str, value, note: dict | None = None) -> None:
@@ -145,7 +233,29 @@ def set_metric(path: str | Path | None, key: str, value, note: dict | None = Non
     sidecar.write_text(json.dumps(meta, indent=2) + "\n")
 
 
-def recommended_threshold(meta: dict) -> float | None:
-    """The OOC threshold measured for this model by `igc evaluate --ood`, if any."""
-    value = meta.get("metrics", {}).get("ooc_threshold")
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+def recommended_threshold(meta: dict, sigma: float = 0.0) -> float | None:
+    """The OOC threshold measured for this model by `igc evaluate --ood --save-threshold`, if any.
+
+    Noise raises every distance, so where thresholds were measured per noise level the one for `sigma` is
+    used (interpolated linearly between the measured levels, the nearest end outside them).
+    """
+    metrics = meta.get("metrics", {}) if isinstance(meta.get("metrics"), dict) else {}
+    by_sigma = metrics.get("ooc_thresholds_by_sigma")
+    if isinstance(by_sigma, dict) and sigma > 0:
+        points = []
+        for key, value in by_sigma.items():
+            try:
+                s, t = float(key), float(value)
+            except (TypeError, ValueError):
+                continue
+            if math.isfinite(s) and math.isfinite(t) and t > 0:
+                points.append((s, t))
+        if points:
+            points.sort()
+            xs, ys = [p[0] for p in points], [p[1] for p in points]
+            import numpy as np
+
+            return float(np.interp(sigma, xs, ys))
+    value = metrics.get("ooc_threshold")
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    return float(value) if ok else None

@@ -1,24 +1,26 @@
 """Measuring IGC: accuracy under the paper's noise protocol, out-of-class detection, and speed.
 
-`igc evaluate` reproduces the paper's table (Sec. 4.2, Table 1: MNIST test images, Gaussian noise sigma added
-in the [-0.5, 0.5] scale and clipped) with our figures, 95% confidence intervals and seconds per image beside
-the paper's; `igc evaluate --ood` measures how well OOC (Sec. 3.2) separates digits from other images;
-`igc bench` times the batched search against the paper's one-image-at-a-time loop.
+Pure measurement: these functions compute and return; the `igc evaluate` and `igc bench` commands
+(`igc_core/commands/`) print. The paper's table (Sec. 4.2, Table 1: MNIST test images, Gaussian noise sigma
+added in the [-0.5, 0.5] scale and clipped) is reproduced with 95% confidence intervals; OOC (Sec. 3.2) is
+measured as a detector of non-digits; the batched search is timed against the paper's one-image loop.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+import contextlib
 import math
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from .data import Dataset, add_noise, load_dataset, to_model_range
+from .data import Dataset, add_noise, to_model_range
+
+Progress = Callable[[str, int], None]  # (what is being measured, images just finished)
 
 # The IGC paper's Table 1 (1,000 MNIST test images): accuracy in % by method and noise sigma.
 PAPER = {
@@ -68,24 +70,33 @@ class Row:
         }
 
 
-def accuracy_table(model, data: Dataset, sigmas, restarts_list, config, cnn=None, progress=None) -> list[Row]:
-    """IGC (and the CNN baseline) on `data` under each noise level."""
+def run_search(model, images: np.ndarray, config, progress: Progress | None = None, desc: str = "IGC"):
+    """The search over `images`, reporting each finished chunk to `progress`."""
     from .search import search
 
+    def on_snapshot(snap) -> None:
+        if snap.step == snap.steps and progress:
+            progress(desc, len(snap.losses))
+
+    return search(model, images, config, on_snapshot=on_snapshot, snapshot_every=max(config.steps, 1))
+
+
+def accuracy_table(model, data: Dataset, sigmas, restarts_list, config, cnn=None, progress: Progress | None = None,
+                   transform: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Row]:
+    """IGC (and the CNN baseline) on `data` under each noise level.
+
+    `transform` (model-range images -> model-range images) is applied after the noise: `via_files` there
+    measures what a user who saves the noisy images as files and classifies them gets.
+    """
     rows = []
     for sigma in sigmas:
         x = noisy_images(data.images, sigma)
+        if transform is not None:
+            x = transform(x)
         for restarts in restarts_list:
             cfg = config.with_(restarts=restarts)
             started = time.perf_counter()
-            done = [0]
-
-            def on_snapshot(snap, done=done) -> None:
-                if snap.step == snap.steps and progress:
-                    done[0] += len(snap.losses)
-                    progress(f"IGC R={restarts} sigma={sigma}", len(snap.losses))
-
-            result = search(model, x, cfg, on_snapshot=on_snapshot, snapshot_every=max(cfg.steps, 1))
+            result = run_search(model, x, cfg, progress, f"IGC R={restarts} sigma={sigma}")
             rows.append(Row("IGC", restarts, sigma, int(np.sum(result.labels == data.labels)), len(data), time.perf_counter() - started))
         if cnn is not None:
             started = time.perf_counter()
@@ -152,164 +163,124 @@ def noise_images(kind: str, n: int, seed: int = 7) -> np.ndarray:
     return np.clip(rng.normal(0.0, 0.5, (n, 28, 28)), -0.5, 0.5).astype(np.float32)
 
 
-# ---------------------------------------------------------------------------------------------- CLI
 
 
-def _progress_bar(total: int, quiet: bool):
-    from tqdm import tqdm
+def ooc_thresholds(model, images: np.ndarray, config, sigmas, tpr: float = 0.95,
+                   progress: Progress | None = None) -> dict[float, float]:
+    """Per noise level, the OOC threshold that keeps `tpr` of these digits in class (paper Sec. 3.2's OOC).
 
-    bar = tqdm(total=total, unit="image", disable=quiet, file=sys.stderr)
-
-    def update(desc: str, n: int) -> None:
-        bar.set_description(desc)
-        bar.update(n)
-
-    return bar, update
-
-
-def _command(args) -> str:
-    import shlex
-
-    return "igc " + " ".join(shlex.quote(a) for a in args.argv)
+    Noise raises every distance, so a threshold measured on clean digits calls noisy digits out of class;
+    the app uses the threshold of the noise it added. `images` are uint8 or [0, 1] digits.
+    """
+    out = {}
+    for sigma in sigmas:
+        ooc = run_search(model, noisy_images(images, sigma), config, progress, f"digits sigma={sigma}").ooc
+        out[float(sigma)] = float(np.quantile(ooc, tpr))
+    return out
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from . import checkpoints
-    from .cli import _threads, search_config
+# ------------------------------------------------------------------------------------ through files
+
+
+def via_files(images: np.ndarray, folder=None) -> np.ndarray:
+    """Model-range images (N, 28, 28) saved as 8-bit PNG files and read back the way `igc classify` reads files.
+
+    What a user meets: the loader frames every file it is given. Measuring through it catches a loader
+    that distorts inputs (noise taken for ink, garments reshaped into digit-sized blobs).
+    """
+    import tempfile
+    from pathlib import Path
+
+    from .data import load_image, save_digit_png
+
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        out = np.empty_like(images, dtype=np.float32)
+        for i, image in enumerate(images):
+            path = Path(tmp) / f"{i}.png"
+            save_digit_png(np.asarray(image) + 0.5, path)
+            out[i] = load_image(path) - 0.5
+    return out
+
+
+# -------------------------------------------------------------------------------------------- speed
+
+
+@contextlib.contextmanager
+def busy_neighbour(processes: int = 1):
+    """Other work on the machine while measuring: `processes` Python loops at normal priority, as a user's
+    browser or build would be. Stopped on exit."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
+    try:
+        time.sleep(0.2)  # let them start spinning
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
+
+
+def time_search(model, images: np.ndarray, config, repeats: int = 1) -> tuple[float, object]:
+    """The fastest of `repeats` searches (seconds) and the last result."""
     from .search import search
 
-    _threads(args.threads)
-    model, meta = checkpoints.load(args.model)
-    config = search_config(args)
-    test = load_dataset(args.data, "test")
-    if args.limit:
-        test = Dataset(test.images[: args.limit], test.labels[: args.limit], test.name)
-    report = {"command": _command(args), "model": str(checkpoints.paths(args.model or checkpoints.DEFAULT_MODEL)[0]),
-              "search": config.to_dict(), "images": len(test)}
-    if args.ood:
-        other = load_dataset(args.ood, "test", download=False)
-        n = len(test)
-        sets = {f"{Path(args.ood).name}": to_model_range(other.images[:n]),
-                "uniform noise": noise_images("uniform", n), "gaussian noise": noise_images("gaussian", n)}
-        bar, update = _progress_bar(n * (1 + len(sets)), args.quiet)
-
-        def ooc_of(x, desc):
-            def on_snapshot(snap):
-                if snap.step == snap.steps:
-                    update(desc, len(snap.losses))
-            return search(model, x, config, on_snapshot=on_snapshot, snapshot_every=max(config.steps, 1)).ooc
-
-        in_ooc = ooc_of(to_model_range(test.images), "digits")
-        out = {name: ooc_of(x, name) for name, x in sets.items()}
-        bar.close()
-        threshold, rows = ood_report(in_ooc, out)
-        report["ood"] = {"threshold_95tpr": threshold, "sets": rows, "median_digit_ooc": float(np.median(in_ooc))}
-        print(f"OOC out-of-class detection, {n} MNIST test digits vs each set ({_command(args)})\n")
-        print("| set | images | AUROC | FPR at 95% TPR | median OOC |\n|---|---|---|---|---|")
-        for r in rows:
-            print(f"| {r['set']} | {r['images']} | {r['auroc']:.4f} | {r['fpr_at_95tpr']:.4f} | {r['median_ooc']:.4f} |")
-        print(f"\nmedian digit OOC {np.median(in_ooc):.4f}; threshold keeping 95% of digits in class: {threshold:.4f}")
-        if args.save_threshold:
-            checkpoints.set_metric(args.model, "ooc_threshold", round(threshold, 5),
-                                   note={"ooc_threshold_measured_by": _command(args), "ooc_threshold_search": config.to_dict()})
-            print("saved as the model's recommended threshold (sidecar metrics.ooc_threshold)")
-    else:
-        cnn = None
-        if args.cnn != "none":
-            cnn_path = Path(args.cnn) if args.cnn else checkpoints.ASSETS / "cnn.safetensors"
-            if cnn_path.exists() or args.cnn:
-                cnn, _ = checkpoints.load(cnn_path)
-        total = len(test) * len(args.sigmas) * len(args.restarts)
-        bar, update = _progress_bar(total, args.quiet)
-        rows = accuracy_table(model, test, args.sigmas, args.restarts, config, cnn, update)
-        bar.close()
-        report["rows"] = [r.to_dict() for r in rows]
-        print(f"Accuracy on {len(test)} MNIST test images, noise sigma*N(0,1) clipped to [-0.5, 0.5] (seed {NOISE_SEED})")
-        print(f"search: {config.steps} steps, lr {config.lr:g}, lambda_LR {config.lambda_lr:g}, dif {config.dif}, "
-              f"score {config.score}, init {config.init}, {config.precision}; `{_command(args)}`\n")
-        print(format_table(rows))
-        print(f"\npaper: 1,000 images, about {PAPER_SECONDS_PER_IMAGE:.2f} s/image on an RTX 2080 Ti")
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-    return 0
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    """Batched search vs the one-image loop on the same images and settings, and one interactive query."""
-    import torch
-
-    from . import checkpoints
-    from .cli import _threads, search_config
-    from .search import search
-
-    _threads(args.threads)
-    model, _ = checkpoints.load(args.model)
-    config = search_config(args)
-    test = load_dataset(args.data, "test")
-    x = to_model_range(test.images[: args.images])
-    y = test.labels[: args.images]
-    search(model, x[:8], config.with_(steps=3))  # warm-up
-    started = time.perf_counter()
-    batched = search(model, x, config)
-    t_batch = time.perf_counter() - started
-    n_loop = min(args.loop_images, len(x))
-    started = time.perf_counter()
-    loop_labels = [int(search(model, x[i : i + 1], config).labels[0]) for i in range(n_loop)]
-    t_loop = time.perf_counter() - started
-    same = int(np.sum(np.asarray(loop_labels) == batched.labels[:n_loop]))
-    interactive = config.with_(restarts=5, steps=200)
-    times = []
-    for _ in range(args.repeats):
+    best, result = float("inf"), None
+    for _ in range(repeats):
         started = time.perf_counter()
-        search(model, x[:1], interactive, snapshot_every=1, snapshot_images=True, on_snapshot=lambda s: None)
-        times.append(time.perf_counter() - started)
-    per_batch, per_loop = t_batch / len(x), t_loop / n_loop
-    latents = len(x) * model.num_classes * config.restarts
-    report = {
-        "command": _command(args), "threads": torch.get_num_threads(), "search": config.to_dict(),
-        "batched": {"images": len(x), "seconds": round(t_batch, 3), "seconds_per_image": per_batch,
-                    "latent_steps_per_second": latents * config.steps / t_batch, "accuracy": float(np.mean(batched.labels == y))},
-        "loop": {"images": n_loop, "seconds": round(t_loop, 3), "seconds_per_image": per_loop, "same_labels_as_batched": same},
+        result = search(model, images, config)
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def loop_vs_batched(model, images: np.ndarray, labels: np.ndarray, config, loop_images: int) -> dict:
+    """The batched search against the paper's one-image-at-a-time loop, on the same images and settings."""
+    from .search import search
+
+    t_batch, batched = time_search(model, images, config)
+    n_loop = min(loop_images, len(images))
+    started = time.perf_counter()
+    loop_labels = [int(search(model, images[i : i + 1], config).labels[0]) for i in range(n_loop)]
+    t_loop = time.perf_counter() - started
+    per_batch, per_loop = t_batch / len(images), t_loop / max(n_loop, 1)
+    return {
+        "batched": {"images": len(images), "seconds": round(t_batch, 3), "seconds_per_image": per_batch,
+                    "accuracy": float(np.mean(batched.labels == labels)), "precision": batched.precision,
+                    "precision_reason": batched.precision_reason},
+        "loop": {"images": n_loop, "seconds": round(t_loop, 3), "seconds_per_image": per_loop,
+                 "same_labels_as_batched": int(np.sum(np.asarray(loop_labels) == batched.labels[:n_loop]))},
         "speedup": per_loop / per_batch,
-        "interactive_query": {"restarts": 5, "steps": 200, "median_seconds": float(np.median(times)), "runs": len(times)},
     }
-    print(f"Speed, `{_command(args)}` ({torch.get_num_threads()} threads, {config.precision})\n")
-    print("| what | images | seconds | s/image |\n|---|---|---|---|")
-    print(f"| batched search ({model.num_classes} classes x {config.restarts} restarts x {config.steps} steps) | {len(x)} | {t_batch:.2f} | {per_batch:.5f} |")
-    print(f"| one image at a time (same settings) | {n_loop} | {t_loop:.2f} | {per_loop:.5f} |")
-    print(f"\nbatched is {per_loop / per_batch:.1f}x faster per image; {same}/{n_loop} loop labels equal the batched ones")
-    print(f"interactive query (1 image, 10 classes x 5 restarts x 200 steps, snapshots every step): "
-          f"median {np.median(times):.3f} s over {len(times)} runs")
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-    return 0
 
 
-def add_commands(sub, add_search_options) -> None:
-    from .cli import _floats, _ints
+def interactive_query(model, image: np.ndarray, config, repeats: int) -> list[float]:
+    """Seconds for one image searched the way the app does (snapshots with images every step)."""
+    from .search import search
 
-    p = sub.add_parser("evaluate", help="accuracy under noise (the paper's protocol), or out-of-class detection with --ood")
-    p.add_argument("--data", default=None, help="MNIST folder (default: $IGC_DATA, else the cache folder)")
-    p.add_argument("--model", default=None, help="generator checkpoint (default: the shipped one)")
-    p.add_argument("--limit", type=int, default=0, help="first N test images only (default: all 10,000)")
-    p.add_argument("--sigmas", type=_floats, default=[0.0, 0.2, 0.4])
-    p.add_argument("--restarts", type=_ints, default=[1, 5], help="latents per class to measure, e.g. 1,5")
-    p.add_argument("--cnn", default=None, help="CNN baseline checkpoint (default: assets/cnn.safetensors if present; 'none' to skip)")
-    p.add_argument("--ood", default=None, help="a folder with another IDX data set (e.g. Fashion-MNIST): measure OOC separation")
-    p.add_argument("--save-threshold", action="store_true", help="with --ood: store the 95%%-TPR threshold in the model's sidecar")
-    p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--quiet", action="store_true")
-    add_search_options(p, restarts=False)
-    p.set_defaults(func=cmd_evaluate)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        search(model, image[None], config, snapshot_every=1, snapshot_images=True, on_snapshot=lambda s: None)
+        times.append(time.perf_counter() - started)
+    return times
 
-    p = sub.add_parser("bench", help="time the batched search against a one-image loop, and one interactive query")
-    p.add_argument("--data", default=None)
-    p.add_argument("--model", default=None)
-    p.add_argument("--images", type=int, default=1000, help="images for the batched search")
-    p.add_argument("--loop-images", type=int, default=50, dest="loop_images", help="images for the one-at-a-time loop")
-    p.add_argument("--repeats", type=int, default=5, help="interactive queries to time")
-    p.add_argument("--json", default=None)
-    p.add_argument("--threads", type=int, default=None)
-    add_search_options(p)
-    p.set_defaults(func=cmd_bench)
+
+def speed_matrix(model, images: np.ndarray, config, precisions, threads, neighbours,
+                 progress: Callable[[dict], None] | None = None) -> list[dict]:
+    """Seconds for one search of `images` for every precision x thread count x neighbour ("idle"/"busy").
+
+    The automatic choices ("auto", threads 0) are measured beside the explicit ones in the same run, so the
+    default can be compared with the best explicit choice on this machine.
+    """
+    rows = []
+    for neighbour in neighbours:
+        with busy_neighbour() if neighbour == "busy" else contextlib.nullcontext():
+            for precision in precisions:
+                for n in threads:
+                    cfg = config.with_(precision=precision, threads=n)
+                    seconds, result = time_search(model, images, cfg)
+                    row = {"neighbour": neighbour, "precision": precision, "ran_in": result.precision,
+                           "threads": n or "auto", "images": len(images), "seconds": round(seconds, 3)}
+                    rows.append(row)
+                    if progress:
+                        progress(row)
+    return rows

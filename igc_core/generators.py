@@ -38,8 +38,16 @@ class GeneratorConfig:
     latent_scale: float = 1.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        object.__setattr__(self, "encoder_hidden", tuple(int(h) for h in self.encoder_hidden))
+        for name in ("latent_dim", "num_classes", "image_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be a whole number (got {value!r})")
+        for name in ("hidden", "encoder_hidden"):
+            widths = getattr(self, name)
+            if not isinstance(widths, (list, tuple)) or not all(isinstance(h, int) and not isinstance(h, bool) for h in widths):
+                raise ValueError(f"{name} must be a list of whole numbers (got {widths!r})")
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        object.__setattr__(self, "encoder_hidden", tuple(self.encoder_hidden))
         if self.kind not in KINDS:
             raise ValueError(f"unknown generator kind {self.kind!r}: choose one of {', '.join(KINDS)}")
         if self.conditioning not in ("bias", "film"):

@@ -23,11 +23,12 @@ import torch
 from torch.nn import functional as F
 
 from .generators import ConditionalGenerator
+from .runtime import ThreadTuner, check_threads, choose_precision
 
 DIFS = ("mae", "mse", "bce")
 SCORES = ("dif", "loss")
 INITS = ("mean", "encoder")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")
 MAX_MEAN_ZSCORE = 4.0  # a latent further out than this (mean |zscore|) has left the prior: diverged
 
 
@@ -47,8 +48,11 @@ class SearchConfig:
     prune_step: int = 0
     seed: int = 0
     device: str = "cpu"
-    precision: str = "fp32"  # "bf16" runs the generator in bfloat16 (autocast), the latents stay fp32
+    # "bf16" runs the generator in bfloat16 (autocast; the latents stay fp32); "auto" picks the faster of the two
+    # for this machine and batch (igc_core.runtime.choose_precision: bf16 only where the CPU has it natively)
+    precision: str = "auto"
     batch_size: int = 256  # images per chunk
+    threads: int = 0  # torch threads; 0 = automatic (igc_core.runtime.ThreadTuner times the steps themselves)
 
     def __post_init__(self) -> None:
         problems = []
@@ -76,6 +80,10 @@ class SearchConfig:
             problems.append("pruning (keep_classes > 0) needs 1 <= prune_step < steps")
         if not (isinstance(self.batch_size, int) and self.batch_size >= 1):
             problems.append(f"batch size must be a positive whole number (got {self.batch_size!r})")
+        try:
+            check_threads(self.threads)
+        except ValueError as exc:
+            problems.append(str(exc))
         if not isinstance(self.seed, int):
             problems.append(f"seed must be a whole number (got {self.seed!r})")
         if self.device != "cpu" and not self.device.startswith("cuda") and self.device != "auto":
@@ -87,17 +95,35 @@ class SearchConfig:
         return asdict(self)
 
     def with_(self, **changes) -> "SearchConfig":
+        unknown = sorted(set(changes) - set(self.to_dict()))
+        if unknown:
+            raise ValueError(f"unknown search setting(s): {', '.join(unknown)}")
         return replace(self, **changes)
 
+    @classmethod
+    def from_preset(cls, name: str | None = None, **overrides) -> "SearchConfig":
+        """A named preset (the default one when `name` is None) with some settings changed.
 
-# The paper's protocol (Sec. 4): 100 Adam steps at lr 0.001, lambda_LR 0.03, MAE; Parallel IGC uses 5 latents.
-# "igc" is the same search run in bfloat16 (2.3x faster here, the same accuracy on the default model: see
-# BENCHMARKS.md); other settings we measured did not beat the paper's on our generator.
+        The one place a search configuration is built from a name, for the CLI and the app alike.
+        """
+        name = DEFAULT_PRESET if name is None else name
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+        return PRESETS[name].with_(**overrides)
+
+    def preset_name(self) -> str | None:
+        """The preset this configuration equals in every setting, if any."""
+        return next((name for name, preset in PRESETS.items() if preset == self), None)
+
+
+# The paper's protocol (Sec. 4): 100 Adam steps at lr 0.001, lambda_LR 0.03, MAE; Parallel IGC uses 5 latents,
+# in float32. "igc" (the default) is the same search with the precision chosen for the machine and batch at
+# hand (bfloat16 where the CPU has it natively and it is measured faster; see igc_core.runtime).
 PRESETS: dict[str, SearchConfig] = {
-    "paper": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=1, dif="mae"),
-    "paper-parallel": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=5, dif="mae"),
-    "igc": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=1, dif="mae", precision="bf16"),
-    "igc-parallel": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=5, dif="mae", precision="bf16"),
+    "igc": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=1, dif="mae", precision="auto"),
+    "igc-parallel": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=5, dif="mae", precision="auto"),
+    "paper": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=1, dif="mae", precision="fp32"),
+    "paper-parallel": SearchConfig(steps=100, lr=0.001, lambda_lr=0.03, restarts=5, dif="mae", precision="fp32"),
 }
 DEFAULT_PRESET = "igc"
 
@@ -135,6 +161,8 @@ class SearchResult:
     steps_done: int
     stopped: bool
     config: SearchConfig
+    precision: str = "fp32"  # the precision the search ran in ("auto" resolved)
+    precision_reason: str = ""  # why, in words
     reconstructions: np.ndarray | None = None  # (N, C, H, W) best restart's final image per class
     latents: np.ndarray | None = None  # (N, C, L) best restart's final latent per class
 
@@ -174,12 +202,14 @@ def search(
     should_stop: Callable[[], bool] | None = None,
     return_reconstructions: bool = False,
     return_latents: bool = False,
+    max_threads: int | None = None,
 ) -> SearchResult:
     """Classify images (N, H, W) in [-0.5, 0.5] by inverting `generator` for every class.
 
     `on_snapshot` receives a `Snapshot` at step 0, every `snapshot_every` steps and at the end (with
     reconstructions when `snapshot_images`); `should_stop` is polled every step and ends the search early,
-    which then still returns the results of the steps done.
+    which then still returns the results of the steps done. `max_threads` caps the automatic thread choice
+    (the app keeps a core for drawing).
     """
     device = resolve_device(config.device)
     imgs = torch.as_tensor(np.asarray(images, dtype=np.float32) if not torch.is_tensor(images) else images)
@@ -202,15 +232,19 @@ def search(
     flags = [p.requires_grad for p in generator.parameters()]
     generator.requires_grad_(False)  # frozen: no weight gradients are ever computed
     generator.to(device)
+    tuner = ThreadTuner(config.threads, max_threads) if device.type == "cpu" else None
     try:
+        rows = min(max(len(imgs), 1), config.batch_size) * generator.num_classes * config.restarts
+        choice = choose_precision(generator, rows, device, config.precision)
+        run_config = config.with_(precision=choice.precision)
         starts = start_points(generator, config, device)
         parts = []
         steps_done, stopped = config.steps, False
         for first in range(0, len(imgs), config.batch_size):
             chunk = imgs[first : first + config.batch_size].to(device)
             part = _search_chunk(
-                generator, chunk, starts, config, first, on_snapshot, snapshot_every, snapshot_images,
-                should_stop, return_reconstructions, return_latents,
+                generator, chunk, starts, run_config, first, on_snapshot, snapshot_every, snapshot_images,
+                should_stop, return_reconstructions, return_latents, tuner,
             )
             parts.append(part)
             steps_done = min(steps_done, part["steps_done"])
@@ -218,6 +252,8 @@ def search(
                 stopped = True
                 break
     finally:
+        if tuner is not None:
+            tuner.close()
         for p, flag in zip(generator.parameters(), flags):
             p.requires_grad_(flag)
         generator.train(was_training)
@@ -237,13 +273,15 @@ def search(
         steps_done=steps_done if parts else 0,
         stopped=stopped,
         config=config,
+        precision=choice.precision,
+        precision_reason=choice.reason,
         reconstructions=cat("reconstructions"),
         latents=cat("latents"),
     )
 
 
 def _search_chunk(generator, images, starts, config, first, on_snapshot, snapshot_every, snapshot_images,
-                  should_stop, return_reconstructions, return_latents) -> dict:
+                  should_stop, return_reconstructions, return_latents, tuner=None) -> dict:
     n = len(images)
     C, R, L = starts.shape
     P = images[0].numel()
@@ -306,7 +344,11 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
 
     initial_loss = None
     step, stopped = 0, False
+    if tuner is not None:
+        tuner.new_phase()
     for step in range(config.steps):
+        if tuner is not None:
+            tuner.begin()
         zr = z if rows is None else z[rows]
         zr.requires_grad_(True)
         loss, dif, logits = evaluate(zr, rows)
@@ -329,6 +371,8 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
             z = zr
         else:
             z[rows], m1[rows], m2[rows] = zr, a1, a2
+        if tuner is not None:
+            tuner.end()
         if should_stop is not None and should_stop():
             stopped = True
             step += 1
@@ -342,6 +386,8 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
             keep = per_class.topk(config.keep_classes, dim=1, largest=False).indices  # (n, k)
             active_classes = torch.zeros(n, C, dtype=torch.bool, device=device).scatter_(1, keep, True)
             rows = active_classes.view(n, C, 1).expand(n, C, R).reshape(-1).nonzero().squeeze(1)
+            if tuner is not None:
+                tuner.new_phase()
     else:
         step = config.steps
 

@@ -38,13 +38,13 @@ class TrainConfig:
         return asdict(self)
 
 
-def _batches(n: int, batch_size: int, rng: torch.Generator):
+def batches(n: int, batch_size: int, rng: torch.Generator):
     order = torch.randperm(n, generator=rng)
     for i in range(0, n, batch_size):
         yield order[i : i + batch_size]
 
 
-def _tensors(data: Dataset, limit: int) -> tuple[torch.Tensor, torch.Tensor]:
+def tensors(data: Dataset, limit: int) -> tuple[torch.Tensor, torch.Tensor]:
     images, labels = data.images, data.labels
     if limit:
         images, labels = images[:limit], labels[:limit]
@@ -58,7 +58,7 @@ def train_generator(
     torch.manual_seed(config.seed)
     rng = torch.Generator().manual_seed(config.seed)
     model = ConditionalGenerator(gen_config)
-    x_all, y_all = _tensors(data, config.limit)
+    x_all, y_all = tensors(data, config.limit)
     started = time.perf_counter()
     if gen_config.kind == "cvae":
         metrics = _train_cvae(model, x_all, y_all, config, rng, progress)
@@ -83,7 +83,7 @@ def _train_cvae(model, x_all, y_all, config, rng, progress) -> dict:
     scale = model.config.latent_scale
     for epoch in range(config.epochs):
         sums = np.zeros(2)
-        for idx in _batches(n, config.batch_size, rng):
+        for idx in batches(n, config.batch_size, rng):
             x, c = x_all[idx], model.one_hot(y_all[idx])
             mu, logvar = model.encode(x, c)
             z = mu + torch.randn(mu.shape, generator=rng) * (0.5 * logvar).exp()
@@ -126,7 +126,7 @@ def _train_cgan(model, x_all, y_all, config, rng, progress) -> dict:
     step = 0
     last = {}
     for epoch in range(config.epochs):
-        for idx in _batches(n, config.batch_size, rng):
+        for idx in batches(n, config.batch_size, rng):
             x, c = x_all[idx].reshape(len(idx), -1), model.one_hot(y_all[idx])
             # the prior: N(0, latent_scale^2 I)
             z = model.config.latent_scale * torch.randn(len(idx), model.latent_dim, generator=rng)

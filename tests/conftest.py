@@ -14,7 +14,12 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
 
 def pytest_configure(config):
+    import tempfile
+
     import torch
+
+    # the runtime calibration cache (igc_core.runtime) goes to a fresh folder, not the user's ~/.cache
+    os.environ["IGC_CACHE"] = tempfile.mkdtemp(prefix="igc-test-cache-")
 
     torch.set_num_threads(1)  # tiny models: one thread is faster than two and immune to a busy neighbour
 

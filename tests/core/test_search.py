@@ -65,7 +65,9 @@ def test_result_shapes_prediction_and_ooc(tiny_model):
 
 def test_search_lowers_the_loss_and_seeded_runs_repeat(tiny_model):
     losses = []
-    config = SearchConfig(steps=30, lr=0.05, restarts=3, seed=7)
+    # bit-for-bit repeats need a fixed thread count: sigmoid's vectorised and scalar paths differ in the last
+    # bit, and which elements take which path depends on how the work is split between threads
+    config = SearchConfig(steps=30, lr=0.05, restarts=3, seed=7, threads=1, precision="fp32")
     first = search(tiny_model, _images(2), config, on_snapshot=lambda s: losses.append(s.losses.mean()), snapshot_every=1)
     assert losses[-1] < losses[0]
     again = search(tiny_model, _images(2), config)

@@ -1,0 +1,9 @@
+"""The `igc` subcommands, one module each: `register(sub)` adds its parser, `run(args) -> int` does the work.
+
+Commands parse arguments, call the engine and print; the measuring itself lives in the engine modules
+(`igc_core.evaluate`, `igc_core.search`, ...), which never print.
+"""
+
+from . import bench, classify, evaluate, train
+
+COMMANDS = (train, classify, evaluate, bench)

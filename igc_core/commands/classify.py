@@ -1,0 +1,72 @@
+"""`igc classify`: label image files, with OOC and per-class distances."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from .common import add_common_options, add_search_options, prologue, threshold_arg
+
+
+def register(sub) -> None:
+    p = sub.add_parser("classify", help="classify image files")
+    p.add_argument("images", nargs="+", help="image files (PNG, JPEG, BMP, anything Pillow reads)")
+    p.add_argument("--threshold", type=threshold_arg, default=None, help="OOC above this is out of class (default: the model's measured one)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_common_options(p, data=False)
+    add_search_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..checkpoints import recommended_threshold
+    from ..data import DataError, load_image, to_model_range
+    from ..search import search
+
+    ctx = prologue(args)
+    threshold = args.threshold if args.threshold is not None else recommended_threshold(ctx.meta)
+    files, images, failed = [], [], 0
+    for name in args.images:
+        try:
+            images.append(load_image(name))
+            files.append(name)
+        except DataError as exc:
+            failed += 1
+            print(f"igc: skipped {exc}", file=sys.stderr)
+    if not images:
+        print("igc: no image could be read", file=sys.stderr)
+        return 1
+    x = to_model_range(np.stack(images))  # (N, 28, 28) in [-0.5, 0.5]
+    bar = tqdm(total=len(x), unit="image", desc="classify", disable=args.quiet or len(x) < 2, file=sys.stderr)
+
+    def on_snapshot(snap) -> None:
+        if snap.step == snap.steps:
+            bar.update(len(snap.losses))
+
+    result = search(ctx.model, x, ctx.config, on_snapshot=on_snapshot, snapshot_every=max(ctx.config.steps, 1))
+    bar.close()
+    for i, name in enumerate(files):
+        distances = [round(float(d), 6) for d in result.distances[i]]
+        diverged = bool(result.diverged[i])
+        label = None if diverged else int(result.labels[i])
+        ooc = float(result.ooc[i])
+        out_of_class = None if threshold is None or diverged else bool(ooc > threshold)
+        if args.json:
+            record = {"file": name, "label": label, "ooc": round(ooc, 6), "out_of_class": out_of_class, "distances": distances}
+            if diverged:
+                record["error"] = "search diverged: lower --lr"
+            print(json.dumps(record))
+        elif diverged:
+            print(f"{name}: search diverged (lower --lr)")
+        else:
+            verdict = "" if out_of_class is None else ("  OUT OF CLASS" if out_of_class else "  in class")
+            ranked = "  ".join(f"{c}:{d:.4f}" for c, d in sorted(enumerate(distances), key=lambda t: t[1]))
+            print(f"{name}: label {label}  ooc {ooc:.4f}{verdict}  distances {ranked}")
+    if not args.json and threshold is None:
+        print("(no OOC threshold: pass --threshold, or measure one with `igc evaluate --ood`)", file=sys.stderr)
+    return 1 if failed or result.diverged.any() else 0

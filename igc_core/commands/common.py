@@ -1,0 +1,166 @@
+"""What every command shares: argument types, the search options, and one prologue (threads, model, config)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+import sys
+from dataclasses import dataclass
+
+import torch
+
+
+# ------------------------------------------------------------------------------------ argument types
+
+
+def floats(text: str) -> list[float]:
+    try:
+        values = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected comma-separated finite numbers, got {text!r}")
+    return values
+
+
+def ints(text: str) -> list[int]:
+    try:
+        values = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers of 1 or more, got {text!r}")
+    return values
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}")
+    return value
+
+
+def threads_arg(text: str) -> int:
+    """--threads: a positive count, or 0 / 'auto' for the automatic choice."""
+    if text.strip().lower() == "auto":
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"threads must be a whole number or 'auto', got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"threads must be 1 or more (or 0 / 'auto' for automatic), got {text!r}")
+    return value
+
+
+def threshold_arg(text: str) -> float:
+    """An OOC threshold: a distance, so a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"the OOC threshold is a distance: a number above 0 (got {text!r})")
+    return value
+
+
+# ------------------------------------------------------------------------------------ shared options
+
+
+def add_common_options(p: argparse.ArgumentParser, model: bool = True, data: bool = True) -> None:
+    """--model, --data, --threads and --quiet, as every command that needs them spells them."""
+    if model:
+        p.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
+    if data:
+        p.add_argument("--data", default=None,
+                       help="folder with the MNIST IDX files (default: $IGC_DATA, else a cache folder; downloaded when missing)")
+    p.add_argument("--threads", type=threads_arg, default=0,
+                   help="torch threads: a number, or 'auto' (default: chosen by timing the work on this machine)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_search_options(p: argparse.ArgumentParser, restarts: bool = True) -> None:
+    """Search settings shared by classify, evaluate and bench; unset ones come from --preset."""
+    from ..search import DEFAULT_PRESET, DIFS, INITS, PRECISIONS, PRESETS, SCORES
+
+    g = p.add_argument_group("search settings (default: the --preset's)")
+    g.add_argument("--preset", default=None, choices=list(PRESETS), help=f"a named set of search settings (default: {DEFAULT_PRESET})")
+    g.add_argument("--steps", type=int, help="Adam steps per latent")
+    if restarts:  # evaluate takes a list of restarts of its own
+        g.add_argument("--restarts", type=int, help="latents per class (Parallel IGC)")
+    g.add_argument("--lr", type=float, help="Adam learning rate")
+    g.add_argument("--lambda-lr", type=float, dest="lambda_lr", help="weight of the latent regulariser L_LR")
+    g.add_argument("--dif", choices=DIFS, help="image distance L_DD")
+    g.add_argument("--score", choices=SCORES, help="rank classes by final L_DD ('dif') or whole loss ('loss')")
+    g.add_argument("--init", choices=INITS, help="start at the prior mean or at the CVAE encoder's guess")
+    g.add_argument("--keep-classes", type=int, dest="keep_classes", help="after --prune-step steps keep only the best k classes")
+    g.add_argument("--prune-step", type=int, dest="prune_step")
+    g.add_argument("--precision", choices=PRECISIONS, help="auto (default: bf16 only where it is measured faster here), fp32 or bf16")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--device", help="cpu, cuda or auto")
+    g.add_argument("--batch-size", type=int, dest="batch_size", help="images per chunk")
+
+
+def search_config(args: argparse.Namespace):
+    """The --preset's settings with the options given on the command line (and --threads) applied."""
+    from ..search import SearchConfig
+
+    fields = SearchConfig().to_dict()
+    changes = {k: getattr(args, k) for k in fields if isinstance(getattr(args, k, None), (int, float, str))}
+    return SearchConfig.from_preset(args.preset, **changes)
+
+
+# -------------------------------------------------------------------------------------- the prologue
+
+
+@dataclass
+class Context:
+    """What a command that searches starts from."""
+
+    model: torch.nn.Module
+    meta: dict
+    model_path: str
+    config: object  # SearchConfig
+
+
+def prologue(args: argparse.Namespace, search: bool = True) -> Context:
+    """Set the thread count for the command's own torch work, load the generator, build the search config."""
+    from .. import checkpoints
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model, meta = checkpoints.load_generator(args.model)
+    config = search_config(args) if search else None
+    path = str(checkpoints.paths(args.model or checkpoints.DEFAULT_MODEL)[0])
+    return Context(model, meta, path, config)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    return "igc " + " ".join(shlex.quote(a) for a in args.argv)
+
+
+def progress_bar(total: int, quiet: bool, unit: str = "image"):
+    """A tqdm bar on stderr and an `update(description, n)` callable for the engine's progress callbacks."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit=unit, disable=quiet, file=sys.stderr)
+
+    def update(desc: str, n: int) -> None:
+        bar.set_description(desc)
+        bar.update(n)
+
+    return bar, update

@@ -1,0 +1,126 @@
+"""`igc evaluate`: the paper's accuracy table under noise, or out-of-class detection (`--ood`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .common import add_common_options, add_search_options, command_line, floats, ints, non_negative_int, progress_bar, prologue
+
+OOC_SIGMAS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)  # the app's noise slider's range
+
+
+def register(sub) -> None:
+    p = sub.add_parser("evaluate", help="accuracy under noise (the paper's protocol), or out-of-class detection with --ood")
+    p.add_argument("--limit", type=non_negative_int, default=0, help="first N test images only (default: all 10,000)")
+    p.add_argument("--sigmas", type=floats, default=[0.0, 0.2, 0.4])
+    p.add_argument("--restarts", type=ints, default=[1, 5], help="latents per class to measure, e.g. 1,5")
+    p.add_argument("--cnn", default=None, help="CNN baseline checkpoint (default: the shipped one if present; 'none' to skip)")
+    p.add_argument("--via-files", action="store_true", dest="via_files",
+                   help="save every (noisy) test image as a PNG file and classify it through the file loader, as `igc classify` does")
+    p.add_argument("--ood", default=None, help="a folder with another IDX data set (e.g. Fashion-MNIST): measure OOC separation")
+    p.add_argument("--save-threshold", action="store_true",
+                   help="with --ood: store the 95%%-TPR thresholds (clean and per noise level) in the model's sidecar")
+    p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    add_common_options(p)
+    add_search_options(p, restarts=False)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..data import Dataset, load_dataset
+
+    ctx = prologue(args)
+    test = load_dataset(args.data, "test")
+    if args.limit:
+        test = Dataset(test.images[: args.limit], test.labels[: args.limit], test.name)
+    report = {"command": command_line(args), "model": ctx.model_path, "search": ctx.config.to_dict(),
+              "images": len(test), "via_files": args.via_files}
+    if args.ood:
+        _ood(args, ctx, test, report)
+    else:
+        _accuracy(args, ctx, test, report)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def _accuracy(args, ctx, test, report) -> None:
+    from .. import checkpoints
+    from ..evaluate import PAPER_SECONDS_PER_IMAGE, accuracy_table, via_files
+    from ..evaluate import NOISE_SEED
+
+    cnn = None
+    if args.cnn != "none":
+        cnn_path = Path(args.cnn) if args.cnn else checkpoints.DEFAULT_CNN
+        if args.cnn or checkpoints.paths(cnn_path)[0].exists():
+            cnn, _ = checkpoints.load_classifier(cnn_path)
+    bar, update = progress_bar(len(test) * len(args.sigmas) * len(args.restarts), args.quiet)
+    rows = accuracy_table(ctx.model, test, args.sigmas, args.restarts, ctx.config, cnn, update,
+                          transform=via_files if args.via_files else None)
+    bar.close()
+    report["rows"] = [r.to_dict() for r in rows]
+    config = ctx.config
+    how = "saved as PNG files and read through the file loader" if args.via_files else "as arrays"
+    print(f"Accuracy on {len(test)} MNIST test images ({how}), noise sigma*N(0,1) clipped to [-0.5, 0.5] (seed {NOISE_SEED})")
+    print(f"search: {config.steps} steps, lr {config.lr:g}, lambda_LR {config.lambda_lr:g}, dif {config.dif}, "
+          f"score {config.score}, init {config.init}, precision {config.precision}; `{command_line(args)}`\n")
+    print(format_table(rows))
+    print(f"\npaper: 1,000 images, about {PAPER_SECONDS_PER_IMAGE:.2f} s/image on an RTX 2080 Ti")
+
+
+def format_table(rows) -> str:
+    lines = [
+        "| method | latents/class | sigma | accuracy % | 95% CI | paper % | s/image |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        d = row.to_dict()
+        paper = "" if d["paper_accuracy"] is None else f"{d['paper_accuracy']:.1f}"
+        lines.append(
+            f"| {row.method} | {row.restarts or ''} | {row.sigma:g} | {row.accuracy:.2f} | "
+            f"{d['ci95'][0]:.2f}-{d['ci95'][1]:.2f} | {paper} | {d['seconds_per_image']:.4f} |"
+        )
+    return "\n".join(lines)
+
+
+def _ood(args, ctx, test, report) -> None:
+    from .. import checkpoints
+    from ..data import load_dataset, to_model_range
+    from ..evaluate import noise_images, ood_report, ooc_thresholds, run_search, via_files
+
+    other = load_dataset(args.ood, "test", download=False)
+    n = len(test)
+    sets = {f"{Path(args.ood).name}": to_model_range(other.images[:n]),
+            "uniform noise": noise_images("uniform", n), "gaussian noise": noise_images("gaussian", n)}
+    digits = to_model_range(test.images)
+    if args.via_files:
+        digits = via_files(digits)
+        sets = {name: via_files(x) for name, x in sets.items()}
+    extra = len(OOC_SIGMAS) - 1 if args.save_threshold else 0
+    bar, update = progress_bar(n * (1 + len(sets) + extra), args.quiet)
+    in_ooc = run_search(ctx.model, digits, ctx.config, update, "digits").ooc
+    out = {name: run_search(ctx.model, x, ctx.config, update, name).ooc for name, x in sets.items()}
+    threshold, rows = ood_report(in_ooc, out)
+    per_sigma = None
+    if args.save_threshold:
+        per_sigma = {0.0: threshold, **ooc_thresholds(ctx.model, test.images, ctx.config, OOC_SIGMAS[1:], progress=update)}
+    bar.close()
+    report["ood"] = {"threshold_95tpr": threshold, "sets": rows, "median_digit_ooc": float(np.median(in_ooc))}
+    how = " (through PNG files)" if args.via_files else ""
+    print(f"OOC out-of-class detection, {n} MNIST test digits vs each set{how} ({command_line(args)})\n")
+    print("| set | images | AUROC | FPR at 95% TPR | median OOC |\n|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['set']} | {r['images']} | {r['auroc']:.4f} | {r['fpr_at_95tpr']:.4f} | {r['median_ooc']:.4f} |")
+    print(f"\nmedian digit OOC {np.median(in_ooc):.4f}; threshold keeping 95% of digits in class: {threshold:.4f}")
+    if per_sigma:
+        report["ood"]["thresholds_by_sigma"] = per_sigma
+        print("thresholds keeping 95% of noisy digits in class: "
+              + ", ".join(f"sigma {s:g}: {t:.4f}" for s, t in per_sigma.items()))
+        checkpoints.set_metric(args.model, "ooc_threshold", round(threshold, 5), note={
+            "ooc_thresholds_by_sigma": {f"{s:g}": round(t, 5) for s, t in per_sigma.items()},
+            "ooc_threshold_measured_by": command_line(args), "ooc_threshold_search": ctx.config.to_dict()})
+        print("saved as the model's thresholds (sidecar metrics.ooc_threshold and metrics.ooc_thresholds_by_sigma)")

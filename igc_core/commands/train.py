@@ -1,0 +1,97 @@
+"""`igc train`: train a conditional generator (cvae, cgan) or the CNN baseline, and save it with its sidecar."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from .common import add_common_options, command_line, ints, non_negative_int, positive_int
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a conditional generator (cvae, cgan) or the CNN baseline")
+    p.add_argument("--model", required=True, choices=["cvae", "cgan", "cnn"])
+    p.add_argument("--out", required=True, help="output path (writes PATH.safetensors and PATH.json)")
+    p.add_argument("--epochs", type=positive_int, default=30)
+    p.add_argument("--batch-size", type=positive_int, default=128, dest="batch_size")
+    p.add_argument("--train-lr", type=float, default=1e-3, dest="train_lr", help="training learning rate")
+    p.add_argument("--beta", type=float, default=1.0, help="KL weight (cvae)")
+    p.add_argument("--latent", type=positive_int, default=16, help="latent dimensions")
+    p.add_argument("--hidden", type=ints, default=[256, 512], help="decoder widths, e.g. 256,512")
+    p.add_argument("--activation", default="silu")
+    p.add_argument("--latent-scale", type=float, default=1.0, dest="latent_scale", help="the latent's unit: z = scale * N(0, I)")
+    p.add_argument("--conditioning", default="bias", choices=["bias", "film"], help="how hidden layers see the class")
+    p.add_argument("--class-heads", action="store_true", dest="class_heads", help="one output layer per class")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=non_negative_int, default=0, help="train on the first N images only")
+    p.add_argument("--check", type=non_negative_int, default=1000, help="measure IGC accuracy on this many test images after training (0: skip)")
+    p.add_argument("--half", action="store_true", help="store the weights as float16 (half the file size)")
+    add_common_options(p, model=False)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from .. import checkpoints
+    from ..data import load_dataset
+    from ..training import TrainConfig, train_generator
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    checkpoints.check_writable(args.out)  # before hours of training, not after
+    train = load_dataset(args.data, "train")
+    test = load_dataset(args.data, "test")
+    tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.train_lr, beta=args.beta, seed=args.seed, limit=args.limit)
+    if args.model == "cnn":
+        from ..baseline import CNNConfig
+
+        model_config = CNNConfig()
+    else:
+        from ..generators import GeneratorConfig
+
+        model_config = GeneratorConfig(kind=args.model, latent_dim=args.latent, hidden=tuple(args.hidden), activation=args.activation,
+                                       latent_scale=args.latent_scale, conditioning=args.conditioning, class_heads=args.class_heads)
+    bar = tqdm(total=1, unit="batch", desc=f"train {args.model}", disable=args.quiet)
+
+    def progress(epoch: int, step: int, total: int, metrics: dict) -> None:
+        bar.total = total
+        bar.update(step - bar.n)
+        if step % 50 == 0 or step == total:
+            bar.set_postfix({"epoch": epoch + 1, **{k: f"{v:.3g}" for k, v in metrics.items()}})
+
+    if args.model == "cnn":
+        from ..baseline import evaluate_classifier, train_classifier
+
+        model, metrics = train_classifier(model_config, train, tc, progress)
+        bar.close()
+        metrics["test_accuracy"] = evaluate_classifier(model, test)
+    else:
+        model, metrics = train_generator(model_config, train, tc, progress)
+        bar.close()
+        metrics.update(quick_igc_accuracy(model, test, args.check))
+    meta = {
+        "command": command_line(args),
+        "dataset": {"name": train.name.split("/")[0], "train_images": len(train) if not tc.limit else tc.limit},
+        "training": tc.to_dict(),
+        "metrics": metrics,
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    weights = checkpoints.save_or_rescue(model, args.out, meta, half=args.half)
+    print(f"wrote {weights} and its sidecar; metrics: {json.dumps(metrics)}")
+    return 0
+
+
+def quick_igc_accuracy(model, test, n: int) -> dict:
+    """IGC accuracy on the first `n` test images with the default search, written into the sidecar."""
+    if n <= 0:
+        return {}
+    from ..data import to_model_range
+    from ..search import DEFAULT_PRESET, SearchConfig, search
+
+    result = search(model, to_model_range(test.images[:n]), SearchConfig.from_preset(DEFAULT_PRESET))
+    return {f"igc_accuracy_first_{n}_test": float(np.mean(result.labels == test.labels[:n])), "igc_accuracy_preset": DEFAULT_PRESET}
