@@ -1,9 +1,9 @@
 """Conditional generators behind one interface: `decode(z, condition) -> images`.
 
-Both kinds share the conditional decoder below; they differ in how it was trained:
-- `cvae`: the decoder of a conditional VAE (Kingma et al. 2014, Sohn et al. 2015); the encoder is kept and
-  can give the search a starting guess.
-- `cgan`: the generator of a conditional least-squares GAN (Mao et al. 2017), as in the IGC paper (Sec. 4.1).
+- `cvae` (here): the decoder of a conditional VAE (Kingma et al. 2014, Sohn et al. 2015); the encoder is kept
+  and can give the search a starting guess.
+- `cgan` (`igc_core.gan`): the convolutional generator of a conditional least-squares GAN (Mao et al. 2017),
+  as in the IGC paper (Sec. 4.1), with the same interface.
 
 Each model carries the latent distribution it was trained with (`prior_mean`, `prior_std`, per dimension):
 the search starts there and measures z against it (the z-score of L_LR, IGC paper Sec. 3.1).
@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-KINDS = ("cvae", "cgan")
+KINDS = ("cvae",)  # the cgan lives in igc_core.gan
 ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "elu": nn.ELU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
 
 
@@ -30,7 +30,7 @@ class GeneratorConfig:
     hidden: tuple[int, ...] = (256, 512)  # decoder widths, from the latent side to the image side
     activation: str = "silu"
     image_size: int = 28
-    encoder_hidden: tuple[int, ...] = (512, 256)  # cvae encoder / cgan discriminator widths
+    encoder_hidden: tuple[int, ...] = (512, 256)  # the cvae encoder's widths
     conditioning: str = "bias"  # how hidden layers see the class: "bias" (added) or "film" (scale and shift)
     class_heads: bool = False  # a separate output layer per class (like per-class decoders, shared body)
     # The latent's unit: z = latent_scale * u with u ~ N(0, I) inside. Adam's step is measured in z's units,
@@ -133,12 +133,8 @@ class ConditionalGenerator(nn.Module):
         self.config = config
         c = config
         self.decoder = ConditionalMLP(c.latent_dim, c.num_classes, c.hidden, c.pixels, c.activation, c.conditioning, c.class_heads)
-        if c.kind == "cvae":
-            # q(z | x, c): outputs mean and log-variance
-            self.encoder = ConditionalMLP(c.pixels, c.num_classes, c.encoder_hidden, 2 * c.latent_dim, "silu")
-        else:
-            # least-squares discriminator D(x, c) -> a score per image
-            self.encoder = ConditionalMLP(c.pixels, c.num_classes, c.encoder_hidden, 1, "leaky_relu")
+        # q(z | x, c): outputs mean and log-variance
+        self.encoder = ConditionalMLP(c.pixels, c.num_classes, c.encoder_hidden, 2 * c.latent_dim, "silu")
         self.register_buffer("prior_mean", torch.zeros(c.latent_dim))
         self.register_buffer("prior_std", torch.ones(c.latent_dim))
 
