@@ -239,10 +239,24 @@ def _standing_stats(g: ConvGenerator, config: GANConfig, labels: torch.Tensor, r
     g.eval()
 
 
+def _snapshot(g: ConvGenerator, config: GANConfig, labels: torch.Tensor, seed: int, batches: int) -> CGANGenerator:
+    """The shippable generator from training weights: a copy with its own batch-norm statistics."""
+    net = copy.deepcopy(g)
+    _standing_stats(net, config, labels, torch.Generator().manual_seed(seed), batches=batches)
+    model = CGANGenerator(config)
+    model.net.load_state_dict(net.state_dict())
+    return model.eval()
+
+
 def train_cgan(config: GANConfig, images: torch.Tensor, labels: torch.Tensor, train: GANTrainConfig,
-               progress: Progress | None = None) -> tuple[CGANGenerator, dict]:
+               progress: Progress | None = None,
+               on_epoch: Callable[[int, Callable[[], CGANGenerator]], None] | None = None) -> tuple[CGANGenerator, dict]:
     """Train a conditional least-squares GAN (Mao et al. 2017; IGC paper Sec. 4.1) on images (N, 28, 28)
-    in [-0.5, 0.5] with labels (N,); returns the generator (the weight average when `train.ema` > 0)."""
+    in [-0.5, 0.5] with labels (N,); returns the generator (the weight average when `train.ema` > 0).
+
+    `on_epoch(epoch, snapshot)` is called after each epoch; `snapshot()` builds the generator as it would be
+    shipped now (for measuring how it improves with training), without touching the training's random state.
+    """
     torch.manual_seed(train.seed)
     rng = torch.Generator().manual_seed(train.seed)
     if train.limit:
@@ -257,6 +271,7 @@ def train_cgan(config: GANConfig, images: torch.Tensor, labels: torch.Tensor, tr
     K, L = config.num_classes, config.latent_dim
     per_epoch = n // train.batch_size
     total = train.epochs * per_epoch
+    stat_batches = min(100, per_epoch)  # batches for the batch-norm statistics of the shipped weights
     step, started, cpu_started = 0, time.perf_counter(), time.process_time()
     sums = np.zeros(2)
     g.train(), d.train()
@@ -286,11 +301,9 @@ def train_cgan(config: GANConfig, images: torch.Tensor, labels: torch.Tensor, tr
             sums += (loss_d.item(), loss_g.item())
             if progress:
                 progress(epoch, step, total, {"loss_d": loss_d.item(), "loss_g": loss_g.item()})
-    final = g_avg if g_avg is not None else g
-    _standing_stats(final, config, labels, rng, batches=min(100, per_epoch))
-    model = CGANGenerator(config)
-    model.net.load_state_dict(final.state_dict())
-    model.eval()
+        if on_epoch:
+            on_epoch(epoch, lambda: _snapshot(g_avg if g_avg is not None else g, config, labels, train.seed, stat_batches))
+    model = _snapshot(g_avg if g_avg is not None else g, config, labels, train.seed, stat_batches)
     metrics = {
         "last_epoch_loss_d": float(sums[0] / per_epoch), "last_epoch_loss_g": float(sums[1] / per_epoch),
         "train_seconds": round(time.perf_counter() - started, 1),

@@ -69,8 +69,10 @@ def test_training_steps_are_seeded_and_save_load_round_trip(tmp_path):
     train = GANTrainConfig(epochs=1, batch_size=32, seed=3)
     model, metrics = train_cgan(config, x, y, train)
     assert metrics["train_seconds"] >= 0 and np.isfinite(metrics["last_epoch_loss_d"])
-    again, _ = train_cgan(config, x, y, train)
+    seen = []
+    again, _ = train_cgan(config, x, y, train, on_epoch=lambda epoch, snapshot: seen.append((epoch, snapshot())))
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    assert [e for e, _ in seen] == [0] and isinstance(seen[0][1], CGANGenerator)  # snapshots leave training alone
     path = checkpoints.save(model, tmp_path / "gan", {"command": "test"}, half=True)
     loaded, meta = checkpoints.load(path)
     assert meta["kind"] == "cgan" and isinstance(loaded, CGANGenerator) and loaded.config == config
