@@ -4,4 +4,5 @@ import sys
 
 from .main import main
 
-sys.exit(main())
+if __name__ == "__main__":  # the engine process imports this module too (multiprocessing 'spawn'): no second app
+    sys.exit(main())

@@ -41,13 +41,9 @@ class DrawingCanvas(QWidget):
 
     # ------------------------------------------------------------------ properties
     def sizeHint(self) -> QSize:
-        return QSize(340, 340)
-
-    def hasHeightForWidth(self) -> bool:
-        return True
-
-    def heightForWidth(self, width: int) -> int:
-        return width
+        """As large as allowed (the input panel caps it to keep it square and leave room below)."""
+        limit = self.maximumSize()
+        return QSize(340, 340) if limit.width() > 4000 else limit
 
     @property
     def brush_size(self) -> float:
@@ -219,13 +215,7 @@ class DigitView(QWidget):
         self.setMinimumSize(112, 112)
 
     def sizeHint(self) -> QSize:
-        return QSize(168, 168)
-
-    def hasHeightForWidth(self) -> bool:
-        return True
-
-    def heightForWidth(self, width: int) -> int:
-        return width
+        return self.minimumSize()  # it grows into room the layout has to spare, never takes it from the canvas
 
     def set_image(self, image01: np.ndarray | None) -> None:
         """Show a (H, W) image in [0, 1] (ink = 1); None shows an empty frame."""
@@ -240,7 +230,7 @@ class DigitView(QWidget):
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         side = min(self.width(), self.height())
-        r = QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+        r = QRectF(0, 0, side, side)  # top left, level with the text beside it
         painter.fillRect(r, QColor("black"))
         if self._pixmap is not None:
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)

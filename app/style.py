@@ -1,4 +1,4 @@
-"""The look of the app: tooltips for every control, the message banner and a projector-friendly theme."""
+"""The look of the app: colours, tooltips for every control, the message banner and a projector-friendly theme."""
 
 from __future__ import annotations
 
@@ -6,35 +6,40 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
 
+# ten distinct colours (Tableau 10), one per class, used for the curves, the bars and the grid's labels alike
+CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+INK = "#111827"  # text, the winner's frame, the verdict: no class uses black
+MUTED = "#64748b"  # provisional (mid-search) text
+# The verdict is told by words, a symbol and a pale tint behind the header, never by a class's colour
+# (green and red are classes 2 and 3): in class, uncertain, out of class.
+VERDICT_TINTS = {"in": "#eef6ff", "uncertain": "#fff7db", "out": "#f1f1f4", "ranked": "#ffffff", "diverged": "#fdecec",
+                 "failed": "#fdecec"}
+VERDICT_MARKS = {"in": "✓", "uncertain": "≈", "out": "✗", "diverged": "⚠", "failed": "⚠"}
+
+
+def class_colour(c: int) -> str:
+    return CLASS_COLOURS[c % len(CLASS_COLOURS)]
+
+
 TIPS = {
-    "preset": "Named search settings. 'paper' and 'paper-parallel' are the IGC paper's protocol\n"
-              "(100 Adam steps, lr 0.001, lambda_LR 0.03, MAE; parallel = 5 restarts per class);\n"
-              "'igc' is this project's tuned default.",
-    "steps": "How many Adam steps each latent takes while searching for the input.",
-    "lr": "Adam's learning rate for the latents. Too large and the search diverges.",
-    "lambda_lr": "Weight of the latent regulariser L_LR, which keeps latents close to the\n"
-                 "generator's prior so it cannot draw just any shape (IGC paper, Sec. 3.1).",
-    "restarts": "Latents per class, each from its own starting point (Parallel IGC, Sec. 3.3);\n"
-                "the best one counts. One column of the grid per restart.",
-    "dif": "Image distance L_DD between the reconstruction and the input:\n"
-           "mae (the paper's), mse or bce (binary cross-entropy).",
-    "init": "Where restart 0 starts: the prior mean, or the CVAE encoder's guess (CVAE models only).",
-    "seed": "Random seed for the restarts' starting points and the noise pattern: same seed, same run.",
-    "device": "Where the search runs: cpu, cuda (an NVIDIA GPU) or auto (cuda when available).",
-    "autorun": "Search again automatically when a stroke ends, an input is picked or a setting changes.",
+    "preset": "Named search settings, matched on every setting: 'igc' (the default) is the paper's search with\n"
+              "precision and threads chosen for this machine; 'paper' and 'paper-parallel' are the paper's\n"
+              "protocol in float32 (100 Adam steps, lr 0.001, lambda_LR 0.03, MAE; parallel = 5 restarts).\n"
+              "Any other combination shows as 'custom'.",
+    "threshold": "Out-of-class threshold: an input whose OOC score is above it is called out of class (not a\n"
+                 "digit this model knows). It is measured per noise level on MNIST test digits and follows the\n"
+                 "noise of the input. Drag the marker to set your own; double-click for the measured one.",
     "noise": "Adds Gaussian noise of this standard deviation to the input, as in the paper's\n"
              "robustness test (Sec. 4.2), to watch the classifier cope with corrupted digits.",
-    "threshold": "Out-of-class threshold: an input whose OOC score is above it is called out-of-class\n"
-                 "(not a digit this generator knows). The default comes from the model's benchmarks.",
     "brush": "Brush diameter.",
-    "eraser": "Erase instead of drawing (the right mouse button erases too).",
+    "eraser": "Erase instead of drawing while this is pressed (the right mouse button erases too).",
     "undo": "Undo the last stroke (Ctrl+Z).",
     "clear": "Clear the canvas (Delete).",
     "open": "Open an image file (PNG, JPEG, BMP, anything Pillow reads; Ctrl+O). You can also drop a file on the window.",
     "random": "Pick a random digit from the MNIST test set (or from the shipped samples).",
     "digit": "Show an example of this digit from the MNIST test set (or the shipped sample);\nclick again for another one.",
-    "play": "Start the search, pause it, or resume it (Space).",
-    "step": "Do exactly one search step, then pause (Right arrow).",
+    "play": "Start the search, pause it, or resume it (Space; Return always searches again).",
+    "step": "Do exactly one search step, then pause (Right arrow). After scrubbing back in a finished\nrun it moves one recorded step forward.",
     "stop": "Stop the search here; what was recorded stays on the timeline.",
     "reset": "Stop and clear the results.",
     "timeline": "Scrub back through the recorded steps of the search; grid, bars and curves follow.\n(Left arrow: one step back.)",

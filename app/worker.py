@@ -1,266 +1,251 @@
-"""The search in a worker thread: engine callbacks in, throttled Qt signals out.
+"""The search, run in a process of its own (`app.engine_process`), seen from the window as Qt signals.
 
-`SearchWorker` runs `igc_core.search.search` for one image inside a QThread. The engine calls its
-`on_snapshot` and `should_stop` on that thread every step; the worker buffers the frames and emits them
-at most ~30 times a second (always on the first and the last step, on pause and on a single step), so
-the window draws what the eye needs without slowing the search. Pause blocks inside `on_snapshot`; a
-single step releases one permit; stop is a `threading.Event` polled by the engine every step.
+`EngineProcess` starts the child once per app process (shared by every runner, so tests do not pay for a
+new interpreter per window), sends it requests and relays what it sends back: a reader thread blocks on
+the pipe (no interpreter lock held while it waits) and hands each message to the GUI thread as a queued
+signal; the child sends frames no more often than the session draws (`set_interval`), so nothing piles up. If the child dies, every run that was waiting fails with a message and the next start spawns a new
+one.
 
-`SearchRunner` owns the thread's life in the GUI thread: it tags every run with a generation number so
-signals from an old run that arrive late are dropped, and on stop it releases a pause, waits for the
-thread and only then forgets it (destroying a running QThread would abort the process).
+`SearchRunner` keeps the API the session uses: start, pause, resume, step, stop; signals for frames, a
+pause, the result and failures. Every run has a generation number: messages of a run that was stopped or
+replaced are dropped, so nothing stale is ever drawn. Stopping needs no waiting: the child stops at its
+next step and its last words are ignored.
 """
 
 from __future__ import annotations
 
+import atexit
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import tempfile
 import threading
-import time
-import traceback
+import weakref
+from multiprocessing.connection import Connection
+from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from .history import Frame
+from . import engine_process
 
-EMIT_INTERVAL_S = 1 / 30  # the eye needs no more
-DRAW_WAIT_S = 0.1  # the longest the search waits for the window to draw a batch
-DRAW_SHARE = 3.0  # the next batch comes no sooner than this many times the last drawing time
+EMIT_INTERVAL_S = engine_process.EMIT_INTERVAL_S
+_generations = itertools.count(1)
+DIED = "the search process stopped unexpectedly; it is restarted for the next search"
 
 
-class SearchWorker(QObject):
-    """Runs one search; lives in its own QThread. All control methods are thread-safe."""
+class _Relay(QObject):
+    message = Signal(object)
 
-    frames = Signal(int, object)  # generation, [Frame, ...] since the last emission
-    paused_at = Signal(int, int)  # generation, step the search is now waiting at
-    finished = Signal(int, object, float)  # generation, SearchResult, seconds
-    failed = Signal(int, str)  # generation, message for the user
 
-    def __init__(self, generation: int, model, image: np.ndarray, config, start_paused: bool = False):
-        super().__init__()
-        self.generation = generation
-        self._model = model
-        self._image = np.asarray(image, dtype=np.float32).copy()
-        self._config = config
-        self._stop = threading.Event()
-        self._gate = threading.Condition()
-        self._paused = start_paused
-        self._permits = 0
-        self._pending: list[Frame] = []
-        self._last_emit = 0.0
-        self._consumed = threading.Event()  # the window has drawn the last batch: back-pressure
-        self._consumed.set()
-        self._interval = EMIT_INTERVAL_S
+class EngineProcess:
+    """The engine's child process and the pipe to it."""
 
-    # ------------------------------------------------------------------ control (any thread)
-    def request_stop(self) -> None:
-        self._stop.set()
-        with self._gate:
-            self._gate.notify_all()
+    _shared: "EngineProcess | None" = None
 
-    def set_paused(self, paused: bool) -> None:
-        with self._gate:
-            self._paused = paused
-            self._permits = 0
-            self._gate.notify_all()
+    @classmethod
+    def shared(cls) -> "EngineProcess":
+        if cls._shared is None or not cls._shared.alive:
+            cls._shared = cls()
+        return cls._shared
 
-    def step_once(self) -> None:
-        """Pause (if running) or let a paused search do exactly one more step."""
-        with self._gate:
-            if not self._paused:
-                self._paused = True
-            else:
-                self._permits += 1
-            self._gate.notify_all()
+    def __init__(self) -> None:
+        self._closing = False
+        if os.name == "nt":  # no fd passing on Windows: multiprocessing's spawn (needs a main-module guard)
+            import multiprocessing as mp
 
-    def ack(self) -> None:
-        """The GUI has handled the last batch; the next may be sent (so a slow window is never flooded)."""
-        self._consumed.set()
+            ctx = mp.get_context("spawn")
+            self.conn, child = ctx.Pipe(duplex=True)
+            self.proc = ctx.Process(target=engine_process.serve, args=(child,), daemon=True, name="igc-engine")
+            self.proc.start()
+            child.close()
+        else:
+            # A fresh interpreter (no Qt state forked into it) started as `python -m app.engine_process FD`,
+            # not by multiprocessing's 'spawn', which would re-run the caller's main script in the child.
+            ours, theirs = socket.socketpair()
+            path = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")]))
+            self.proc = subprocess.Popen([sys.executable, "-m", "app.engine_process", str(theirs.fileno())],
+                                         pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                                         env={**os.environ, "PYTHONPATH": path})
+            theirs.close()
+            self.conn = Connection(ours.detach())
+        self.alive = True
+        self.owners: weakref.WeakValueDictionary[int, SearchRunner] = weakref.WeakValueDictionary()
+        self.relay = _Relay()
+        self.relay.message.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
+        self._folder = tempfile.TemporaryDirectory(prefix="igc-engine-")
+        self._models = itertools.count()
+        self._model_ref = None  # weak reference to the model the child holds
+        self._model_key = None
+        self._send_lock = threading.Lock()
+        threading.Thread(target=self._read, name="igc-engine-reader", daemon=True).start()
+        atexit.register(self.close)
 
-    @property
-    def is_paused(self) -> bool:
-        with self._gate:
-            return self._paused
+    def _read(self) -> None:
+        while True:
+            try:
+                msg = self.conn.recv()
+            except (EOFError, OSError):
+                msg = ("died",)
+            if self._closing:
+                return  # the app is shutting down: nobody is listening any more
+            self.relay.message.emit(msg)
+            if msg[0] == "died":
+                return
 
-    # ------------------------------------------------------------------ the worker thread
-    @Slot()
-    def run(self) -> None:
-        from igc_core import search
+    def send(self, msg) -> bool:
+        with self._send_lock:
+            try:
+                self.conn.send(msg)
+                return True
+            except (BrokenPipeError, OSError):
+                return False
 
-        t0 = time.perf_counter()
-        try:
-            result = search.search(
-                self._model, self._image[None], self._config,
-                on_snapshot=self._on_snapshot, snapshot_every=1, snapshot_images=True,
-                should_stop=self._stop.is_set, return_reconstructions=True,
-            )
-        except ValueError as exc:  # the engine's user-readable errors
-            self._flush()
-            self.failed.emit(self.generation, str(exc))
+    def model_key(self, model) -> str:
+        """Hand `model` to the child (as files) unless it has it already; returns its key."""
+        if self._model_ref is None or self._model_ref() is not model:
+            key = f"m{next(self._models)}"
+            folder = Path(self._folder.name) / key
+            engine_process.write_model(model, folder)
+            self.send(("model", key, str(folder)))
+            self._model_ref, self._model_key = weakref.ref(model), key
+        return self._model_key
+
+    @Slot(object)
+    def _dispatch(self, msg) -> None:
+        if msg[0] == "died":
+            self.alive = False
+            for runner in list(self.owners.values()):
+                runner._on_message(("failed", runner.generation, DIED))
             return
-        except Exception as exc:  # noqa: BLE001 - a worker must never take the process down
-            traceback.print_exc()
-            self._flush()
-            self.failed.emit(self.generation, f"the search failed: {type(exc).__name__}: {exc}")
+        runner = self.owners.get(msg[1])
+        if runner is not None:
+            runner._on_message(msg)
+
+    def _running(self) -> bool:
+        return self.proc.is_alive() if hasattr(self.proc, "is_alive") else self.proc.poll() is None
+
+    def _wait(self, seconds: float) -> None:
+        if hasattr(self.proc, "join"):
+            self.proc.join(seconds)
+        else:
+            try:
+                self.proc.wait(seconds)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def close(self) -> None:
+        """Ask the child to quit and make sure it has gone (at exit)."""
+        if self._closing:
             return
-        self._flush()
-        self.finished.emit(self.generation, result, time.perf_counter() - t0)
-
-    def _on_snapshot(self, snap) -> None:
-        self._pending.append(Frame.from_snapshot(snap))
-        final = snap.step >= snap.steps
-        with self._gate:
-            paused = self._paused and not self._stop.is_set()
-        now = time.perf_counter()
-        if snap.step == 0 or final or paused or now - self._last_emit >= self._interval:
-            self._flush()
-            if not (final or paused):
-                self._let_the_window_draw()
-        if paused and not final:
-            self._wait_while_paused(snap.step)
-
-    def _flush(self) -> None:
-        if self._pending:
-            frames, self._pending = self._pending, []
-            self._consumed.clear()
-            self.frames.emit(self.generation, frames)
-            self._last_emit = time.perf_counter()
-
-    def _let_the_window_draw(self) -> None:
-        """Wait (GIL released) until the window has drawn the batch just sent, at most DRAW_WAIT_S.
-
-        The window's paint code is Python too: if this loop kept the GIL, the two threads would trade it
-        in switch-interval slices and the window would crawl. Waiting here lets it draw at full speed;
-        the next batch then comes no sooner than DRAW_SHARE times the drawing time, so the window never
-        takes more than about a third of the time from the search, and never more than ~30 frames/s.
-        """
-        t0 = time.perf_counter()
-        self._consumed.wait(DRAW_WAIT_S)
-        drawing = time.perf_counter() - t0
-        self._interval = max(EMIT_INTERVAL_S, DRAW_SHARE * drawing)
-
-    def _wait_while_paused(self, step: int) -> None:
-        self.paused_at.emit(self.generation, step)
-        with self._gate:
-            while self._paused and self._permits == 0 and not self._stop.is_set():
-                self._gate.wait(0.25)
-            if self._permits:
-                self._permits -= 1
+        self._closing = True
+        if self._running():
+            self.send(("quit",))
+            self._wait(2.0)
+            if self._running():
+                self.proc.terminate()
+                self._wait(2.0)
+        self.alive = False
+        self.conn.close()
+        self._folder.cleanup()
 
 
 class SearchRunner(QObject):
-    """Starts, controls and cleanly ends searches; drops signals of runs that are no longer current."""
+    """Starts, controls and ends searches in the engine process; drops messages of runs no longer current."""
 
     frames = Signal(object)  # [Frame, ...]
     paused_at = Signal(int)
-    finished = Signal(object, float)
+    finished = Signal(object, float)  # SearchResult, seconds
     failed = Signal(str)
     state_changed = Signal(str)  # "idle", "running", "paused"
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.generation = 0
-        self._thread: QThread | None = None
-        self._worker: SearchWorker | None = None
+        self._active = False
         self._state = "idle"
+        self._interval = EMIT_INTERVAL_S
+        self.last_cpu_seconds: float | None = None
+        self.engine = EngineProcess.shared()  # started now: the interpreter loads while the window opens
 
     @property
     def state(self) -> str:
         return self._state
 
     def is_active(self) -> bool:
-        return self._thread is not None
+        return self._active
 
     def _set_state(self, state: str) -> None:
         if state != self._state:
             self._state = state
             self.state_changed.emit(state)
 
-    def start(self, model, image: np.ndarray, config, start_paused: bool = False) -> int:
+    def start(self, model, image: np.ndarray, config, start_paused: bool = False, max_threads: int | None = None) -> int:
         """Stop any current run, then start a new one; returns its generation."""
         self.stop()
-        self.generation += 1
-        gen = self.generation
-        thread = QThread()
-        thread.setObjectName(f"igc-search-{gen}")
-        worker = SearchWorker(gen, model, image, config, start_paused=start_paused)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.frames.connect(self._on_frames)
-        worker.paused_at.connect(self._on_paused)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
-        self._thread, self._worker = thread, worker
-        thread.start()
+        if not self.engine.alive:
+            self.engine = EngineProcess.shared()
+        gen = self.generation = next(_generations)
+        self.engine.owners[gen] = self
+        key = self.engine.model_key(model)
+        image = np.ascontiguousarray(image, dtype=np.float32)
+        self._active = True
+        if not self.engine.send(("start", gen, key, image, config, start_paused, max_threads, self._interval)):
+            self._on_message(("failed", gen, DIED))
+            return gen
         self._set_state("paused" if start_paused else "running")
         return gen
 
+    def _control(self, kind: str) -> None:
+        if self._active:
+            self.engine.send((kind, self.generation))
+
+    def set_interval(self, seconds: float) -> None:
+        """Send frames no more often than this (every batch wakes the window: no more than it draws)."""
+        self._interval = min(0.5, max(EMIT_INTERVAL_S, float(seconds)))
+        if self._active:
+            self.engine.send(("interval", self._interval))
+
     def pause(self) -> None:
-        if self._worker is not None:
-            self._worker.set_paused(True)
+        if self._active:
+            self._control("pause")
             self._set_state("paused")
 
     def resume(self) -> None:
-        if self._worker is not None:
-            self._worker.set_paused(False)
+        if self._active:
+            self._control("resume")
             self._set_state("running")
 
     def step(self) -> None:
-        if self._worker is not None:
-            self._worker.step_once()
+        if self._active:
+            self._control("step")
             self._set_state("paused")
 
     def stop(self) -> None:
-        """Stop the current run (if any) and wait for its thread; nothing it emits later is drawn."""
-        thread, worker = self._thread, self._worker
-        if thread is None:
+        """Stop the current run; nothing it sends later is drawn."""
+        if self._active:
+            self._control("stop")
+            self.engine.owners.pop(self.generation, None)
+            self._active = False
+            self._set_state("idle")
+
+    # ------------------------------------------------------------------------------------ from the child
+    def _on_message(self, msg) -> None:
+        kind, gen = msg[0], msg[1]
+        if gen != self.generation or not self._active:
             return
-        self.generation += 1  # whatever the old run still has queued is now stale
-        worker.request_stop()
-        worker.set_paused(False)
-        thread.quit()
-        thread.wait()
-        self._forget(thread, worker)
-        self._set_state("idle")
-
-    def _forget(self, thread: QThread, worker: SearchWorker) -> None:
-        # the thread has finished (wait() returned): dropping the last references deletes both safely
-        if self._thread is thread:
-            self._thread, self._worker = None, None
-
-    # ------------------------------------------------------------------ from the worker (GUI thread)
-    def _current(self, gen: int) -> bool:
-        return gen == self.generation and self._worker is not None
-
-    @Slot(int, object)
-    def _on_frames(self, gen: int, frames: list) -> None:
-        if self._current(gen):
-            self.frames.emit(frames)
-            if self._worker is not None:
-                # acknowledged once the event loop comes back round, i.e. after the repaint it triggered
-                worker = self._worker
-                QTimer.singleShot(0, lambda: worker.ack())  # runs here, in the GUI thread
-
-    @Slot(int, int)
-    def _on_paused(self, gen: int, step: int) -> None:
-        if self._current(gen):
-            self.paused_at.emit(step)
-
-    def _finish(self) -> None:
-        thread, worker = self._thread, self._worker
-        if thread is not None:
-            thread.quit()
-            thread.wait()
-            self._forget(thread, worker)
-        self._set_state("idle")
-
-    @Slot(int, object, float)
-    def _on_finished(self, gen: int, result, seconds: float) -> None:
-        if self._current(gen):
-            self._finish()
-            self.finished.emit(result, seconds)
-
-    @Slot(int, str)
-    def _on_failed(self, gen: int, message: str) -> None:
-        if self._current(gen):
-            self._finish()
-            self.failed.emit(message)
+        if kind == "frames":
+            self.frames.emit(msg[2])
+        elif kind == "paused":
+            self.paused_at.emit(msg[2])
+        elif kind in ("finished", "failed"):
+            self.engine.owners.pop(gen, None)
+            self._active = False
+            self._set_state("idle")
+            if kind == "finished":
+                self.last_cpu_seconds = msg[4]  # the engine process's CPU time for the search (benchmarks)
+                self.finished.emit(msg[2], msg[3])
+            else:
+                self.failed.emit(msg[2])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import sys
 import tempfile
 import time
@@ -24,9 +23,27 @@ from .generators import ConditionalGenerator, GeneratorConfig
 
 FORMAT = "igc-checkpoint"
 VERSION = 1
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+
+def _assets_dir() -> Path:
+    """The shipped models and samples: inside the installed package (igc_core.assets, which a wheel carries),
+    else the repository's assets/ folder (running from a checkout without installing)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("igc_core.assets")  # a data-only (namespace) package in the wheel
+    except (ImportError, ValueError):
+        spec = None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(location) / "default.json").exists():
+            return Path(location)
+    return Path(__file__).resolve().parent.parent / "assets"
+
+
+ASSETS = _assets_dir()
 DEFAULT_MODEL = ASSETS / "default.safetensors"
 DEFAULT_CNN = ASSETS / "cnn.safetensors"
+TWO_DIGIT_MODEL = ASSETS / "two-digit.safetensors"  # two labels, tens and units (IGC paper Sec. 1.4)
 GENERATOR_KINDS = ("cvae", "cgan")
 
 
@@ -169,7 +186,7 @@ def _builder(meta: dict, sidecar_name: str):
     """A function that builds the (untrained) model the sidecar describes, and the shapes of its tensors
     (from a model built on the meta device, which allocates nothing)."""
     kind = meta.get("kind")
-    if kind == "cgan":  # the convolutional conditional GAN (igc_core.gan)
+    if kind == "cgan" and "channels" in (meta.get("model") or {}):  # the convolutional conditional GAN (igc_core.gan)
         from .gan import CGANGenerator, GANConfig
 
         cls, config_cls = CGANGenerator, GANConfig

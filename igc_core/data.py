@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .framing import DataError  # one error type for data sets and images alike
+
 IMAGE_SIZE = 28
-BOX_SIZE = 20  # MNIST fits the ink into a 20x20 box, then centres it by centre of mass in 28x28.
-MAX_PIXELS = 50_000_000  # refuse absurdly large images before decoding them fully
 
 MNIST_FILES = {
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
@@ -36,10 +36,6 @@ SPLIT_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
-
-
-class DataError(ValueError):
-    """A data set or image that cannot be used, with a message for the user."""
 
 
 def default_data_dir() -> Path:
@@ -103,7 +99,8 @@ def _find(folder: Path, name: str) -> Path | None:
 def download_mnist(folder: str | Path, mirrors: tuple[str, ...] = MNIST_MIRRORS, timeout: float = 30.0) -> None:
     """Download the four MNIST files into `folder`, verifying their MD5 checksums."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"{folder} is a file, not a folder for the MNIST files")
     for name, md5 in MNIST_FILES.items():
         if _find(folder, name):
             continue
@@ -118,6 +115,10 @@ def download_mnist(folder: str | Path, mirrors: tuple[str, ...] = MNIST_MIRRORS,
             if hashlib.md5(payload).hexdigest() != md5:
                 errors.append(f"{mirror}: checksum mismatch")
                 continue
+            try:  # the folder is created only now, when there is something to put in it
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DataError(f"cannot create the data folder {folder} ({exc.strerror or exc})") from None
             tmp = folder / (name + ".part")
             tmp.write_bytes(payload)
             tmp.replace(folder / name)
@@ -138,6 +139,8 @@ def load_dataset(folder: str | Path | None = None, split: str = "test", download
     if split not in SPLIT_FILES:
         raise DataError(f"unknown split {split!r}: use 'train' or 'test'")
     folder = Path(folder).expanduser() if folder is not None else default_data_dir()
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"{folder} is a file: the data option takes a folder holding the MNIST IDX files")
     image_name, label_name = SPLIT_FILES[split]
     paths = [_find(folder, image_name), _find(folder, label_name)]
     if None in paths:
@@ -170,112 +173,6 @@ def add_noise(images: np.ndarray, sigma: float, rng: np.random.Generator) -> np.
 
 
 # --------------------------------------------------------------------------- framing a user's image
+# (in igc_core.framing; re-exported here for the callers that know them from this module)
 
-
-def frame_digit(gray: np.ndarray, ink_threshold: float = 0.05) -> np.ndarray:
-    """Frame a greyscale image (float, 1 = ink, 0 = paper, any size) the way MNIST was made.
-
-    The ink's bounding box is fitted into a 20x20 box keeping its aspect ratio (anti-aliased),
-    then placed in 28x28 so that its centre of mass is at the centre. Returns float32 (28, 28) in [0, 1].
-    """
-    from PIL import Image
-
-    gray = np.asarray(gray, dtype=np.float32)
-    if gray.ndim != 2 or gray.size == 0:
-        raise DataError(f"expected a 2-D greyscale image, got shape {gray.shape}")
-    if not np.all(np.isfinite(gray)):
-        raise DataError("the image holds NaN or infinite values")
-    mask = gray > ink_threshold
-    if not mask.any():
-        raise DataError("the image is empty: there is no ink to classify")
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    crop = gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    h, w = crop.shape
-    scale = BOX_SIZE / max(h, w)
-    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
-    resized = Image.fromarray(crop, mode="F").resize((new_w, new_h), Image.Resampling.LANCZOS)
-    small = np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
-    if small.sum() <= 0:  # a speck that vanished when shrunk: keep it visible
-        small = np.ones_like(small)
-    out = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
-    top, left = (IMAGE_SIZE - new_h) // 2, (IMAGE_SIZE - new_w) // 2
-    out[top : top + new_h, left : left + new_w] = small
-    # shift so the centre of mass sits at the image centre (MNIST's recipe), by whole pixels
-    ys, xs = np.indices(out.shape)
-    mass = out.sum()
-    cy, cx = (ys * out).sum() / mass, (xs * out).sum() / mass
-    dy = int(round(IMAGE_SIZE / 2 - cy))  # MNIST put the centre of mass at (14, 14)
-    dx = int(round(IMAGE_SIZE / 2 - cx))
-    dy = int(np.clip(dy, -top, IMAGE_SIZE - top - new_h))  # keep all the ink inside the frame
-    dx = int(np.clip(dx, -left, IMAGE_SIZE - left - new_w))
-    return np.roll(out, (dy, dx), axis=(0, 1))
-
-
-def image_to_gray(image) -> np.ndarray:
-    """A Pillow image of any mode -> float32 greyscale in [0, 1] with ink = 1 (dark-on-light inverted)."""
-    from PIL import Image
-
-    if image.width * image.height > MAX_PIXELS:
-        raise DataError(f"the image is {image.width}x{image.height}: too large (over {MAX_PIXELS:,} pixels)")
-    if image.width == 0 or image.height == 0:
-        raise DataError("the image has no pixels")
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(image, dtype=np.float64)
-        lo, hi = float(arr.min()), float(arr.max())
-        gray = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
-        alpha = None
-    else:
-        has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
-        rgba = image.convert("RGBA") if has_alpha else None
-        gray = np.asarray(image.convert("L"), dtype=np.float64) / 255.0
-        alpha = np.asarray(rgba, dtype=np.float64)[..., 3] / 255.0 if rgba is not None else None
-    if alpha is not None and alpha.min() < 1.0:
-        if alpha.max() <= 0:
-            raise DataError("the image is fully transparent: there is no ink to classify")
-        # Transparent pixels are background. Ink is either what is opaque (strokes on a transparent sheet)
-        # or, when everything is opaque, whatever differs from the background.
-        opaque = alpha > 0.5
-        ink_is_dark = gray[opaque].mean() < 0.5 if opaque.any() else True
-        ink = (1.0 - gray) if ink_is_dark else gray
-        return (ink * alpha).astype(np.float32)
-    # Dark ink on light paper (the usual scan or drawing) is inverted; decide by the border, which is paper.
-    border = lambda a: np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])  # noqa: E731
-    if np.median(border(gray)) > 0.5:
-        gray = 1.0 - gray
-    # Remove a uniform paper tone so that only ink remains, then stretch the ink to full strength.
-    gray = np.clip(gray - np.median(border(gray)), 0.0, None)
-    peak = gray.max()
-    return (gray / peak if peak > 0 else gray).astype(np.float32)
-
-
-def load_image(path: str | Path) -> np.ndarray:
-    """Read an image file Pillow understands and frame it like MNIST: float32 (28, 28) in [0, 1]."""
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    try:
-        with Image.open(path) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise DataError(f"{image.width}x{image.height} is too large (over {MAX_PIXELS:,} pixels)")
-            image.load()
-            return frame_digit(image_to_gray(image))
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, not an image") from None
-    except DataError as exc:
-        raise DataError(f"{path.name}: {exc}") from None
-    except UnidentifiedImageError:
-        raise DataError(f"{path.name}: not an image file Pillow can read") from None
-    except Image.DecompressionBombError as exc:
-        raise DataError(f"{path.name}: too large ({exc})") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"{path.name}: the image is corrupt or truncated ({exc})") from None
-
-
-def save_digit_png(image01: np.ndarray, path: str | Path) -> None:
-    """Write a (28, 28) float image in [0, 1] (ink = 1) as an MNIST-style PNG (white ink on black)."""
-    from PIL import Image
-
-    arr = np.clip(np.asarray(image01, dtype=np.float32), 0, 1)
-    Image.fromarray((arr * 255).round().astype(np.uint8), mode="L").save(path)
+from .framing import frame_digit, frame_number, image_to_gray, load_image, save_digit_png  # noqa: E402,F401

@@ -82,17 +82,16 @@ def run_search(model, images: np.ndarray, config, progress: Progress | None = No
 
 
 def accuracy_table(model, data: Dataset, sigmas, restarts_list, config, cnn=None, progress: Progress | None = None,
-                   transform: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Row]:
+                   inputs: Callable[[np.ndarray, float], np.ndarray] | None = None) -> list[Row]:
     """IGC (and the CNN baseline) on `data` under each noise level.
 
-    `transform` (model-range images -> model-range images) is applied after the noise: `via_files` there
-    measures what a user who saves the noisy images as files and classifies them gets.
+    `inputs(images, sigma)` makes the model-range inputs from the data set's images (default: the paper's
+    noise, `noisy_images`); `INPUTS["png"]` and `INPUTS["scan"]` measure what a user who classifies files gets.
     """
+    inputs = inputs or noisy_images
     rows = []
     for sigma in sigmas:
-        x = noisy_images(data.images, sigma)
-        if transform is not None:
-            x = transform(x)
+        x = inputs(data.images, sigma)
         for restarts in restarts_list:
             cfg = config.with_(restarts=restarts)
             started = time.perf_counter()
@@ -103,21 +102,6 @@ def accuracy_table(model, data: Dataset, sigmas, restarts_list, config, cnn=None
             predicted = cnn.predict(x)
             rows.append(Row("CNN", None, sigma, int(np.sum(predicted == data.labels)), len(data), time.perf_counter() - started))
     return rows
-
-
-def format_table(rows: list[Row]) -> str:
-    lines = [
-        "| method | latents/class | sigma | accuracy % | 95% CI | paper % | s/image |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for row in rows:
-        d = row.to_dict()
-        paper = "" if d["paper_accuracy"] is None else f"{d['paper_accuracy']:.1f}"
-        lines.append(
-            f"| {row.method} | {row.restarts or ''} | {row.sigma:g} | {row.accuracy:.2f} | "
-            f"{d['ci95'][0]:.2f}-{d['ci95'][1]:.2f} | {paper} | {d['seconds_per_image']:.4f} |"
-        )
-    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------- out of class
@@ -182,7 +166,7 @@ def ooc_thresholds(model, images: np.ndarray, config, sigmas, tpr: float = 0.95,
 # ------------------------------------------------------------------------------------ through files
 
 
-def via_files(images: np.ndarray, folder=None) -> np.ndarray:
+def via_files(images: np.ndarray) -> np.ndarray:
     """Model-range images (N, 28, 28) saved as 8-bit PNG files and read back the way `igc classify` reads files.
 
     What a user meets: the loader frames every file it is given. Measuring through it catches a loader
@@ -193,13 +177,49 @@ def via_files(images: np.ndarray, folder=None) -> np.ndarray:
 
     from .data import load_image, save_digit_png
 
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        out = np.empty_like(images, dtype=np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = np.empty(images.shape, dtype=np.float32)
         for i, image in enumerate(images):
             path = Path(tmp) / f"{i}.png"
             save_digit_png(np.asarray(image) + 0.5, path)
             out[i] = load_image(path) - 0.5
     return out
+
+
+def scanned(images: np.ndarray, sigma: float, seed: int = NOISE_SEED, scale: int = 4) -> np.ndarray:
+    """The digits as a noisy scan would bring them: enlarged `scale` times, placed off-centre on a page of
+    40x40 digit pixels, dark ink on light paper, Gaussian noise of `sigma` per scanned pixel, saved as PNG
+    files and read back through the file loader (which must find, crop and centre the digit itself)."""
+    import tempfile
+    from pathlib import Path
+
+    from PIL import Image
+
+    from .data import load_image
+
+    rng = np.random.default_rng(seed)
+    side, page = 28 * scale, 40 * scale
+    out = np.empty((len(images), 28, 28), dtype=np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, image in enumerate(np.asarray(images)):
+            ink = to_model_range(image[None])[0] + 0.5
+            big = np.asarray(Image.fromarray(ink, mode="F").resize((side, side), Image.Resampling.BILINEAR))
+            sheet = np.zeros((page, page), np.float32)
+            top, left = rng.integers(0, page - side + 1, 2)
+            sheet[top : top + side, left : left + side] = big
+            if sigma > 0:
+                sheet = np.clip(sheet + sigma * rng.standard_normal(sheet.shape).astype(np.float32), 0.0, 1.0)
+            path = Path(tmp) / f"{i}.png"
+            Image.fromarray((255 * (1.0 - sheet)).round().astype(np.uint8), mode="L").save(path)
+            out[i] = load_image(path) - 0.5
+    return out
+
+
+INPUTS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
+    "arrays": noisy_images,  # the paper's protocol on the arrays
+    "png": lambda images, sigma: via_files(noisy_images(images, sigma)),  # the same images as PNG files
+    "scan": scanned,  # noisy, enlarged, off-centre scans of the digits
+}
 
 
 # -------------------------------------------------------------------------------------------- speed

@@ -184,6 +184,11 @@ class CGANGenerator(nn.Module):
         return (self.config.image_size, self.config.image_size)
 
     @property
+    def label_classes(self) -> tuple[int, ...]:
+        """Classes per label: the cGAN reads one label (no multi-label search, paper Sec. 1.4)."""
+        return (self.config.num_classes,)
+
+    @property
     def has_encoder(self) -> bool:
         return False
 

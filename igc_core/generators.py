@@ -1,13 +1,17 @@
 """Conditional generators behind one interface: `decode(z, condition) -> images`.
 
-- `cvae` (here): the decoder of a conditional VAE (Kingma et al. 2014, Sohn et al. 2015); the encoder is kept
-  and can give the search a starting guess.
-- `cgan` (`igc_core.gan`): the convolutional generator of a conditional least-squares GAN (Mao et al. 2017),
-  as in the IGC paper (Sec. 4.1), with the same interface.
+Both kinds share the conditional decoder below; they differ in how it was trained:
+- `cvae`: the decoder of a conditional VAE (Kingma et al. 2014, Sohn et al. 2015); the encoder is kept and
+  can give the search a starting guess.
+- `cgan`: the generator of a conditional least-squares GAN (Mao et al. 2017), as in the IGC paper (Sec. 4.1).
 
 Each model carries the latent distribution it was trained with (`prior_mean`, `prior_std`, per dimension):
 the search starts there and measures z against it (the z-score of L_LR, IGC paper Sec. 3.1).
-Images are (B, 28, 28) floats in [-0.5, 0.5].
+Images are (B, H, W) floats in [-0.5, 0.5]: 28 x 28 for one digit, 28 x 56 for a two-digit number.
+
+Several labels (IGC paper Sec. 1.4, multi-label): `labels` lists the classes of each label (two digits: 10, 10)
+and the condition is the concatenation of one one-hot (or relaxed, softmax) vector per label; a single-label
+model is the case of one label of `num_classes`.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-KINDS = ("cvae",)  # the cgan lives in igc_core.gan
+KINDS = ("cvae", "cgan")
 ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "elu": nn.ELU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
 
 
@@ -26,19 +30,35 @@ ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "elu": nn.ELU, "leaky_relu": la
 class GeneratorConfig:
     kind: str = "cvae"
     latent_dim: int = 16
-    num_classes: int = 10
+    num_classes: int = 10  # the condition's width: all labels' classes together
     hidden: tuple[int, ...] = (256, 512)  # decoder widths, from the latent side to the image side
     activation: str = "silu"
-    image_size: int = 28
-    encoder_hidden: tuple[int, ...] = (512, 256)  # the cvae encoder's widths
+    image_size: int = 28  # the image's height, and its width unless `image_width` is given
+    encoder_hidden: tuple[int, ...] = (512, 256)  # cvae encoder / cgan discriminator widths
     conditioning: str = "bias"  # how hidden layers see the class: "bias" (added) or "film" (scale and shift)
     class_heads: bool = False  # a separate output layer per class (like per-class decoders, shared body)
     # The latent's unit: z = latent_scale * u with u ~ N(0, I) inside. Adam's step is measured in z's units,
     # so this decides what a learning rate means; 0.02 makes the paper's lr 0.001 take useful steps.
     latent_scale: float = 1.0
+    # Several labels (IGC paper Sec. 1.4): the classes of each, summing to num_classes; () = one label
+    labels: tuple[int, ...] = ()
+    image_width: int = 0  # 0: square images (image_size wide)
+    # several labels: one decoder per label, each seeing only its own label's condition, logits summed
+    label_paths: bool = False
+    label_shift: float = 0.0  # label_paths: each path's drawing moves by up to this many pixels, read from z
 
     def __post_init__(self) -> None:
-        for name in ("latent_dim", "num_classes", "image_size"):
+        if not isinstance(self.labels, (list, tuple)) or not all(isinstance(k, int) and not isinstance(k, bool) for k in self.labels):
+            raise ValueError(f"labels must be a list of class counts (got {self.labels!r})")
+        object.__setattr__(self, "labels", tuple(self.labels))
+        if self.labels and (min(self.labels) < 2 or sum(self.labels) != self.num_classes):
+            raise ValueError(f"every label needs 2 or more classes, and num_classes must be their sum "
+                             f"(labels {list(self.labels)}, num_classes {self.num_classes})")
+        if self.label_paths and (len(self.labels) < 2 or self.class_heads):
+            raise ValueError("label_paths (one decoder per label) needs two or more labels and no class heads")
+        if not (isinstance(self.label_shift, (int, float)) and 0 <= self.label_shift <= 64) or (self.label_shift and not self.label_paths):
+            raise ValueError(f"label_shift must be 0 to 64 pixels, and needs label_paths (got {self.label_shift!r})")
+        for name in ("latent_dim", "num_classes", "image_size", "image_width"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{name} must be a whole number (got {value!r})")
@@ -56,14 +76,23 @@ class GeneratorConfig:
             raise ValueError(f"unknown activation {self.activation!r}: choose one of {', '.join(ACTIVATIONS)}")
         if not (isinstance(self.latent_scale, (int, float)) and self.latent_scale > 0):
             raise ValueError(f"latent_scale must be positive (got {self.latent_scale!r})")
-        if self.latent_dim < 1 or self.num_classes < 2 or self.image_size < 4:
-            raise ValueError("latent_dim >= 1, num_classes >= 2 and image_size >= 4 are required")
+        if self.latent_dim < 1 or self.num_classes < 2 or self.image_size < 4 or (self.image_width and self.image_width < 4):
+            raise ValueError("latent_dim >= 1, num_classes >= 2 and images of 4 pixels or more a side are required")
         if not self.hidden or min(self.hidden + self.encoder_hidden) < 1:
             raise ValueError("hidden widths must be positive and at least one is required")
 
     @property
+    def label_classes(self) -> tuple[int, ...]:
+        """The classes of each label: (num_classes,) for a single-label model."""
+        return self.labels or (self.num_classes,)
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return (self.image_size, self.image_width or self.image_size)
+
+    @property
     def pixels(self) -> int:
-        return self.image_size * self.image_size
+        return self.image_shape[0] * self.image_shape[1]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -125,6 +154,52 @@ class ConditionalMLP(nn.Module):
         return out[order.argsort()]  # back to the rows' order, (B, out_dim)
 
 
+class LabelPaths(nn.Module):
+    """One conditional MLP per label, each seeing only its own label's part of the condition; their logits add.
+
+    For labels that are parts of the picture (the digits of a number) each path draws its own part, and a
+    wrong class for one label cannot be drawn by another label's path. Each path is linear in its condition,
+    so relaxed (softmax) conditions cost what one-hot ones do. With `max_shift` each path's drawing is moved
+    (bilinearly, by up to max_shift pixels in x and y) by an amount read from the latent, so the paths draw
+    their parts in one place and a part's position (a digit's jitter) is a latent coordinate.
+    """
+
+    def __init__(self, in_dim: int, label_classes: tuple[int, ...], widths: tuple[int, ...], image_shape: tuple[int, int],
+                 activation: str, conditioning: str = "bias", max_shift: float = 0.0):
+        super().__init__()
+        out_dim = image_shape[0] * image_shape[1]
+        self.paths = nn.ModuleList(ConditionalMLP(in_dim, c, widths, out_dim, activation, conditioning) for c in label_classes)
+        self.bounds = [(sum(label_classes[:k]), sum(label_classes[: k + 1])) for k in range(len(label_classes))]
+        self.image_shape, self.max_shift = image_shape, float(max_shift)
+        self.shifts = nn.ModuleList(nn.Linear(in_dim, 2) for _ in label_classes) if max_shift else None
+        if self.shifts is not None:
+            for layer in self.shifts:  # start unshifted
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        out = None
+        for k, (path, (a, b)) in enumerate(zip(self.paths, self.bounds)):
+            part = path(x, c[:, a:b])  # (B, out_dim) logits of this label's path
+            if self.shifts is not None:
+                part = self._move(part, self.max_shift * torch.tanh(self.shifts[k](x)))
+            out = part if out is None else out + part
+        return out
+
+    def _move(self, logits: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """Move each row's drawing by shift (B, 2) = (dx, dy) pixels; what enters from outside adds nothing (0)."""
+        H, W = self.image_shape
+        B = len(logits)
+        theta = torch.zeros(B, 2, 3, dtype=logits.dtype, device=logits.device)
+        theta[:, 0, 0] = theta[:, 1, 1] = 1.0
+        theta[:, 0, 2] = -2.0 * shift[:, 0].to(logits.dtype) / W  # sample at p - shift: the content moves by +shift
+        theta[:, 1, 2] = -2.0 * shift[:, 1].to(logits.dtype) / H
+        grid = nn.functional.affine_grid(theta, (B, 1, H, W), align_corners=False)
+        moved = nn.functional.grid_sample(logits.view(B, 1, H, W), grid, mode="bilinear", padding_mode="zeros",
+                                          align_corners=False)
+        return moved.view(B, H * W)
+
+
 class ConditionalGenerator(nn.Module):
     """A trained conditional generator G(z, c) and the latent prior it was trained with."""
 
@@ -132,9 +207,17 @@ class ConditionalGenerator(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.decoder = ConditionalMLP(c.latent_dim, c.num_classes, c.hidden, c.pixels, c.activation, c.conditioning, c.class_heads)
-        # q(z | x, c): outputs mean and log-variance
-        self.encoder = ConditionalMLP(c.pixels, c.num_classes, c.encoder_hidden, 2 * c.latent_dim, "silu")
+        if c.label_paths:
+            self.decoder = LabelPaths(c.latent_dim, c.label_classes, c.hidden, c.image_shape, c.activation, c.conditioning,
+                                      c.label_shift)
+        else:
+            self.decoder = ConditionalMLP(c.latent_dim, c.num_classes, c.hidden, c.pixels, c.activation, c.conditioning, c.class_heads)
+        if c.kind == "cvae":
+            # q(z | x, c): outputs mean and log-variance
+            self.encoder = ConditionalMLP(c.pixels, c.num_classes, c.encoder_hidden, 2 * c.latent_dim, "silu")
+        else:
+            # least-squares discriminator D(x, c) -> a score per image
+            self.encoder = ConditionalMLP(c.pixels, c.num_classes, c.encoder_hidden, 1, "leaky_relu")
         self.register_buffer("prior_mean", torch.zeros(c.latent_dim))
         self.register_buffer("prior_std", torch.ones(c.latent_dim))
 
@@ -149,7 +232,12 @@ class ConditionalGenerator(nn.Module):
 
     @property
     def image_shape(self) -> tuple[int, int]:
-        return (self.config.image_size, self.config.image_size)
+        return self.config.image_shape
+
+    @property
+    def label_classes(self) -> tuple[int, ...]:
+        """Classes per label (IGC paper Sec. 1.4); one entry for a single-label model."""
+        return self.config.label_classes
 
     def decode_logits(self, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """(B, latent), (B, classes) -> (B, pixels) pre-sigmoid outputs."""
@@ -162,6 +250,10 @@ class ConditionalGenerator(nn.Module):
         return (torch.sigmoid(self.decode_logits(z, condition)) - 0.5).view(-1, *self.image_shape)
 
     def one_hot(self, labels: torch.Tensor) -> torch.Tensor:
+        """(B,) class indices -> (B, num_classes); with several labels, (B, K) -> the concatenated one-hots."""
+        if labels.ndim == 2 and labels.shape[1] == len(self.label_classes) and len(self.label_classes) > 1:
+            parts = [nn.functional.one_hot(labels[:, k], n) for k, n in enumerate(self.label_classes)]
+            return torch.cat(parts, 1).to(self.prior_mean.dtype)
         return nn.functional.one_hot(labels, self.num_classes).to(self.prior_mean.dtype)
 
     def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 BF16_SPEEDUP_NEEDED = 1.15  # bf16 must beat fp32 by this much to be chosen (rounding costs a little accuracy)
-CALIBRATION_REPEATS = 3
+CALIBRATION_ROUNDS = 5  # fp32 and bf16 timed in turn this many times; the fastest of each counts
 _cache_lock = threading.Lock()
 
 
@@ -130,16 +130,6 @@ class PrecisionChoice:
     reason: str  # in words, for `igc bench` and the app's status line
 
 
-def _time_step(step, repeats: int) -> float:
-    step()  # warm-up (kernel selection, allocation)
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
 def choose_precision(generator, rows: int, device: torch.device, requested: str = "auto") -> PrecisionChoice:
     """The precision a search of `rows` latents per step should use on this machine.
 
@@ -155,12 +145,10 @@ def choose_precision(generator, rows: int, device: torch.device, requested: str 
     if not native:
         return PrecisionChoice("fp32", f"no native bfloat16 on this CPU ({evidence})")
     bucket = _bucket(rows)
-    key = "|".join((cpu_name(), f"torch {torch.__version__}", f"threads {torch.get_num_threads()}",
-                    _model_signature(generator), f"rows {bucket}"))
+    key = "|".join((cpu_name(), f"torch {torch.__version__}", _model_signature(generator), f"rows {bucket}"))
     cached = _read_cache().get(key)
     if not (isinstance(cached, dict) and isinstance(cached.get("fp32"), float) and isinstance(cached.get("bf16"), float)):
-        cached = {"fp32": _time_search_step(generator, bucket, device, False),
-                  "bf16": _time_search_step(generator, bucket, device, True)}
+        cached = _calibrate(generator, bucket, device)
         _write_cache(key, cached)
     ratio = cached["fp32"] / max(cached["bf16"], 1e-9)
     if ratio >= BF16_SPEEDUP_NEEDED:
@@ -173,15 +161,39 @@ def _model_signature(generator) -> str:
     return f"{type(generator).__name__}[{hashlib.sha1(shapes.encode()).hexdigest()[:10]}]"
 
 
-def _time_search_step(generator, rows: int, device: torch.device, bf16: bool) -> float:
-    """Seconds for one search step (decode, and the gradient with respect to z) on `rows` latents."""
+def _calibrate(generator, rows: int, device: torch.device) -> dict:
+    """Seconds per search step in fp32 and in bf16, timed in turn on one thread.
+
+    Taking turns (and keeping the fastest of each) makes a busy moment slow both alike instead of biasing the
+    comparison; one thread is where the thread tuner starts and what a busy machine ends up using.
+    """
+    fp32, bf16 = _search_step(generator, rows, device, False), _search_step(generator, rows, device, True)
+    threads = torch.get_num_threads()
+    flags = [p.requires_grad for p in generator.parameters()]
+    generator.requires_grad_(False)  # as in the search: no weight gradients
+    torch.set_num_threads(1)
+    try:
+        fp32(), bf16()  # warm-up (kernel selection, allocation)
+        best = {"fp32": float("inf"), "bf16": float("inf")}
+        for _ in range(CALIBRATION_ROUNDS):
+            for name, step in (("fp32", fp32), ("bf16", bf16)):
+                started = time.perf_counter()
+                step()
+                best[name] = min(best[name], time.perf_counter() - started)
+        return best
+    finally:
+        torch.set_num_threads(threads)
+        for p, flag in zip(generator.parameters(), flags):
+            p.requires_grad_(flag)
+
+
+def _search_step(generator, rows: int, device: torch.device, bf16: bool):
+    """A function running one search step (decode, and the gradient with respect to z) on `rows` latents."""
     rng = torch.Generator(device="cpu").manual_seed(0)
     z = (generator.prior_mean.detach().cpu() + generator.prior_std.detach().cpu()
          * torch.randn(rows, generator.latent_dim, generator=rng)).to(device)
     labels = torch.arange(rows, device=device) % generator.num_classes
     cond = generator.one_hot(labels)
-    flags = [p.requires_grad for p in generator.parameters()]
-    generator.requires_grad_(False)
 
     def step() -> None:
         zr = z.clone().requires_grad_(True)
@@ -189,11 +201,7 @@ def _time_search_step(generator, rows: int, device: torch.device, bf16: bool) ->
             out = generator.decode_logits(zr, cond)
         torch.autograd.grad(out.float().abs().mean(), zr)
 
-    try:
-        return _time_step(step, CALIBRATION_REPEATS)
-    finally:
-        for p, flag in zip(generator.parameters(), flags):
-            p.requires_grad_(flag)
+    return step
 
 
 # ------------------------------------------------------------------------------------------ threads
@@ -212,7 +220,8 @@ class ThreadTuner:
 
     It starts on one thread (never catastrophically slow), then tries each other count for up to
     `probe_steps` steps, giving up on a count at its first step that is clearly slower than the current
-    one's recent median, and keeps the fastest. The trial round repeats after `recheck_seconds`, doubling
+    one's recent median (two threads next to a busy process can be 6x slower: a probe must be cheap), and
+    keeps the fastest. The trial round repeats after `recheck_seconds`, doubling
     (up to `max_recheck_seconds`) while the choice holds, so a neighbour that starts or stops is noticed at
     little cost. With `threads` > 0 the count is fixed and nothing is timed. `close()` restores the
     process-wide count.
@@ -268,9 +277,9 @@ class ThreadTuner:
             return
         reference = _median(self._recent)
         self._trial_times.append(seconds)
-        too_slow = len(self._trial_times) > 1 and seconds > 1.5 * reference  # its first step may be a warm-up
-        if too_slow or len(self._trial_times) > self.probe_steps:
-            self._results[self._trial] = float("inf") if too_slow else _median(self._trial_times[1:])
+        too_slow = seconds > 1.5 * reference  # one clearly slow step is enough to give a count up
+        if too_slow or len(self._trial_times) >= self.probe_steps:
+            self._results[self._trial] = float("inf") if too_slow else _median(self._trial_times)
             self._next_trial()
 
     def _next_trial(self) -> None:

@@ -14,6 +14,7 @@ image's result does not depend on which images share its batch.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict, dataclass, replace
 from typing import Callable
@@ -29,6 +30,7 @@ DIFS = ("mae", "mse", "bce")
 SCORES = ("dif", "loss")
 INITS = ("mean", "encoder")
 PRECISIONS = ("auto", "fp32", "bf16")
+INTENSITIES = ("none", "affine")
 MAX_MEAN_ZSCORE = 4.0  # a latent further out than this (mean |zscore|) has left the prior: diverged
 
 
@@ -53,6 +55,14 @@ class SearchConfig:
     precision: str = "auto"
     batch_size: int = 256  # images per chunk
     threads: int = 0  # torch threads; 0 = automatic (igc_core.runtime.ThreadTuner times the steps themselves)
+    # Robustness options (ROBUSTNESS.md); the defaults are the paper's search.
+    # "affine": every latent's reconstruction is compared as a * G(c, z) + b, with contrast a (clamped to
+    # [min_contrast, max_contrast]) and brightness b fitted to the image in closed form (least squares) at every
+    # step, so a faint or grey-backed digit is matched by its own class instead of a thicker digit.
+    intensity: str = "none"
+    min_contrast: float = 0.25
+    max_contrast: float = 1.5
+    binarize: float = 0.0  # > 0: pixels above this ink level (0-1 scale) become full ink, the rest paper; 0 = off
 
     def __post_init__(self) -> None:
         problems = []
@@ -71,6 +81,7 @@ class SearchConfig:
             ("score", self.score, SCORES),
             ("init", self.init, INITS),
             ("precision", self.precision, PRECISIONS),
+            ("intensity", self.intensity, INTENSITIES),
         ):
             if value not in allowed:
                 problems.append(f"{name} must be one of {', '.join(allowed)} (got {value!r})")
@@ -88,6 +99,14 @@ class SearchConfig:
             problems.append(f"seed must be a whole number (got {self.seed!r})")
         if self.device != "cpu" and not self.device.startswith("cuda") and self.device != "auto":
             problems.append(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto' (got {self.device!r})")
+        if not (math.isfinite(self.min_contrast) and math.isfinite(self.max_contrast)
+                and 0 < self.min_contrast <= 1 <= self.max_contrast <= 10):
+            problems.append(f"the contrast range needs 0 < min_contrast <= 1 <= max_contrast <= 10 "
+                            f"(got {self.min_contrast!r} to {self.max_contrast!r})")
+        if self.intensity != "none" and self.dif == "bce":
+            problems.append("an intensity transform needs dif 'mae' or 'mse' (BCE compares against the raw output)")
+        if not (math.isfinite(self.binarize) and 0 <= self.binarize < 1):
+            problems.append(f"binarize is an ink level from 0 (off) to below 1 (got {self.binarize!r})")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -171,24 +190,125 @@ class SearchDiverged(ValueError):
     """Raised by `classify_one` when the search did not converge; the message says what to change."""
 
 
-def _image_distance(dif: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """L_DD (paper Sec. 3.1, MAE there): logits (M, P), target (M, P) in [-0.5, 0.5] -> (M,)."""
+def image_distance(dif: str, logits: torch.Tensor, recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L_DD (paper Sec. 3.1, MAE there): logits or recon (M, P), target (M, P) in [-0.5, 0.5] -> (M,)."""
     if dif == "bce":
         return F.binary_cross_entropy_with_logits(logits, target + 0.5, reduction="none").mean(-1)
-    recon = torch.sigmoid(logits) - 0.5
     if dif == "mae":
         return (recon - target).abs().mean(-1)
     return (recon - target).square().mean(-1)
 
 
-def start_points(generator: ConditionalGenerator, config: SearchConfig, device: torch.device) -> torch.Tensor:
-    """(C, R, L) starting latents shared by every image: restart 0 at the prior mean, the rest around it."""
-    C, R, L = generator.num_classes, config.restarts, generator.latent_dim
+def fit_intensity(recon: torch.Tensor, target: torch.Tensor, lo: float, hi: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row, the contrast a in [lo, hi] and brightness b that minimise |a * recon + b - target|^2.
+
+    recon, target (M, P) -> a, b (M, 1). Closed form (a line fit), so the transform is always at its optimum for
+    the current reconstruction and costs a few reductions per step; it is differentiable in both arguments.
+    """
+    recon_mean, target_mean = recon.mean(-1, keepdim=True), target.mean(-1, keepdim=True)
+    centred = recon - recon_mean
+    cov = (centred * (target - target_mean)).mean(-1, keepdim=True)
+    a = (cov / (centred.square().mean(-1, keepdim=True) + 1e-6)).clamp(lo, hi)
+    return a, target_mean - a * recon_mean
+
+
+def objective(generator: ConditionalGenerator, z: torch.Tensor, cond: torch.Tensor, target: torch.Tensor,
+              config: SearchConfig, autocast=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The search's objective for latents z (M, L) under conditions cond (M, C) against target (M, P).
+
+    Returns the loss L = L_DD + lambda_LR * L_LR (paper Sec. 3.1), L_DD and the reconstruction it compared,
+    (M, P) in the image's scale (after the intensity transform, if any). Shared with `igc_core.attacks`.
+    """
+    with autocast if autocast is not None else contextlib.nullcontext():
+        logits = generator.decode_logits(z, cond)
+    logits = logits.float()  # (M, P)
+    recon = torch.sigmoid(logits) - 0.5
+    if config.intensity == "affine":
+        a, b = fit_intensity(recon, target, config.min_contrast, config.max_contrast)
+        recon = a * recon + b
+    dif = image_distance(config.dif, logits, recon, target)  # L_DD, (M,)
+    latent_reg = ((z - generator.prior_mean) / generator.prior_std).abs().mean(-1)  # L_LR = mean |zscore(z)|, (M,)
+    return dif + config.lambda_lr * latent_reg, dif, recon
+
+
+def preprocess(images: torch.Tensor, config: SearchConfig) -> torch.Tensor:
+    """What the search compares against: the images themselves, or binarised (`config.binarize`), [-0.5, 0.5]."""
+    if config.binarize > 0:
+        return torch.where(images + 0.5 > config.binarize, 0.5, -0.5).to(images.dtype)
+    return images
+
+
+def start_points(generator: ConditionalGenerator, config: SearchConfig, device: torch.device,
+                 searches: int | None = None) -> torch.Tensor:
+    """(C, R, L) starting latents shared by every image: restart 0 at the prior mean, the rest around it.
+
+    C is the number of classes, or `searches` when given (the multi-label search's conditions)."""
+    C, R, L = searches or generator.num_classes, config.restarts, generator.latent_dim
     rng = torch.Generator(device="cpu").manual_seed(config.seed)
     noise = torch.randn(C, R, L, generator=rng)
     noise[:, 0] = 0.0
     mean, std = generator.prior_mean.detach().cpu(), generator.prior_std.detach().cpu()
     return (mean + config.restart_spread * std * noise).to(device)  # (C, R, L)
+
+
+def check_images(images: np.ndarray | torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Images (N, H, W) or one (H, W) in [-0.5, 0.5] as a float tensor; a clear ValueError otherwise."""
+    imgs = torch.as_tensor(np.asarray(images, dtype=np.float32) if not torch.is_tensor(images) else images)
+    imgs = imgs.float()
+    if imgs.ndim == 2:
+        imgs = imgs[None]
+    if imgs.ndim != 3 or tuple(imgs.shape[1:]) != tuple(shape):
+        raise ValueError(f"expected images of shape (N, {shape[0]}, {shape[1]}), got {tuple(imgs.shape)}")
+    if not torch.isfinite(imgs).all():
+        raise ValueError("the images hold NaN or infinite values")
+    if imgs.numel() and (imgs.min() < -0.5 - 1e-4 or imgs.max() > 0.5 + 1e-4):
+        raise ValueError("images must be scaled to [-0.5, 0.5] (use igc_core.data.to_model_range)")
+    return imgs
+
+
+class freeze:
+    """The generator in eval mode on `device` with no weight gradients (a search never needs them);
+    `restore()` puts back its training mode and gradient flags."""
+
+    def __init__(self, generator: ConditionalGenerator, device: torch.device):
+        self.generator, self.was_training = generator, generator.training
+        self.flags = [p.requires_grad for p in generator.parameters()]
+        generator.eval()
+        generator.requires_grad_(False)
+        generator.to(device)
+
+    def restore(self) -> None:
+        for p, flag in zip(self.generator.parameters(), self.flags):
+            p.requires_grad_(flag)
+        self.generator.train(self.was_training)
+
+
+ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
+
+
+def adam_step(param: torch.Tensor, grad: torch.Tensor, m1: torch.Tensor, m2: torch.Tensor, t: int, lr: float) -> torch.Tensor:
+    """One step of Adam (Kingma & Ba 2015), the paper's optimiser, written out so that rows can be dropped
+    (pruning): updates the moments m1, m2 in place and returns the new parameter; `t` counts from 1."""
+    beta1, beta2 = ADAM_BETAS
+    m1.mul_(beta1).add_(grad, alpha=1 - beta1)
+    m2.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    denom = (m2 / (1 - beta2**t)).sqrt_().add_(ADAM_EPS)
+    return param - lr * (m1 / (1 - beta1**t)) / denom
+
+
+def divergence(final_loss: torch.Tensor, initial_loss: torch.Tensor, z: torch.Tensor, winners: torch.Tensor,
+               mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """Which images' searches diverged (step size gone wild): (n,) bool.
+
+    final_loss, initial_loss (n, M) per latent, z (n, M, L), winners (n, W) the latents the answer rests on.
+    Diverged: non-finite values; or a winning latent, or most latents, "lost": far worse than where they
+    started (Adam's jitter at an optimum costs a little, a blow-up a lot), or absurdly far outside the prior
+    (mean |zscore| > MAX_MEAN_ZSCORE; under it, about 0.8).
+    """
+    zscore = ((z - mean) / std).abs().mean(-1)  # (n, M)
+    lost = (final_loss > 1.5 * initial_loss + 1e-3) | (zscore > MAX_MEAN_ZSCORE)
+    nonfinite = ~torch.isfinite(final_loss).all(-1) | ~torch.isfinite(z.flatten(1)).all(-1)
+    return nonfinite | lost.gather(1, winners).any(-1) | (lost.float().mean(-1) > 0.5)
 
 
 def search(
@@ -212,26 +332,19 @@ def search(
     (the app keeps a core for drawing).
     """
     device = resolve_device(config.device)
-    imgs = torch.as_tensor(np.asarray(images, dtype=np.float32) if not torch.is_tensor(images) else images)
-    imgs = imgs.float()
-    if imgs.ndim == 2:
-        imgs = imgs[None]
-    if imgs.ndim != 3 or tuple(imgs.shape[1:]) != generator.image_shape:
-        raise ValueError(f"expected images of shape (N, {generator.image_shape[0]}, {generator.image_shape[1]}), got {tuple(imgs.shape)}")
-    if not torch.isfinite(imgs).all():
-        raise ValueError("the images hold NaN or infinite values")
-    if imgs.numel() and (imgs.min() < -0.5 - 1e-4 or imgs.max() > 0.5 + 1e-4):
-        raise ValueError("images must be scaled to [-0.5, 0.5] (use igc_core.data.to_model_range)")
+    if len(generator.label_classes) > 1:
+        raise ValueError(f"this model reads {len(generator.label_classes)} labels "
+                         f"({' x '.join(map(str, generator.label_classes))} classes): use igc_core.multilabel.search")
+    imgs = check_images(images, generator.image_shape)
     if snapshot_every < 1:
         raise ValueError("snapshot_every must be at least 1")
+    if config.keep_classes > generator.num_classes:
+        raise ValueError(f"keep_classes is {config.keep_classes}, but the model has only {generator.num_classes} classes")
     if config.init == "encoder" and not generator.has_encoder:
         raise ValueError(f"init 'encoder' needs a CVAE; this generator is a {generator.config.kind}")
+    imgs = preprocess(imgs, config)
 
-    was_training = generator.training
-    generator.eval()
-    flags = [p.requires_grad for p in generator.parameters()]
-    generator.requires_grad_(False)  # frozen: no weight gradients are ever computed
-    generator.to(device)
+    frozen = freeze(generator, device)
     tuner = ThreadTuner(config.threads, max_threads) if device.type == "cpu" else None
     try:
         rows = min(max(len(imgs), 1), config.batch_size) * generator.num_classes * config.restarts
@@ -254,9 +367,7 @@ def search(
     finally:
         if tuner is not None:
             tuner.close()
-        for p, flag in zip(generator.parameters(), flags):
-            p.requires_grad_(flag)
-        generator.train(was_training)
+        frozen.restore()
 
     def cat(key):
         if not parts or parts[0].get(key) is None:
@@ -299,7 +410,6 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
     target = images.reshape(n, 1, 1, P).expand(n, C, R, P).reshape(-1, P)  # (M, P)
     m1 = torch.zeros_like(z)  # Adam's first moment
     m2 = torch.zeros_like(z)  # Adam's second moment
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
     active_classes = torch.ones(n, C, dtype=torch.bool, device=device)
     rows = None  # indices of the rows still searching; None = all of them
     frozen_loss = torch.full((n * C * R,), float("nan"), device=device)
@@ -307,15 +417,10 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
 
     def evaluate(zr, idx):
-        """Loss, L_DD and logits for the rows `idx` (None = all) at latents zr (m, L)."""
+        """Loss, L_DD and reconstructions (m, P) for the rows `idx` (None = all) at latents zr (m, L)."""
         c = cond if idx is None else cond[idx]
         t = target if idx is None else target[idx]
-        with autocast:
-            logits = generator.decode_logits(zr, c)
-        logits = logits.float()  # (m, P)
-        dif = _image_distance(config.dif, logits, t)  # L_DD, (m,)
-        latent_reg = ((zr - mean) / std).abs().mean(-1)  # L_LR = mean |zscore(z)|, paper Sec. 3.1, (m,)
-        return dif + config.lambda_lr * latent_reg, dif, logits
+        return objective(generator, zr, c, t, config, autocast)
 
     def full(values_rows, frozen):
         if rows is None:
@@ -324,12 +429,12 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
         out[rows] = values_rows
         return out
 
-    def emit(step, loss, dif, logits):
+    def emit(step, loss, dif, recon_rows):
         if on_snapshot is None:
             return
         recon = None
         if snapshot_images:
-            img = torch.sigmoid(logits.detach()) - 0.5
+            img = recon_rows.detach()
             recon_full = torch.zeros(n * C * R, P, device=device) if rows is not None else img
             if rows is not None:
                 recon_full[rows] = img
@@ -351,22 +456,17 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
             tuner.begin()
         zr = z if rows is None else z[rows]
         zr.requires_grad_(True)
-        loss, dif, logits = evaluate(zr, rows)
+        loss, dif, recon = evaluate(zr, rows)
         (grad,) = torch.autograd.grad(loss.sum(), zr)
         zr = zr.detach()
         if initial_loss is None:
             initial_loss = loss.detach().clone()
         if step % snapshot_every == 0:
-            emit(step, loss, dif, logits)
-        # ---- Adam (Kingma & Ba 2015), the paper's optimiser, written out so pruned rows can be dropped
-        g = grad
+            emit(step, loss, dif, recon)
+        # ---- Adam, on the rows still searching
         a1 = m1 if rows is None else m1[rows]
         a2 = m2 if rows is None else m2[rows]
-        a1.mul_(beta1).add_(g, alpha=1 - beta1)
-        a2.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-        t = step + 1
-        denom = (a2 / (1 - beta2**t)).sqrt_().add_(eps)
-        zr = zr - config.lr * (a1 / (1 - beta1**t)) / denom
+        zr = adam_step(zr, grad, a1, a2, step + 1, config.lr)
         if rows is None:
             z = zr
         else:
@@ -394,23 +494,17 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
     # ---- final evaluation at the last latents (no gradient): the scores the classes are ranked by
     with torch.no_grad():
         zr = z if rows is None else z[rows]
-        loss_r, dif_r, logits = evaluate(zr, rows)
+        loss_r, dif_r, recon_r = evaluate(zr, rows)
         final_loss, final_dif = full(loss_r, frozen_loss), full(dif_r, frozen_dif)
-        emit(step, loss_r, dif_r, logits)
+        emit(step, loss_r, dif_r, recon_r)
         if initial_loss is None:  # zero steps: nothing moved
             initial_loss = final_loss
         score = (final_dif if config.score == "dif" else final_loss).view(n, C, R)
         per_class, best_restart = score.amin(-1), score.argmin(-1)  # (n, C)
         per_class = torch.where(torch.isnan(per_class), torch.full_like(per_class, float("inf")), per_class)
         ooc, labels = per_class.min(-1)  # OOC: the smallest distance, paper Sec. 3.2
-        # A diverged search (step size gone wild): non-finite values; or the winning latent, or most latents,
-        # "lost": far worse than where they started (Adam's jitter at an optimum costs a little, a blow-up a
-        # lot), or absurdly far outside the prior (mean |zscore| > MAX_MEAN_ZSCORE; under it, about 0.8).
-        zscore = ((z.view(n, C * R, L) - mean) / std).abs().mean(-1)  # (n, C*R)
-        lost = (final_loss.view(n, -1) > 1.5 * initial_loss.view(n, -1) + 1e-3) | (zscore > MAX_MEAN_ZSCORE)
         winner = labels * R + best_restart.gather(1, labels.view(n, 1)).view(n)  # (n,) row within C*R
-        nonfinite = ~torch.isfinite(final_loss.view(n, -1)).all(-1) | ~torch.isfinite(z.view(n, -1)).all(-1)
-        diverged = nonfinite | lost.gather(1, winner.view(n, 1)).view(n) | (lost.float().mean(-1) > 0.5)
+        diverged = divergence(final_loss.view(n, -1), initial_loss.view(n, -1), z.view(n, C * R, L), winner.view(n, 1), mean, std)
         labels = torch.where(diverged, torch.full_like(labels, -1), labels)
         out = {
             "labels": labels.cpu().numpy(),
@@ -423,13 +517,12 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
         }
         pick = best_restart.view(n, C, 1, 1)
         if return_reconstructions:
-            img = torch.sigmoid(logits) - 0.5
+            img = recon_r
             full_img = img if rows is None else torch.zeros(n * C * R, P, device=device).index_copy_(0, rows, img)
             if rows is not None:  # pruned classes: their image at the latent where they stopped
                 with torch.no_grad():
                     idle = (~active_classes).view(n, C, 1).expand(n, C, R).reshape(-1).nonzero().squeeze(1)
-                    with autocast:
-                        full_img[idle] = torch.sigmoid(generator.decode_logits(z[idle], cond[idle]).float()) - 0.5
+                    full_img[idle] = evaluate(z[idle], idle)[2]
             recon = full_img.view(n, C, R, P).gather(2, pick.expand(n, C, 1, P)).squeeze(2)
             out["reconstructions"] = recon.view(n, C, *generator.image_shape).cpu().numpy()
         if return_latents:

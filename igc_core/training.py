@@ -51,38 +51,63 @@ def tensors(data: Dataset, limit: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(to_model_range(images)), torch.from_numpy(labels)
 
 
+EpochData = Callable[[int], tuple[torch.Tensor, torch.Tensor]]  # epoch -> (images, labels) to train on
+
+
+def epoch_data(data: Dataset | Callable[[int], Dataset], limit: int = 0) -> EpochData:
+    """The same data set every epoch, or fresh data per epoch from a callable (two-digit pairs, igc_core.pairs)."""
+    if isinstance(data, Dataset):
+        fixed = tensors(data, limit)
+        return lambda epoch: fixed
+    return lambda epoch: tensors(data(epoch), limit)
+
+
 def train_generator(
-    gen_config: GeneratorConfig, data: Dataset, config: TrainConfig, progress: Progress | None = None
+    gen_config: GeneratorConfig, data: Dataset | Callable[[int], Dataset], config: TrainConfig,
+    progress: Progress | None = None,
 ) -> tuple[ConditionalGenerator, dict]:
     """Train a conditional generator of `gen_config.kind`; returns the model and its training metrics.
 
-    A cgan (`gen_config` a `gan.GANConfig`, `config` a `gan.GANTrainConfig`) is trained by `igc_core.gan`.
+    `data` is a data set, or a function of the epoch that returns that epoch's data (fresh pairs).
+    Labels are (N,) class indices, or (N, K) for a model of K labels. The convolutional cGAN (`gen_config` a
+    `gan.GANConfig`, `config` a `gan.GANTrainConfig`) is trained by `igc_core.gan` on single digits.
     """
-    if gen_config.kind == "cgan":
+    if not isinstance(gen_config, GeneratorConfig):  # gan.GANConfig
         from .gan import train_cgan
 
-        x_all, y_all = tensors(data, 0)
+        if not isinstance(data, Dataset) or np.asarray(data.labels).ndim != 1:
+            raise ValueError("the convolutional cGAN reads one digit: train it on a data set of single digits")
+        x_all, y_all = tensors(data, 0)  # train_cgan applies config.limit itself
         return train_cgan(gen_config, x_all, y_all.long(), config, progress)
     torch.manual_seed(config.seed)
     rng = torch.Generator().manual_seed(config.seed)
     model = ConditionalGenerator(gen_config)
-    x_all, y_all = tensors(data, config.limit)
+    source = epoch_data(data, config.limit)
     started = time.perf_counter()
-    metrics = _train_cvae(model, x_all, y_all, config, rng, progress)
+    if gen_config.kind == "cvae":
+        metrics = _train_cvae(model, source, config, rng, progress)
+    else:
+        metrics = _train_cgan(model, source, config, rng, progress)
     metrics["train_seconds"] = round(time.perf_counter() - started, 1)
+    if gen_config.kind == "cgan":
+        with torch.no_grad():
+            model.prior_mean.zero_()
+            model.prior_std.fill_(gen_config.latent_scale)
     model.eval()
     return model, metrics
 
 
-def _train_cvae(model, x_all, y_all, config, rng, progress) -> dict:
+def _train_cvae(model, source: EpochData, config, rng, progress) -> dict:
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
+    x_all, y_all = source(0)
     n = len(x_all)
     total = config.epochs * ((n + config.batch_size - 1) // config.batch_size)
     step = 0
     L = model.latent_dim
     scale = model.config.latent_scale
     for epoch in range(config.epochs):
+        x_all, y_all = source(epoch) if epoch else (x_all, y_all)
         sums = np.zeros(2)
         for idx in batches(n, config.batch_size, rng):
             x, c = x_all[idx], model.one_hot(y_all[idx])
@@ -115,3 +140,37 @@ def _train_cvae(model, x_all, y_all, config, rng, progress) -> dict:
         # variance of z = mu + sd * eps over the data set: var(mu) + mean(sd^2)
         model.prior_std.copy_((mu.var(0) + sd.square().mean(0)).sqrt().clamp_min(1e-3))
     return {"rec_bce_per_image": float(sums[0] / n), "kl_per_image": float(sums[1] / n), "latent_dims": L}
+
+
+def _train_cgan(model, source: EpochData, config, rng, progress) -> dict:
+    """Least-squares conditional GAN (Mao et al. 2017), the loss the IGC paper used (Sec. 4.1)."""
+    gen_params = list(model.decoder.parameters())
+    opt_g = torch.optim.Adam(gen_params, lr=config.lr * 2, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(model.encoder.parameters(), lr=config.lr * 2, betas=(0.5, 0.999))
+    x_all, y_all = source(0)
+    n = len(x_all)
+    total = config.epochs * ((n + config.batch_size - 1) // config.batch_size)
+    step = 0
+    last = {}
+    for epoch in range(config.epochs):
+        x_all, y_all = source(epoch) if epoch else (x_all, y_all)
+        for idx in batches(n, config.batch_size, rng):
+            x, c = x_all[idx].reshape(len(idx), -1), model.one_hot(y_all[idx])
+            # the prior: N(0, latent_scale^2 I)
+            z = model.config.latent_scale * torch.randn(len(idx), model.latent_dim, generator=rng)
+            fake = torch.sigmoid(model.decode_logits(z, c)) - 0.5
+            d_real = model.encoder(x, c)
+            d_fake = model.encoder(fake.detach(), c)
+            loss_d = 0.5 * ((d_real - 1).square().mean() + d_fake.square().mean())
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            loss_g = 0.5 * (model.encoder(fake, c) - 1).square().mean()
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            step += 1
+            last = {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+            if progress:
+                progress(epoch, step, total, last)
+    return {"final_" + k: v for k, v in last.items()}

@@ -1,5 +1,11 @@
 #!/usr/bin/env bash
-# Create .venv (if missing) and install igc into it: torch 2.13.0 first (the CPU build), then the project.
+# Create .venv (if missing) and install igc into it, only when needed: the first time, or after
+# pyproject.toml changed. torch is installed first, on its own, so that the project's open torch range
+# does not pull a different build:
+#   IGC_TORCH        the torch requirement (default torch==2.13.0; pip takes whatever build its index
+#                    serves for this machine: on PyPI for Linux x86_64 that is the CUDA build)
+#   IGC_TORCH_INDEX  an index to take torch from, e.g. https://download.pytorch.org/whl/cpu (CPU only,
+#                    smaller) or https://download.pytorch.org/whl/cu128 (NVIDIA GPUs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -7,6 +13,14 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 . .venv/bin/activate
+stamp=.venv/.igc-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && python -c "import importlib.util as u, sys; sys.exit(not (u.find_spec('igc_core') and u.find_spec('torch')))" 2>/dev/null; then
+    exit 0  # installed, and pyproject.toml has not changed since
+fi
 python -m pip install -q --upgrade pip
-python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0"
+if ! python -c "import torch" 2>/dev/null; then
+    python -m pip install -q "${IGC_TORCH:-torch==2.13.0}" ${IGC_TORCH_INDEX:+--index-url "$IGC_TORCH_INDEX"}
+fi
 python -m pip install -q -e ".[test]"
+echo "$want" > "$stamp"

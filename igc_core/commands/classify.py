@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from .common import add_common_options, add_search_options, prologue, threshold_arg
+from .common import add_common_options, add_multilabel_options, add_search_options, multilabel_config, prologue, threshold_arg
 
 
 def register(sub) -> None:
@@ -18,6 +18,7 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     add_common_options(p, data=False)
     add_search_options(p)
+    add_multilabel_options(p)
     p.set_defaults(func=run)
 
 
@@ -25,15 +26,19 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..checkpoints import recommended_threshold
-    from ..data import DataError, load_image, to_model_range
+    from ..data import DataError, frame_number, load_image, to_model_range
     from ..search import search
 
     ctx = prologue(args)
     threshold = args.threshold if args.threshold is not None else recommended_threshold(ctx.meta)
+    several = len(ctx.model.label_classes) > 1
+    if several and ctx.model.image_shape != (28, 56):
+        raise ValueError(f"this igc reads files for one digit (28x28) or a two-digit number (28x56); the model "
+                         f"draws {ctx.model.image_shape[0]}x{ctx.model.image_shape[1]}")
     files, images, failed = [], [], 0
     for name in args.images:
         try:
-            images.append(load_image(name))
+            images.append(load_image(name, frame_number if several else None))
             files.append(name)
         except DataError as exc:
             failed += 1
@@ -41,13 +46,24 @@ def run(args: argparse.Namespace) -> int:
     if not images:
         print("igc: no image could be read", file=sys.stderr)
         return 1
-    x = to_model_range(np.stack(images))  # (N, 28, 28) in [-0.5, 0.5]
+    x = to_model_range(np.stack(images))  # (N, 28, 28) in [-0.5, 0.5]; (N, 28, 56) for numbers
     bar = tqdm(total=len(x), unit="image", desc="classify", disable=args.quiet or len(x) < 2, file=sys.stderr)
 
     def on_snapshot(snap) -> None:
         if snap.step == snap.steps:
             bar.update(len(snap.losses))
 
+    if several:
+        from .. import multilabel
+
+        result = multilabel.search(ctx.model, x, multilabel_config(args, ctx.config), on_snapshot=on_snapshot,
+                                   snapshot_every=max(ctx.config.steps, 1))
+        bar.close()
+        _print_numbers(args, files, result, threshold)
+        if not args.json and threshold is None:
+            print("(no OOC threshold: pass --threshold, or measure one with `igc evaluate --task two-digit --save-threshold`)",
+                  file=sys.stderr)
+        return 1 if failed or result.diverged.any() else 0
     result = search(ctx.model, x, ctx.config, on_snapshot=on_snapshot, snapshot_every=max(ctx.config.steps, 1))
     bar.close()
     for i, name in enumerate(files):
@@ -70,3 +86,29 @@ def run(args: argparse.Namespace) -> int:
     if not args.json and threshold is None:
         print("(no OOC threshold: pass --threshold, or measure one with `igc evaluate --ood`)", file=sys.stderr)
     return 1 if failed or result.diverged.any() else 0
+
+
+def _print_numbers(args: argparse.Namespace, files: list[str], result, threshold: float | None) -> None:
+    """One line (or JSON object) per file for a multi-label model: the labels, the number, OOC, distances."""
+    from ..pairs import number_label
+
+    for i, name in enumerate(files):
+        distances = [[round(float(d), 6) for d in label[i]] for label in result.distances]
+        diverged = bool(result.diverged[i])
+        labels = None if diverged else [int(k) for k in result.labels[i]]
+        ooc = float(result.ooc[i])
+        out_of_class = None if threshold is None or diverged else bool(ooc > threshold)
+        if args.json:
+            record = {"file": name, "labels": labels, "label": None if diverged else number_label(labels),
+                      "ooc": round(ooc, 6), "out_of_class": out_of_class, "distances": distances}
+            if diverged:
+                record["error"] = "search diverged: lower --lr"
+            print(json.dumps(record))
+        elif diverged:
+            print(f"{name}: search diverged (lower --lr)")
+        else:
+            verdict = "" if out_of_class is None else ("  OUT OF CLASS" if out_of_class else "  in class")
+            best = "  ".join(f"{'tens' if k == 0 else 'units' if k == 1 else f'label {k}'}: "
+                             + " ".join(f"{c}:{d:.4f}" for c, d in sorted(enumerate(ds), key=lambda t: t[1])[:3])
+                             for k, ds in enumerate(distances))
+            print(f"{name}: number {number_label(labels)}  ooc {ooc:.4f}{verdict}  ({result.config.mode}; best: {best})")

@@ -34,24 +34,22 @@ def ints(text: str) -> list[int]:
     return values
 
 
-def positive_int(text: str) -> int:
+def _whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a whole number of {minimum} or more, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _whole_number(text, 1)
 
 
 def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}")
-    return value
+    return _whole_number(text, 0)
 
 
 def threads_arg(text: str) -> int:
@@ -95,7 +93,7 @@ def add_common_options(p: argparse.ArgumentParser, model: bool = True, data: boo
 
 def add_search_options(p: argparse.ArgumentParser, restarts: bool = True) -> None:
     """Search settings shared by classify, evaluate and bench; unset ones come from --preset."""
-    from ..search import DEFAULT_PRESET, DIFS, INITS, PRECISIONS, PRESETS, SCORES
+    from ..search import DEFAULT_PRESET, DIFS, INITS, INTENSITIES, PRECISIONS, PRESETS, SCORES
 
     g = p.add_argument_group("search settings (default: the --preset's)")
     g.add_argument("--preset", default=None, choices=list(PRESETS), help=f"a named set of search settings (default: {DEFAULT_PRESET})")
@@ -113,6 +111,11 @@ def add_search_options(p: argparse.ArgumentParser, restarts: bool = True) -> Non
     g.add_argument("--seed", type=int)
     g.add_argument("--device", help="cpu, cuda or auto")
     g.add_argument("--batch-size", type=int, dest="batch_size", help="images per chunk")
+    g.add_argument("--intensity", choices=INTENSITIES,
+                   help="'affine': fit a contrast and brightness to every reconstruction (robust to faint or grey digits)")
+    g.add_argument("--min-contrast", type=float, dest="min_contrast", help="with --intensity affine: the lowest contrast fitted")
+    g.add_argument("--max-contrast", type=float, dest="max_contrast", help="with --intensity affine: the highest contrast fitted")
+    g.add_argument("--binarize", type=float, help="ink level (0-1) above which a pixel counts as ink, the rest as paper; 0 = off")
 
 
 def search_config(args: argparse.Namespace):
@@ -122,6 +125,30 @@ def search_config(args: argparse.Namespace):
     fields = SearchConfig().to_dict()
     changes = {k: getattr(args, k) for k in fields if isinstance(getattr(args, k, None), (int, float, str))}
     return SearchConfig.from_preset(args.preset, **changes)
+
+
+def add_multilabel_options(p: argparse.ArgumentParser, mode: bool = True) -> None:
+    """The multi-label search's own settings (IGC paper Sec. 1.4), for models of several labels (two digits)."""
+    from ..multilabel import MODES
+
+    g = p.add_argument_group("multi-label search (models of several labels, such as assets/two-digit)")
+    if mode:
+        g.add_argument("--multi-label", dest="multi_label", choices=MODES, default="per-label",
+                       help="per-label: fix one label's class, search the other labels' relaxed conditions with the "
+                            "latent (paper Sec. 1.4; 10+10 searches for two digits); exhaustive: every combination (100)")
+    g.add_argument("--cond-lr", type=float, dest="cond_lr", help="Adam learning rate of the relaxed conditions' logits")
+    g.add_argument("--temperature", type=float, help="the relaxed conditions' softmax temperature at the first step")
+    g.add_argument("--final-temperature", type=float, dest="final_temperature", help="... annealed to this at the last step")
+    g.add_argument("--cond-spread", type=float, dest="cond_spread", help="restarts 1..: the logits start at spread * N(0, 1)")
+
+
+def multilabel_config(args: argparse.Namespace, search_config, mode: str | None = None):
+    """The multi-label search's config: its defaults, the options given, and the latent search's settings."""
+    from ..multilabel import MultiLabelConfig
+
+    fields = ("cond_lr", "temperature", "final_temperature", "cond_spread")
+    changes = {k: getattr(args, k) for k in fields if getattr(args, k, None) is not None}
+    return MultiLabelConfig(mode=mode or getattr(args, "multi_label", "per-label"), search=search_config, **changes)
 
 
 # -------------------------------------------------------------------------------------- the prologue
@@ -143,6 +170,8 @@ def prologue(args: argparse.Namespace, search: bool = True) -> Context:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if getattr(args, "task", "digit") == "two-digit" and args.model is None:
+        args.model = str(checkpoints.TWO_DIGIT_MODEL)
     model, meta = checkpoints.load_generator(args.model)
     config = search_config(args) if search else None
     path = str(checkpoints.paths(args.model or checkpoints.DEFAULT_MODEL)[0])

@@ -8,22 +8,33 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import add_common_options, add_search_options, command_line, floats, ints, non_negative_int, progress_bar, prologue
+from .common import (add_common_options, add_multilabel_options, add_search_options, command_line, floats, ints,
+                     multilabel_config, non_negative_int, positive_int, progress_bar, prologue)
 
 OOC_SIGMAS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)  # the app's noise slider's range
 
 
 def register(sub) -> None:
-    p = sub.add_parser("evaluate", help="accuracy under noise (the paper's protocol), or out-of-class detection with --ood")
+    p = sub.add_parser("evaluate", help="accuracy under noise (the paper's protocol), or out-of-class detection with --ood; "
+                                        "--task two-digit: reading two-digit numbers (paper Sec. 1.4)")
+    p.add_argument("--task", default="digit", choices=["digit", "two-digit"],
+                   help="two-digit: per-label and exhaustive multi-label search and the naive split baseline on fixed "
+                        "test pairs (--model defaults to assets/two-digit)")
+    p.add_argument("--pairs", type=positive_int, default=1000, help="two-digit: test pairs (default 1,000)")
+    p.add_argument("--methods", default="per-label,exhaustive,naive split",
+                   help="two-digit: comma-separated, from per-label, exhaustive, naive split")
+    p.add_argument("--digit-model", dest="digit_model", default=None,
+                   help="two-digit: the single-digit model of the naive split (default: the shipped one)")
     p.add_argument("--limit", type=non_negative_int, default=0, help="first N test images only (default: all 10,000)")
     p.add_argument("--sigmas", type=floats, default=[0.0, 0.2, 0.4])
-    p.add_argument("--restarts", type=ints, default=[1, 5], help="latents per class to measure, e.g. 1,5")
+    p.add_argument("--restarts", type=ints, default=[1, 5], help="latents per class to measure, e.g. 1,5 (two-digit: the first)")
     p.add_argument("--cnn", default=None, help="CNN baseline checkpoint (default: the shipped one if present; 'none' to skip)")
-    p.add_argument("--via-files", action="store_true", dest="via_files",
-                   help="save every (noisy) test image as a PNG file and classify it through the file loader, as `igc classify` does")
+    p.add_argument("--via-files", choices=["png", "scan"], default=None, dest="via_files",
+                   help="classify through image files, as `igc classify` does: 'png' saves each (noisy) test image as a "
+                        "28x28 PNG; 'scan' makes a noisy, enlarged, off-centre dark-on-light scan of it (noise per scanned pixel)")
     p.add_argument("--ood", default=None, help="a folder with another IDX data set (e.g. Fashion-MNIST): measure OOC separation")
     p.add_argument("--save-threshold", action="store_true",
-                   help="with --ood: store the 95%%-TPR thresholds (clean and per noise level) in the model's sidecar")
+                   help="with --ood (or --task two-digit): store the 95%%-TPR thresholds (clean and per noise level) in the model's sidecar")
     p.add_argument("--fid", action="store_true",
                    help="sample quality per class instead: the Frechet distance between generated and real test images in the "
                         "CNN baseline's features (--cnn), beside the real-vs-real floor, and the share the CNN reads as their class")
@@ -32,6 +43,7 @@ def register(sub) -> None:
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     add_common_options(p)
     add_search_options(p, restarts=False)
+    add_multilabel_options(p, mode=False)
     p.set_defaults(func=run)
 
 
@@ -40,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
     ctx = prologue(args)
     test = load_dataset(args.data, "test")
+    if args.task == "two-digit":
+        return _two_digit(args, ctx, test)
     if args.limit:
         test = Dataset(test.images[: args.limit], test.labels[: args.limit], test.name)
     report = {"command": command_line(args), "model": ctx.model_path, "search": ctx.config.to_dict(),
@@ -57,8 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _accuracy(args, ctx, test, report) -> None:
     from .. import checkpoints
-    from ..evaluate import PAPER_SECONDS_PER_IMAGE, accuracy_table, via_files
-    from ..evaluate import NOISE_SEED
+    from ..evaluate import INPUTS, NOISE_SEED, PAPER_SECONDS_PER_IMAGE, accuracy_table
 
     cnn = None
     if args.cnn != "none":
@@ -67,11 +80,12 @@ def _accuracy(args, ctx, test, report) -> None:
             cnn, _ = checkpoints.load_classifier(cnn_path)
     bar, update = progress_bar(len(test) * len(args.sigmas) * len(args.restarts), args.quiet)
     rows = accuracy_table(ctx.model, test, args.sigmas, args.restarts, ctx.config, cnn, update,
-                          transform=via_files if args.via_files else None)
+                          inputs=INPUTS[args.via_files or "arrays"])
     bar.close()
     report["rows"] = [r.to_dict() for r in rows]
     config = ctx.config
-    how = "saved as PNG files and read through the file loader" if args.via_files else "as arrays"
+    how = {None: "as arrays", "png": "saved as 28x28 PNG files and read through the file loader",
+           "scan": "as noisy 112x112 scans on a 160x160 page, read through the file loader"}[args.via_files]
     print(f"Accuracy on {len(test)} MNIST test images ({how}), noise sigma*N(0,1) clipped to [-0.5, 0.5] (seed {NOISE_SEED})")
     print(f"search: {config.steps} steps, lr {config.lr:g}, lambda_LR {config.lambda_lr:g}, dif {config.dif}, "
           f"score {config.score}, init {config.init}, precision {config.precision}; `{command_line(args)}`\n")
@@ -104,9 +118,11 @@ def _ood(args, ctx, test, report) -> None:
     sets = {f"{Path(args.ood).name}": to_model_range(other.images[:n]),
             "uniform noise": noise_images("uniform", n), "gaussian noise": noise_images("gaussian", n)}
     digits = to_model_range(test.images)
-    if args.via_files:
+    if args.via_files == "png":
         digits = via_files(digits)
         sets = {name: via_files(x) for name, x in sets.items()}
+    elif args.via_files:
+        raise ValueError("--ood measures through files with --via-files png (the other sets have no scans)")
     extra = len(OOC_SIGMAS) - 1 if args.save_threshold else 0
     bar, update = progress_bar(n * (1 + len(sets) + extra), args.quiet)
     in_ooc = run_search(ctx.model, digits, ctx.config, update, "digits").ooc
@@ -157,3 +173,46 @@ def _fid(args, ctx, test, report) -> None:
           f"{args.fid_samples} images generated per class from the latent prior vs all of the class's images among {len(test)} test "
           f"images; floor: {args.fid_samples} real training images of the class vs the same test images (`{command_line(args)}`)\n")
     print(format_fid_table(rows))
+
+
+def _two_digit(args, ctx, test) -> int:
+    """Per-label vs exhaustive multi-label IGC vs the naive split on fixed test pairs (IGC paper Sec. 1.4)."""
+    from .. import checkpoints
+    from ..evaluate import NOISE_SEED
+    from ..evaluate_two_digit import METHODS, format_two_digit_table, two_digit_table
+    from ..pairs import fixed_pairs
+
+    if len(ctx.model.label_classes) < 2:
+        raise ValueError(f"{ctx.model_path} reads one label: --task two-digit needs a two-digit model (assets/two-digit)")
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown or not methods:
+        raise ValueError(f"unknown method(s) {', '.join(unknown) or '(none given)'}: choose from {', '.join(METHODS)}")
+    pairs = fixed_pairs(test, min(args.pairs, len(test)))
+    config = multilabel_config(args, ctx.config.with_(restarts=args.restarts[0]), mode="per-label")
+    digit_model = digit_config = None
+    if "naive split" in methods:
+        digit_model, _ = checkpoints.load_generator(args.digit_model)
+        digit_config = ctx.config.with_(restarts=args.restarts[0])
+    bar, update = progress_bar(len(pairs) * len(args.sigmas) * len(methods), args.quiet)
+    rows, oocs = two_digit_table(ctx.model, pairs, args.sigmas, config, methods, digit_model, digit_config, update)
+    bar.close()
+    report = {"command": command_line(args), "model": ctx.model_path, "task": "two-digit", "pairs": len(pairs),
+              "search": config.to_dict(), "rows": [r.to_dict() for r in rows]}
+    print(f"Reading two-digit numbers: {len(pairs)} fixed test pairs of MNIST test digits (28x56, overlap 0-8 px, "
+          f"jitter up to 2 px), noise sigma*N(0,1) clipped to [-0.5, 0.5] (seed {NOISE_SEED})")
+    print(f"search: {ctx.config.steps} steps, lr {ctx.config.lr:g}, lambda_LR {ctx.config.lambda_lr:g}, dif {ctx.config.dif}, "
+          f"precision {ctx.config.precision}; relaxed conditions: lr {config.cond_lr:g}, temperature "
+          f"{config.temperature:g} -> {config.final_temperature:g}; `{command_line(args)}`\n")
+    print(format_two_digit_table(rows))
+    if args.save_threshold and 0.0 in oocs:
+        threshold = float(np.quantile(oocs[0.0], 0.95))
+        by_sigma = {f"{s:g}": round(float(np.quantile(o, 0.95)), 5) for s, o in oocs.items()}
+        checkpoints.set_metric(ctx.model_path, "ooc_threshold", round(threshold, 5), note={
+            "ooc_thresholds_by_sigma": by_sigma, "ooc_threshold_measured_by": command_line(args),
+            "ooc_threshold_search": config.to_dict()})
+        report["ooc_thresholds_by_sigma"] = by_sigma
+        print(f"\nsaved the OOC thresholds keeping 95% of the test numbers in class (per-label search): {by_sigma}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0

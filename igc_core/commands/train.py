@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -30,6 +31,9 @@ def _csv(values) -> str:
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a conditional generator (cvae, cgan) or the CNN baseline")
     p.add_argument("--model", required=True, choices=["cvae", "cgan", "cnn"])
+    p.add_argument("--task", default="digit", choices=["digit", "two-digit"],
+                   help="digit: one MNIST digit (28x28); two-digit: a number of two MNIST digits (28x56, labels tens "
+                        "and units; fresh seeded pairs every epoch)")
     p.add_argument("--out", required=True, help="output path (writes PATH.safetensors and PATH.json)")
     p.add_argument("--epochs", type=positive_int, default=None, help=f"default: {CVAE_DEFAULTS['epochs']} (cvae, cnn), {GAN_DEFAULTS['epochs']} (cgan)")
     p.add_argument("--batch-size", type=positive_int, default=None, dest="batch_size",
@@ -53,9 +57,13 @@ def register(sub) -> None:
                    help=f"weight of real images with a wrong class among the discriminator's fakes (default: {GAN_DEFAULTS['mismatch']:g})")
     p.add_argument("--conditioning", default="bias", choices=["bias", "film"], help="how hidden layers see the class")
     p.add_argument("--class-heads", action="store_true", dest="class_heads", help="one output layer per class")
+    p.add_argument("--label-paths", action="store_true", dest="label_paths",
+                   help="two-digit: one decoder per label (tens, units), each seeing only its own label, logits summed")
+    p.add_argument("--label-shift", type=float, default=0.0, dest="label_shift",
+                   help="with --label-paths: each label's drawing moves by up to this many pixels, the shift read from the latent")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit", type=non_negative_int, default=0, help="train on the first N images only")
-    p.add_argument("--check", type=non_negative_int, default=1000, help="measure IGC accuracy on this many test images after training (0: skip)")
+    p.add_argument("--limit", type=non_negative_int, default=0, help="train on the first N images only (two-digit: pairs of them)")
+    p.add_argument("--check", type=non_negative_int, default=1000, help="measure IGC accuracy on this many test images (two-digit: pairs) after training (0: skip)")
     p.add_argument("--half", action="store_true", help="store the weights as float16 (half the file size)")
     add_common_options(p, model=False)
     p.set_defaults(func=run)
@@ -71,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.task == "two-digit" and args.model == "cnn":
+        raise ValueError("the CNN baseline reads one digit: --task two-digit needs --model cvae")
+    if args.task == "two-digit" and args.model == "cgan":
+        raise ValueError("the convolutional cGAN reads one digit: --task two-digit needs --model cvae")
     checkpoints.check_writable(args.out)  # before hours of training, not after
     for key, value in (GAN_DEFAULTS if args.model == "cgan" else CVAE_DEFAULTS).items():
         if getattr(args, key, None) is None:
@@ -94,8 +106,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         from ..generators import GeneratorConfig
 
+        task = {}
+        if args.task == "two-digit":
+            from ..pairs import LABELS, NUMBER_SHAPE
+
+            task = {"labels": LABELS, "num_classes": sum(LABELS), "image_size": NUMBER_SHAPE[0], "image_width": NUMBER_SHAPE[1],
+                    "label_paths": args.label_paths, "label_shift": args.label_shift}
+        elif args.label_paths or args.label_shift:
+            raise ValueError("--label-paths needs a model of several labels: add --task two-digit")
         model_config = GeneratorConfig(kind=args.model, latent_dim=args.latent, hidden=tuple(args.hidden), activation=args.activation,
-                                       latent_scale=args.latent_scale, conditioning=args.conditioning, class_heads=args.class_heads)
+                                       latent_scale=args.latent_scale, conditioning=args.conditioning, class_heads=args.class_heads,
+                                       **task)
     bar = tqdm(total=1, unit="batch", desc=f"train {args.model}", disable=args.quiet)
 
     def progress(epoch: int, step: int, total: int, metrics: dict) -> None:
@@ -110,12 +131,21 @@ def run(args: argparse.Namespace) -> int:
         model, metrics = train_classifier(model_config, train, tc, progress)
         bar.close()
         metrics["test_accuracy"] = evaluate_classifier(model, test)
+    elif args.task == "two-digit":
+        from ..pairs import epoch_pairs
+
+        # fresh pairs every epoch; the limit is applied to the digits the pairs are drawn from
+        model, metrics = train_generator(model_config, lambda epoch: epoch_pairs(train, args.seed, epoch, tc.limit),
+                                         replace(tc, limit=0), progress)
+        bar.close()
+        metrics.update(quick_two_digit_accuracy(model, test, args.check))
     else:
         model, metrics = train_generator(model_config, train, tc, progress)
         bar.close()
         metrics.update(quick_igc_accuracy(model, test, args.check))
     meta = {
         "command": command_line(args),
+        "task": args.task,
         "dataset": {"name": train.name.split("/")[0], "train_images": len(train) if not tc.limit else tc.limit},
         "training": tc.to_dict(),
         "metrics": metrics,
@@ -124,6 +154,20 @@ def run(args: argparse.Namespace) -> int:
     weights = checkpoints.save_or_rescue(model, args.out, meta, half=args.half)
     print(f"wrote {weights} and its sidecar; metrics: {json.dumps(metrics)}")
     return 0
+
+
+def quick_two_digit_accuracy(model, test, n: int) -> dict:
+    """Both-digits accuracy of the per-label search (paper Sec. 1.4) on the first `n` fixed test pairs."""
+    if n <= 0:
+        return {}
+    from .. import multilabel
+    from ..data import to_model_range
+    from ..pairs import fixed_pairs
+
+    pairs = fixed_pairs(test, min(n, len(test)))
+    result = multilabel.search(model, to_model_range(pairs.images), multilabel.MultiLabelConfig())
+    return {f"both_digits_accuracy_first_{len(pairs)}_test_pairs": float(np.mean((result.labels == pairs.labels).all(1))),
+            "multilabel_mode": "per-label"}
 
 
 def quick_igc_accuracy(model, test, n: int) -> dict:

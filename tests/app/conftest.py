@@ -1,8 +1,7 @@
 """Fixtures for the app tests: offscreen Qt, a tiny untrained generator, temporary settings, a window.
 
 Tests that need accuracy use the shipped default generator (skipped until it exists); the rest use a
-tiny untrained model built here. `IGC_APP_TEST_MODEL` may point at another trained checkpoint, and
-`IGC_SCREENSHOTS=1` writes the screenshots to docs/screenshots/ instead of a temporary folder.
+tiny untrained model built here. `IGC_APP_TEST_MODEL` may point at another trained checkpoint.
 """
 
 import os
@@ -16,7 +15,6 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-SHOTS = REPO / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -57,7 +55,8 @@ def trained_model_path() -> Path | None:
 def mnist():
     from igc_core import data
 
-    for folder in (os.environ.get("IGC_DATA"), REPO.parent / "shared" / "mnist", data.default_data_dir()):
+    for folder in (os.environ.get("IGC_DATA"), REPO.parent / "shared" / "mnist", REPO.parents[1] / "shared" / "mnist",
+                   data.default_data_dir()):
         if folder:
             try:
                 return data.load_dataset(folder, "test", download=False)
@@ -67,32 +66,37 @@ def mnist():
 
 
 @pytest.fixture
-def settings(tmp_path):
-    from PySide6.QtCore import QSettings
+def settings_file(tmp_path) -> Path:
+    """A settings file of its own for each test (never the user's)."""
+    return tmp_path / "igc-app.json"
 
-    return QSettings(str(tmp_path / "igc-test.ini"), QSettings.Format.IniFormat)
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    """Precision calibrations go to a temporary cache, not the user's."""
+    monkeypatch.setenv("IGC_CACHE", str(tmp_path / "cache"))
 
 
 @pytest.fixture
 def shots(tmp_path) -> Path:
-    """Where screenshots go: docs/screenshots/ with IGC_SCREENSHOTS=1, else a temporary folder."""
-    folder = SHOTS if os.environ.get("IGC_SCREENSHOTS") else tmp_path / "shots"
+    """Where test screenshots go (a temporary folder; docs/screenshots/ comes from scripts/screenshots.sh)."""
+    folder = tmp_path / "shots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
 @pytest.fixture
-def make_window(qtbot, settings):
+def make_window(qtbot, settings_file):
     """A factory for main windows; every window is closed (thread stopped and waited) in teardown."""
     from app.window import MainWindow, apply_theme
 
     apply_theme(qtbot_app())
     windows = []
 
-    def make(model_path=None, **kw):
-        kw.setdefault("settings", settings)
+    def make(model_path=None, size=(1366, 700), **kw):
+        kw.setdefault("settings_path", settings_file)
         w = MainWindow(model_path=str(model_path) if model_path else None, **kw)
-        w.resize(1400, 900)
+        w.resize(*size)
         w.show()
         qtbot.addWidget(w)
         windows.append(w)
@@ -101,7 +105,7 @@ def make_window(qtbot, settings):
     yield make
     for w in windows:
         w.close()
-        assert not w.runner.is_active(), "the search thread outlived its window"
+        assert not w.session.is_active(), "the search thread outlived its window"
 
 
 def qtbot_app():
@@ -113,13 +117,26 @@ def qtbot_app():
 def run_and_wait(qtbot, window, timeout=60_000):
     with qtbot.waitSignal(window.result_shown, timeout=timeout):
         assert window.start_search(), window.banner.text
-    return window.result
+    return window.session.result
+
+
+def set_field(window, name, value):
+    """Change a setting as a user would (the editor emits its change)."""
+    from PySide6.QtWidgets import QCheckBox, QComboBox
+
+    editor = window.settings_panel.editors[name]
+    if isinstance(editor, QComboBox):
+        editor.setCurrentText(value)
+    elif isinstance(editor, QCheckBox):
+        editor.setChecked(value)
+    else:
+        editor.setValue(value)
 
 
 def fast_settings(window, steps=30, restarts=1, lr=0.01):
-    window.steps_box.setValue(steps)
-    window.restarts_box.setValue(restarts)
-    window.lr_box.setValue(lr)
+    set_field(window, "steps", steps)
+    set_field(window, "restarts", restarts)
+    set_field(window, "lr", lr)
 
 
 def save_shot(widget, path):
@@ -134,3 +151,19 @@ def save_shot(widget, path):
     widget.grab().save(buffer, "PNG")
     image = Image.open(io.BytesIO(bytes(buffer.data()))).convert("RGB")
     image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
+def draw_stroke(qtbot, canvas, points):
+    """A mouse stroke through `points` given as fractions (x, y) of the canvas."""
+    from PySide6.QtCore import QPoint, Qt
+
+    w, h = canvas.width(), canvas.height()
+    pos = [QPoint(int(x * w), int(y * h)) for x, y in points]
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=pos[0])
+    for p in pos[1:]:
+        qtbot.mouseMove(canvas, p)
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=pos[-1])
+
+
+def draw_one(qtbot, canvas):
+    draw_stroke(qtbot, canvas, [(0.45, 0.25), (0.55, 0.15), (0.55, 0.45), (0.55, 0.85)])

@@ -1,4 +1,5 @@
-"""`python -m app` starts, draws, and quits cleanly (like pyqtgraph's example tests)."""
+"""`python -m app` starts, searches, saves a screenshot at exactly the size asked for, and exits 0
+(like pyqtgraph's example tests: the real program in a subprocess)."""
 
 import os
 import subprocess
@@ -7,20 +8,30 @@ import sys
 from conftest import REPO
 
 
-def test_python_m_app_starts_and_closes(tiny_model_path, tmp_path):
+def test_python_m_app_runs_and_saves_a_screenshot(tiny_model_path, tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "shot.png"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYQTGRAPH_QT_LIB": "PySide6"}
-    sample = REPO / "assets" / "samples" / "7.png"
-    args = [sys.executable, "-m", "app", "--model", str(tiny_model_path), "--settings", str(tmp_path / "s.ini"),
-            "--quit-after", "2500", "--run"]
-    if sample.exists():
-        args.append(str(sample))
-    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    args = [sys.executable, "-m", "app", str(REPO / "assets" / "samples" / "7.png"), "--model", str(tiny_model_path),
+            "--settings", str(tmp_path / "s.json"), "--set", "steps=5", "--size", "1366x700", "--run", "--screenshot", str(out)]
+    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert Image.open(out).size == (1366, 700)
+    assert not (tmp_path / "s.json").exists(), "a scripted screenshot must not change the user's settings"
 
 
 def test_help_lists_the_options():
     proc = subprocess.run([sys.executable, "-m", "app", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
-    for option in ("--model", "--device", "--data", "image"):
+    for option in ("--model", "--device", "--data", "image", "--size", "--screenshot", "--run", "--settings", "--set"):
         assert option in proc.stdout
+
+
+def test_bad_thread_count_is_a_message_not_a_traceback():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "app", "--threads", "-2"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "threads must be 1 or more" in done.stderr and "Traceback" not in done.stderr

@@ -4,23 +4,9 @@ import json
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 
-from conftest import fast_settings, run_and_wait, save_shot
-
-
-def draw_stroke(qtbot, canvas, points):
-    """A mouse stroke through `points` given as fractions (x, y) of the canvas."""
-    w, h = canvas.width(), canvas.height()
-    pos = [QPoint(int(x * w), int(y * h)) for x, y in points]
-    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=pos[0])
-    for p in pos[1:]:
-        qtbot.mouseMove(canvas, p)
-    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=pos[-1])
-
-
-def draw_one(qtbot, canvas):
-    draw_stroke(qtbot, canvas, [(0.45, 0.25), (0.55, 0.15), (0.55, 0.45), (0.55, 0.85)])
+from conftest import draw_one, draw_stroke, fast_settings, run_and_wait, save_shot, set_field
 
 
 def test_drawing_gives_a_framed_input(qtbot, make_window, tiny_model_path, tmp_path):
@@ -40,10 +26,10 @@ def test_drawing_gives_a_framed_input(qtbot, make_window, tiny_model_path, tmp_p
     assert w.canvas.is_empty()
     draw_one(qtbot, w.canvas)
     ink = w.canvas.to_array().sum()
-    w._set_eraser(True)
+    w.input_panel.set_eraser(True)
     draw_stroke(qtbot, w.canvas, [(0.55, 0.1), (0.55, 0.9)])
     assert w.canvas.to_array().sum() < ink
-    w.clear_canvas()
+    w.input_panel.clear_canvas()
     assert w.canvas.is_empty()
     qtbot.wait(50)
     save_shot(w, tmp_path / "empty.png")
@@ -52,7 +38,7 @@ def test_drawing_gives_a_framed_input(qtbot, make_window, tiny_model_path, tmp_p
 def test_empty_canvas_gives_a_message(qtbot, make_window, tiny_model_path):
     w = make_window(tiny_model_path)
     assert not w.start_search()
-    assert "empty" in w.banner.text and not w.runner.is_active()
+    assert "empty" in w.banner.text and not w.session.is_active()
 
 
 def test_run_shows_results_and_saves(qtbot, make_window, tiny_model_path, tmp_path):
@@ -61,10 +47,13 @@ def test_run_shows_results_and_saves(qtbot, make_window, tiny_model_path, tmp_pa
     fast_settings(w, steps=25, restarts=3)
     result = run_and_wait(qtbot, w)
     assert result.steps_done == 25
-    assert len(w.history) == 26 and w.timeline.maximum() == 25 and w.timeline.value() == 25
-    assert w.grid_view.current.shape == (10 * 31 - 3, 3 * 31 - 3)  # one mosaic: 10 rows x 3 restarts
-    assert w.prediction_label.text() == str(int(result.labels[0]))
-    assert sorted(w.bars.order) == list(range(10)) and w.bars.order[0] == int(result.labels[0])
+    t = w.transport.timeline
+    assert len(w.session.history) == 26 and t.maximum() == 25 and t.value() == 25
+    assert w.grid_view.current.shape == (10 * 29 - 1, 3 * 29 - 1)  # one mosaic: 10 rows x 3 restarts
+    label = int(result.labels[0])
+    assert w.result_panel.prediction_label.text() in (str(label), f"{label}?", "?")
+    bars = w.result_panel.bars
+    assert sorted(bars.order) == list(range(10)) and bars.order[0] == label
     written = w.save_results(tmp_path / "out" / "run.png")
     png, csv_path, json_path = written
     assert png.stat().st_size > 1000
@@ -80,26 +69,31 @@ def test_threshold_moves_the_verdict(qtbot, make_window, tiny_model_path):
     fast_settings(w, steps=10)
     result = run_and_wait(qtbot, w)
     ooc = float(result.ooc[0])
-    w.gauge.line.setValue(ooc * 2)  # as if dragged
-    assert w.threshold == pytest.approx(ooc * 2) and w.verdict_label.text().startswith("in-class")
-    w.gauge.line.setValue(ooc / 2)
-    assert w.threshold_box.value() == pytest.approx(ooc / 2, abs=1e-3)
-    assert w.verdict_label.text().startswith("out-of-class")
+    w.session.set_margin(0.0)  # only the threshold decides here
+    w.result_panel.gauge.threshold_dragged.emit(ooc * 2)  # as if dragged
+    verdict = w.session.view.verdict
+    assert w.session.threshold.value == pytest.approx(ooc * 2) and verdict.kind == "in"
+    assert w.session.threshold.source == "manual"
+    w.result_panel.gauge.threshold_dragged.emit(ooc / 2)
+    assert w.session.view.verdict.kind == "out" and w.result_panel.prediction_label.text() == "?"
+    assert "closest" in w.result_panel.detail_label.full_text()
+    w.result_panel.gauge.threshold_reset.emit()  # double-click: the measured one again
+    assert w.session.threshold.source != "manual"
 
 
 def test_real_digit_is_classified_right(qtbot, make_window, trained_model_path, mnist, shots):
     w = make_window(trained_model_path, data_dir=None)
-    w._set_combo(w.preset_box, "igc")
-    w.steps_box.setValue(60)
+    w.settings_panel.set_preset("igc")
+    set_field(w, "steps", 60)
     right = 0
     for digit in (7, 2, 1, 0, 4):
         i = int(np.flatnonzero(mnist.labels == digit)[0])
-        w.set_input_image(mnist.images[i] / 255.0, f"MNIST test #{i}", digit)
+        w.input_panel.set_input_image(mnist.images[i] / 255.0, f"MNIST test #{i}", digit)
         result = run_and_wait(qtbot, w)
         right += int(result.labels[0]) == digit
         assert not result.diverged[0]
     assert right >= 4, f"only {right} of 5 MNIST digits classified right"
-    assert w.verdict_label.text().startswith("in-class")
+    assert w.session.view.verdict.kind in ("in", "uncertain")
     qtbot.wait(50)
     save_shot(w, shots / "result.png")
 
@@ -108,57 +102,63 @@ def test_pause_single_step_and_scrub(qtbot, make_window, tiny_model_path, tmp_pa
     w = make_window(tiny_model_path)
     draw_one(qtbot, w.canvas)
     fast_settings(w, steps=30, restarts=2)
-    with qtbot.waitSignal(w.runner.paused_at, timeout=10_000):
+    runner, history = w.session.runner, lambda: w.session.history
+    step_label = w.transport.step_label
+    with qtbot.waitSignal(runner.paused_at, timeout=10_000):
         w.single_step()  # idle: starts a run paused at its starting point
-    assert w.runner.state == "paused" and [f.step for f in w.history] == [0]
+    assert runner.state == "paused" and [f.step for f in history()] == [0]
     for expected in (1, 2):
-        with qtbot.waitSignal(w.runner.paused_at, timeout=10_000):
-            qtbot.keyClick(w, Qt.Key.Key_Right)  # the → shortcut
-        assert w.history.latest.step == expected and len(w.history) == expected + 1
-    assert w.step_label.text() == "step 2 / 30"
+        with qtbot.waitSignal(runner.paused_at, timeout=10_000):
+            qtbot.keyClick(w, Qt.Key.Key_Right)  # the → key
+        assert history().latest.step == expected and len(history()) == expected + 1
+    assert step_label.text() == "step 2 / 30"
+    assert w.session.view.verdict.headline.startswith("paused at step 2")
     save_shot(w, tmp_path / "paused.png")
     with qtbot.waitSignal(w.result_shown, timeout=30_000):
         qtbot.keyClick(w, Qt.Key.Key_Space)  # resume
-    assert w.history.latest.step == 30
+    assert history().latest.step == 30
     # scrub back: grid, step label and the curves' cursor follow
     final = w.grid_view.current.copy()
-    w.timeline.setValue(3)
-    assert w.step_label.text() == "step 3 / 30" and w.curves.cursor.value() == 3
+    w.transport.timeline.setValue(3)
+    assert step_label.text() == "step 3 / 30" and w.result_panel.curves.cursor == 3
     assert not np.array_equal(w.grid_view.current, final)
-    early = w.history[3].reconstructions.astype(np.float32)
-    assert np.allclose(w.grid_view.current[:28, :28], early[0, 0])
+    early = history()[3].reconstructions.astype(np.float32)
+    assert np.array_equal(w.grid_view.current[:28, :28], (np.clip(early[0, 0] + 0.5, 0, 1) * 255).round().astype(np.uint8))
+    assert "final answer" in w.session.view.verdict.headline
     qtbot.keyClick(w, Qt.Key.Key_Left)
-    assert w.step_label.text() == "step 2 / 30"
-    w.timeline.setValue(w.timeline.maximum())
+    assert step_label.text() == "step 2 / 30"
+    qtbot.keyClick(w, Qt.Key.Key_Right)  # after a finished run, → walks forward through the recording
+    assert step_label.text() == "step 3 / 30" and not w.session.is_active()
+    w.transport.timeline.setValue(w.transport.timeline.maximum())
     assert np.array_equal(w.grid_view.current, final)
 
 
 def test_close_mid_run_is_clean(qtbot, make_window, tiny_model_path):
     w = make_window(tiny_model_path)
     draw_one(qtbot, w.canvas)
-    w.steps_box.setValue(100_000)
+    set_field(w, "steps", 100_000)
     assert w.start_search()
-    qtbot.waitUntil(lambda: len(w.history) > 3, timeout=10_000)
+    qtbot.waitUntil(lambda: len(w.session.history) > 3, timeout=10_000)
     w.close()
-    assert not w.runner.is_active()
+    assert not w.session.is_active()
 
 
 def test_new_run_and_model_load_mid_search(qtbot, make_window, tiny_model_path):
     w = make_window(tiny_model_path)
     draw_one(qtbot, w.canvas)
-    w.steps_box.setValue(100_000)
+    set_field(w, "steps", 100_000)
     assert w.start_search()
-    qtbot.waitUntil(lambda: len(w.history) > 3, timeout=10_000)
+    qtbot.waitUntil(lambda: len(w.session.history) > 3, timeout=10_000)
     fast_settings(w, steps=12)
     run_and_wait(qtbot, w)  # starting a new run stops the old one; its frames never mix in
-    assert all(f.steps == 12 for f in w.history) and w.history.latest.step == 12
-    w.steps_box.setValue(100_000)
+    assert all(f.steps == 12 for f in w.session.history) and w.session.history.latest.step == 12
+    set_field(w, "steps", 100_000)
     assert w.start_search()
-    qtbot.waitUntil(lambda: len(w.history) > 3, timeout=10_000)
+    qtbot.waitUntil(lambda: len(w.session.history) > 3, timeout=10_000)
     assert w.load_model(str(tiny_model_path))
-    assert not w.runner.is_active() and len(w.history) == 0
+    assert not w.session.is_active() and len(w.session.history) == 0
     qtbot.wait(200)
-    assert len(w.history) == 0, "a stale frame of the stopped run was drawn"
+    assert len(w.session.history) == 0, "a stale frame of the stopped run was drawn"
 
 
 def test_bad_files_give_messages(qtbot, make_window, tiny_model_path, tmp_path, shots):
@@ -176,9 +176,9 @@ def test_bad_files_give_messages(qtbot, make_window, tiny_model_path, tmp_path, 
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(b"garbage")
     (tmp_path / "broken.json").write_text("{not json")
-    model = w.model
+    model = w.session.model
     assert not w.load_model(str(broken))
-    assert "broken" in w.banner.text and w.model is model
+    assert "broken" in w.banner.text and w.session.model is model
     qtbot.wait(50)
     save_shot(w, shots / "error.png")
     fast_settings(w, steps=5)
@@ -191,8 +191,8 @@ def test_diverging_search_says_so(qtbot, make_window, tiny_model_path):
     fast_settings(w, steps=20, lr=100.0)
     result = run_and_wait(qtbot, w)
     assert result.diverged[0]
-    assert "diverged" in w.verdict_label.text() and "learning rate" in w.banner.text
-    assert w.prediction_label.text() == "?"
+    assert "diverged" in w.result_panel.verdict_label.full_text() and "learning rate" in w.banner.text
+    assert w.result_panel.prediction_label.text() == "?"
 
 
 def test_open_image_and_samples(qtbot, make_window, tiny_model_path, tmp_path):
@@ -206,89 +206,68 @@ def test_open_image_and_samples(qtbot, make_window, tiny_model_path, tmp_path):
     framed, _ = w.current_input()
     assert np.allclose(framed, data.load_image(tmp_path / "one.png"))
     assert w.pick_sample(3)
-    assert w._true_label == 3 and not w.canvas.is_empty()
+    assert w.input_panel.true_label == 3 and not w.canvas.is_empty()
     first = w.current_input()[0].copy()
     assert w.pick_sample(3)  # again: another example when the MNIST test set is there
-    w.noise_slider.setValue(30)
+    w.input_panel.noise_slider.setValue(30)
     noisy = w.current_input()[1]
     assert noisy.shape == (28, 28) and noisy.min() >= -0.5 and noisy.max() <= 0.5
     assert not np.allclose(noisy, data.to_model_range(w.current_input()[0]))
     assert first.shape == (28, 28)
 
 
-def test_settings_are_remembered(qtbot, make_window, tiny_model_path, settings):
+def test_settings_are_remembered(qtbot, make_window, tiny_model_path, settings_file):
     w = make_window(tiny_model_path)
-    w.steps_box.setValue(77)
-    w.restarts_box.setValue(4)
-    w._set_combo(w.dif_box, "mse")
-    w.noise_slider.setValue(20)
+    set_field(w, "steps", 77)
+    set_field(w, "restarts", 4)
+    set_field(w, "dif", "mse")
+    w.input_panel.noise_slider.setValue(20)
     w.close()
+    assert settings_file.exists()
     w2 = make_window(tiny_model_path)
-    assert w2.steps_box.value() == 77 and w2.restarts_box.value() == 4 and w2.dif_box.currentText() == "mse"
-    assert w2.noise_slider.value() == 20 and w2.preset_box.currentText() == "custom"
-    w2._set_combo(w2.preset_box, "paper")
-    assert w2.steps_box.value() == 100 and w2.lr_box.value() == pytest.approx(0.001)
+    v = w2.settings_panel.values()
+    assert v["steps"] == 77 and v["restarts"] == 4 and v["dif"] == "mse"
+    assert w2.input_panel.noise_sigma == pytest.approx(0.2) and w2.settings_panel.preset() == "custom"
+    w2.settings_panel.set_preset("paper")
+    v = w2.settings_panel.values()
+    assert v["steps"] == 100 and v["lr"] == pytest.approx(0.001) and v["precision"] == "fp32"
 
 
 def test_autorun_after_a_stroke(qtbot, make_window, tiny_model_path):
     w = make_window(tiny_model_path)
     fast_settings(w, steps=8)
-    w.autorun_box.setChecked(True)
+    set_field(w, "autorun", True)
     with qtbot.waitSignal(w.result_shown, timeout=20_000):
         draw_one(qtbot, w.canvas)
-    assert w.history.latest.step == 8
+    assert w.session.history.latest.step == 8
 
 
 def test_every_control_has_a_tooltip(make_window, tiny_model_path):
     from PySide6.QtWidgets import QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox
 
     w = make_window(tiny_model_path)
+    w.settings_panel.show_advanced(True)
     missing = [
         c.objectName() or c.text() if hasattr(c, "text") else type(c).__name__
         for kind in (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox)
         for c in w.findChildren(kind)
         if c.isVisible() and not c.toolTip() and c.parent() is not None and "qt_" not in c.objectName()
+        and not isinstance(c.parent(), QAbstractSpinBox) and type(c).__name__ != "QScrollBar"
     ]
     assert not missing, f"controls without a tooltip: {missing}"
 
 
 def test_shipped_samples_are_used_without_data(qtbot, make_window, tiny_model_path, tmp_path, monkeypatch):
-    from app import window as window_module
+    from app.panels import input_panel
     from igc_core import data
 
     monkeypatch.setattr(data, "default_data_dir", lambda: tmp_path / "nowhere")
-    monkeypatch.setattr(window_module, "REPO", tmp_path / "repo")  # hides ../shared/mnist
-    monkeypatch.setattr(window_module, "SAMPLES", window_module.Path(__file__).resolve().parents[2] / "assets" / "samples")
+    monkeypatch.setattr(input_panel, "REPO", tmp_path / "repo")  # hides ../shared/mnist
     w = make_window(tiny_model_path, data_dir=str(tmp_path / "empty"))
-    assert w.dataset() is None
+    assert w.input_panel.dataset() is None
     for d in range(10):
         assert w.pick_sample(d), w.banner.text
-        assert w._true_label == d and w.source_label.text().startswith("sample")
-
-
-def test_screenshots_of_the_main_states(qtbot, make_window, trained_model_path, mnist, shots):
-    """Mid-search (paused), finished with restarts, and a noisy input: the pictures in docs/screenshots."""
-    w = make_window(trained_model_path)
-    i = int(np.flatnonzero(mnist.labels == 3)[0])
-    w.set_input_image(mnist.images[i] / 255.0, f"MNIST test #{i}", 3)
-    w._set_combo(w.preset_box, "igc-parallel")
-    w.steps_box.setValue(80)
-    with qtbot.waitSignal(w.runner.paused_at, timeout=10_000):
-        w.single_step()
-    for _ in range(12):
-        with qtbot.waitSignal(w.runner.paused_at, timeout=10_000):
-            w.single_step()
-    qtbot.wait(50)
-    save_shot(w, shots / "searching.png")
-    with qtbot.waitSignal(w.result_shown, timeout=60_000):
-        w.toggle_play()
-    qtbot.wait(50)
-    save_shot(w, shots / "finished-restarts.png")
-    assert int(w.result.labels[0]) == 3
-    w.noise_slider.setValue(35)
-    run_and_wait(qtbot, w)
-    qtbot.wait(50)
-    save_shot(w, shots / "noisy.png")
+        assert w.input_panel.true_label == d and w.input_panel.source_label.text().startswith("sample")
 
 
 def test_load_a_cgan_checkpoint(qtbot, make_window, tiny_model_path, tmp_path):
@@ -301,10 +280,10 @@ def test_load_a_cgan_checkpoint(qtbot, make_window, tiny_model_path, tmp_path):
     gan = CGANGenerator(GANConfig(latent_dim=4, channels=(8, 4), d_channels=(4, 8), latent_scale=0.05)).eval()
     path = checkpoints.save(gan, tmp_path / "gan", {"command": "test"})
     w = make_window(tiny_model_path)
-    w._set_combo(w.init_box, "encoder")
+    set_field(w, "init", "encoder")
     assert w.load_model(str(path))
-    assert w.meta["kind"] == "cgan" and "cgan" in w.model_label.text()
-    assert w.init_box.currentText() == "mean"  # a cGAN has no encoder to start from
+    assert w.session.meta["kind"] == "cgan" and "cgan" in w.settings_panel.model_label.text()
+    assert w.settings_panel.value("init") == "mean"  # a cGAN has no encoder to start from
     draw_one(qtbot, w.canvas)
     fast_settings(w, steps=6)
     assert run_and_wait(qtbot, w).steps_done == 6
@@ -317,7 +296,7 @@ def test_window_stays_responsive_during_a_search(qtbot, make_window, tiny_model_
 
     w = make_window(tiny_model_path)
     draw_one(qtbot, w.canvas)
-    w.steps_box.setValue(100_000)
+    set_field(w, "steps", 100_000)
     ticks = []
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(1))
@@ -326,18 +305,22 @@ def test_window_stays_responsive_during_a_search(qtbot, make_window, tiny_model_
     qtbot.wait(2000)
     timer.stop()
     draw_stroke(qtbot, w.canvas, [(0.2, 0.5), (0.8, 0.5)])  # drawing mid-run works
-    assert w.runner.is_active() and len(ticks) >= 10, f"only {len(ticks)} of ~40 timer ticks in 2 s"
-    assert len(w.history) > 50 and w.timeline.maximum() == len(w.history) - 1
+    assert w.session.is_active() and len(ticks) >= 10, f"only {len(ticks)} of ~40 timer ticks in 2 s"
+    qtbot.waitUntil(lambda: w.transport.timeline.maximum() == len(w.session.history) - 1, timeout=2000)
+    assert len(w.session.history) > 50
     w.stop_search()
-    assert not w.runner.is_active()
+    assert not w.session.is_active()
+    assert "stopped at step" in w.session.view.verdict.headline
 
 
-def test_a_vanished_remembered_model_falls_back(qtbot, make_window, tiny_model_path, settings, tmp_path):
+def test_a_vanished_remembered_model_falls_back(qtbot, make_window, settings_file, tmp_path):
+    from app import settings
     from igc_core import checkpoints
 
-    settings.setValue("model/path", str(tmp_path / "gone.safetensors"))
+    settings.save(settings_file, {**settings.defaults(), "model": str(tmp_path / "gone.safetensors")})
     w = make_window(None)
     if checkpoints.DEFAULT_MODEL.exists():
-        assert w.model is not None and w.model_path is None and not w.banner.isVisible()
+        assert w.session.model is not None and w.model_path is None
+        assert "gone.safetensors" in w.banner.text and "shipped model" in w.banner.text
     else:
-        assert w.model is None and "Cannot load" in w.banner.text
+        assert w.session.model is None and "Cannot load" in w.banner.text

@@ -97,3 +97,16 @@ def test_engine_errors_become_messages(qtbot, runner, tiny):
         runner.start(tiny, np.full((28, 28), 3.0, dtype=np.float32), search.SearchConfig(steps=5))
     assert "[-0.5, 0.5]" in blocker.args[0]
     assert not runner.is_active()
+
+
+def test_a_dead_engine_process_gives_a_message_and_is_restarted(qtbot, runner, tiny):
+    from app.worker import DIED
+
+    runner.start(tiny, image(), search.SearchConfig(steps=100_000))
+    qtbot.waitUntil(lambda: runner.state == "running", timeout=10_000)
+    with qtbot.waitSignal(runner.failed, timeout=30_000) as blocker:
+        runner.engine.proc.kill()
+    assert blocker.args == [DIED] and not runner.is_active()
+    with qtbot.waitSignal(runner.finished, timeout=60_000) as done:
+        runner.start(tiny, image(), search.SearchConfig(steps=5))  # a new engine process
+    assert done.args[0].steps_done == 5

@@ -110,3 +110,87 @@ def test_the_shipped_default_loads_and_describes_itself(default_model):
     assert meta["dataset"]["name"] == "mnist"
     assert model.num_classes == 10 and model.image_shape == (28, 28)
     assert checkpoints.DEFAULT_MODEL.stat().st_size < 12_000_000  # float16; the per-class heads are most of it
+
+
+def test_absurd_sizes_are_refused_before_allocating(saved):
+    import tracemalloc
+
+    _edit_sidecar(saved, latent_dim=10**9, hidden=[10**6, 10**6])
+    tracemalloc.start()
+    with pytest.raises(CheckpointError, match="does not describe these weights|does not fit"):
+        checkpoints.load(saved)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50e6  # the sizes were compared with the safetensors header, nothing was built
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"latent_dim": "16"}, "latent_dim must be a whole number"),
+        ({"hidden": ["a", 3]}, "hidden must be a list of whole numbers"),
+    ],
+)
+def test_wrongly_typed_sizes_get_a_clear_message(saved, changes, message):
+    _edit_sidecar(saved, **changes)
+    with pytest.raises(CheckpointError, match=message):
+        checkpoints.load(saved)
+
+
+def test_a_sidecar_without_a_model_entry(saved):
+    meta = json.loads(saved.with_suffix(".json").read_text())
+    del meta["model"]
+    saved.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="no model description"):
+        checkpoints.load(saved)
+
+
+def test_a_classifier_is_not_a_generator(tmp_path):
+    from igc_core.baseline import CNNClassifier, CNNConfig
+
+    checkpoints.save(CNNClassifier(CNNConfig(channels=(2, 2), hidden=4)), tmp_path / "cnn", {})
+    with pytest.raises(CheckpointError, match="cnn classifier, not a generator"):
+        checkpoints.load_generator(tmp_path / "cnn")
+
+
+def test_unwritable_outputs_are_refused_before_work(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(CheckpointError, match="is a file"):
+        checkpoints.check_writable(tmp_path / "afile" / "model")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if not __import__("os").access(ro, __import__("os").W_OK):  # root ignores permissions
+            with pytest.raises(CheckpointError, match="cannot"):
+                checkpoints.check_writable(ro / "sub" / "model")
+    finally:
+        ro.chmod(0o700)
+    checkpoints.check_writable(tmp_path / "new" / "deeper" / "model")  # creatable: fine
+
+
+def test_a_failed_save_is_rescued(tiny_model, tmp_path, monkeypatch, capsys):
+    real = checkpoints.save
+    target = tmp_path / "gone" / "model"
+
+    def failing(model, path, meta, half=False):
+        if str(path) == str(target):
+            raise OSError(28, "No space left on device")
+        return real(model, path, meta, half)
+
+    monkeypatch.setattr(checkpoints, "save", failing)
+    monkeypatch.setattr(checkpoints.Path, "home", staticmethod(lambda: tmp_path))
+    weights = checkpoints.save_or_rescue(tiny_model, target, {"command": "test"})
+    assert weights.exists() and weights.parent == tmp_path and "rescued" in weights.name
+    assert str(weights) in capsys.readouterr().err
+    assert checkpoints.load(weights)[0].latent_dim == tiny_model.latent_dim
+
+
+def test_thresholds_per_noise_level_are_interpolated():
+    meta = {"metrics": {"ooc_threshold": 0.07, "ooc_thresholds_by_sigma": {"0": 0.07, "0.2": 0.09, "0.4": 0.15}}}
+    assert checkpoints.recommended_threshold(meta) == 0.07
+    assert checkpoints.recommended_threshold(meta, 0.2) == pytest.approx(0.09)
+    assert checkpoints.recommended_threshold(meta, 0.3) == pytest.approx(0.12)
+    assert checkpoints.recommended_threshold(meta, 0.5) == pytest.approx(0.15)  # beyond the measured: the nearest
+    assert checkpoints.recommended_threshold({"metrics": {"ooc_threshold": float("nan")}}) is None
+    assert checkpoints.recommended_threshold({"metrics": {"ooc_threshold": -1}}) is None

@@ -92,3 +92,46 @@ def test_clear_errors_for_bad_models_and_settings(trained, tmp_path, capsys):
     assert "no checkpoint" in capsys.readouterr().err
     assert main(["classify", paths[0], "--model", str(trained), "--lr", "-1"]) == 2
     assert "learning rate must be a positive number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--threads", "-2"], "threads must be 1 or more"),
+        (["--threshold", "nan"], "a number above 0"),
+        (["--threshold", "-1"], "a number above 0"),
+        (["--keep-classes", "20", "--prune-step", "2"], "only 10 classes"),
+    ],
+)
+def test_bad_options_get_one_line_messages(trained, tmp_path, capsys, options, message):
+    paths, _ = _pngs(tmp_path, 1)
+    try:
+        code = main(["classify", paths[0], "--model", str(trained), "--steps", "3", "--quiet", *options])
+    except SystemExit as exc:  # refused while parsing the arguments
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_classify_refuses_the_cnn_with_a_message(tmp_path, tiny_data_dir, capsys):
+    cnn = tmp_path / "cnn"
+    assert main(["train", "--model", "cnn", "--data", str(tiny_data_dir), "--out", str(cnn), "--epochs", "1", "--quiet"]) == 0
+    paths, _ = _pngs(tmp_path, 1)
+    assert main(["classify", paths[0], "--model", str(cnn)]) == 2
+    assert "not a generator" in capsys.readouterr().err
+
+
+def test_train_refuses_an_unwritable_output_at_once(tiny_data_dir, tmp_path, capsys):
+    import time
+
+    (tmp_path / "afile").write_text("x")
+    started = time.perf_counter()
+    code = main(["train", "--model", "cvae", "--data", str(tiny_data_dir), "--out", str(tmp_path / "afile" / "m"), "--quiet"])
+    assert code == 2 and time.perf_counter() - started < 1.0  # before loading data or training
+    assert "is a file" in capsys.readouterr().err
+
+
+def test_train_data_option_pointing_at_a_file(tmp_path, capsys):
+    (tmp_path / "mnist.gz").write_text("x")
+    assert main(["train", "--model", "cvae", "--data", str(tmp_path / "mnist.gz"), "--out", str(tmp_path / "m"), "--quiet"]) == 2
+    assert "is a file" in capsys.readouterr().err

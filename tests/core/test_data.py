@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from synthetic import synthetic_digits, write_idx
-from igc_core import data
+from igc_core import data, framing
 from igc_core.data import DataError
 
 
@@ -185,7 +185,7 @@ def test_truncated_empty_missing_and_huge_images(tmp_path, monkeypatch):
         data.load_image(tmp_path / "nope.png")
     with pytest.raises(DataError, match="folder"):
         data.load_image(tmp_path)
-    monkeypatch.setattr(data, "MAX_PIXELS", 1000)
+    monkeypatch.setattr(framing, "MAX_PIXELS", 1000)
     with pytest.raises(DataError, match="too large"):
         data.load_image(good)
 
@@ -198,3 +198,104 @@ def test_frame_digit_rejects_empty_and_nan():
     tiny = np.zeros((5, 5), np.float32)
     tiny[2, 2] = 1.0  # a single dot still frames to a visible mark
     assert data.frame_digit(tiny).max() > 0
+
+
+# ------------------------------------------------------------------------------ noise and large images
+
+
+def test_a_28x28_image_is_taken_as_framed(tmp_path):
+    rng = np.random.default_rng(0)
+    digit = np.zeros((28, 28), np.float32)
+    digit[6:22, 12:15] = 1.0  # a '1' already framed
+    noisy = np.clip(digit + 0.4 * rng.standard_normal(digit.shape), 0, 1).astype(np.float32)
+    data.save_digit_png(noisy, tmp_path / "noisy.png")
+    loaded = data.load_image(tmp_path / "noisy.png")
+    # as it was: not cropped to a noise-wide ink box, only the paper's tone (the border's median, here about
+    # 0.01) removed and the ink stretched to full strength, in 8 bits
+    assert np.abs(loaded - noisy / noisy.max()).max() <= 0.02
+
+
+def _noisy_scan(sigma, seed=0, size=160):
+    """A dark-on-light '7' drawn off-centre on a big page, with per-pixel Gaussian noise."""
+    from PIL import ImageDraw
+
+    image = Image.new("L", (size, size), 0)
+    ImageDraw.Draw(image).line([(30, 20), (90, 20), (50, 100)], fill=255, width=9)
+    ink = np.asarray(image, np.float32) / 255
+    rng = np.random.default_rng(seed)
+    noisy = np.clip(ink + sigma * rng.standard_normal(ink.shape), 0, 1)
+    return Image.fromarray((255 * (1 - noisy)).round().astype(np.uint8)), ink
+
+
+@pytest.mark.parametrize("sigma", [0.2, 0.4])
+def test_noisy_scans_are_framed_like_the_clean_drawing(tmp_path, sigma):
+    noisy, clean = _noisy_scan(sigma)
+    noisy.save(tmp_path / "scan.png")
+    framed = data.load_image(tmp_path / "scan.png")
+    reference = data.frame_digit(clean)
+    _check_framed(reference)
+    # the digit found, cropped and centred as the clean drawing is: the noise did not widen the ink box
+    ys, xs = np.nonzero(framed > 0.5)
+    ry, rx = np.nonzero(reference > 0.5)
+    assert abs((ys.max() - ys.min()) - (ry.max() - ry.min())) <= 2 and abs((xs.max() - xs.min()) - (rx.max() - rx.min())) <= 2
+    assert np.abs(framed - reference).mean() < 0.08
+    assert framed[reference < 0.05].mean() < 0.05  # the paper around the digit is clean
+
+
+def test_a_stray_speck_does_not_shrink_the_digit():
+    page = np.zeros((200, 200), np.float32)
+    page[40:160, 95:105] = 1.0  # a '1'
+    alone = data.frame_digit(page)
+    page[190:192, 5:7] = 1.0  # a speck of dust in the corner
+    assert np.abs(data.frame_digit(page) - alone).max() < 1e-6
+
+
+def test_noise_level_estimates():
+    rng = np.random.default_rng(1)
+    flat = np.zeros((100, 100))
+    flat[20:80, 45:55] = 1.0
+    assert framing.noise_level(flat) == 0.0
+    assert framing.noise_level(flat + 0.1 * rng.standard_normal(flat.shape)) == pytest.approx(0.1, rel=0.15)
+
+
+def test_large_images_are_reduced_while_loading(tmp_path):
+    import tracemalloc
+
+    big = Image.new("L", (6000, 6000), 255)
+    from PIL import ImageDraw
+
+    ImageDraw.Draw(big).line([(1000, 1000), (5000, 1000), (2500, 5000)], fill=0, width=300)
+    big.save(tmp_path / "big.png")
+    big.convert("RGB").save(tmp_path / "big.jpg", quality=90)
+    del big
+    for name in ("big.png", "big.jpg"):
+        tracemalloc.start()
+        framed = data.load_image(tmp_path / name)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        _check_framed(framed)
+        assert peak < 100e6  # numpy work happens on the reduced image, not on 36 megapixels of floats
+
+
+def test_decompression_bomb_is_refused_without_a_warning(tmp_path, monkeypatch, recwarn):
+    Image.new("L", (3000, 3000), 255).save(tmp_path / "huge.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)  # Pillow's own limit below this image's size
+    with pytest.raises(DataError, match="too large"):
+        data.load_image(tmp_path / "huge.png")
+    assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]
+
+
+def test_data_option_pointing_at_a_file_or_a_missing_folder(tmp_path, monkeypatch):
+    afile = tmp_path / "notes.txt"
+    afile.write_text("x")
+    with pytest.raises(DataError, match="is a file"):
+        data.load_dataset(afile, "train")
+    missing = tmp_path / "nowhere" / "mnist"
+
+    def offline(*a, **k):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(data.urllib.request, "urlopen", offline)
+    with pytest.raises(DataError, match="could not download"):
+        data.load_dataset(missing, "train")
+    assert not missing.exists() and not missing.parent.exists()  # nothing was created for nothing

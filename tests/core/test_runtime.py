@@ -21,7 +21,7 @@ def test_explicit_precision_is_honoured_and_gpu_auto_is_fp32(tiny_model):
 
 def test_auto_precision_without_native_bf16_is_fp32_without_timing(tiny_model, monkeypatch):
     monkeypatch.setattr(runtime, "native_bf16", lambda: (False, "AVX2 without avx512_bf16/amx_bf16"))
-    monkeypatch.setattr(runtime, "_time_search_step", lambda *a: pytest.fail("must not calibrate"))
+    monkeypatch.setattr(runtime, "_calibrate", lambda *a: pytest.fail("must not calibrate"))
     choice = runtime.choose_precision(tiny_model, 5000, torch.device("cpu"))
     assert choice.precision == "fp32" and "no native bfloat16" in choice.reason
 
@@ -29,21 +29,21 @@ def test_auto_precision_without_native_bf16_is_fp32_without_timing(tiny_model, m
 def test_auto_precision_follows_the_calibration_and_caches_it(tiny_model, monkeypatch, tmp_path):
     monkeypatch.setenv("IGC_CACHE", str(tmp_path))
     monkeypatch.setattr(runtime, "native_bf16", lambda: (True, "AVX512, avx512_bf16"))
-    timings = {False: 0.010, True: 0.004}  # fp32, bf16 seconds per step: bf16 2.5x faster
+    timings = {"fp32": 0.010, "bf16": 0.004}  # seconds per step: bf16 2.5x faster
     calls = []
 
-    def fake(generator, rows, device, bf16):
-        calls.append((rows, bf16))
-        return timings[bf16]
+    def fake(generator, rows, device):
+        calls.append(rows)
+        return dict(timings)
 
-    monkeypatch.setattr(runtime, "_time_search_step", fake)
+    monkeypatch.setattr(runtime, "_calibrate", fake)
     first = runtime.choose_precision(tiny_model, 2560, torch.device("cpu"))
     assert first.precision == "bf16" and "2.5x" in first.reason
-    assert calls == [(4096, False), (4096, True)]  # calibrated once, at the batch's power-of-two bucket
+    assert calls == [4096]  # calibrated once, at the batch's power-of-two bucket
     again = runtime.choose_precision(tiny_model, 3000, torch.device("cpu"))  # same bucket: from the cache
-    assert again.precision == "bf16" and len(calls) == 2
+    assert again.precision == "bf16" and len(calls) == 1
     assert json.loads((tmp_path / "runtime.json").read_text())  # the cache is plain JSON
-    timings[True] = 0.009  # only 1.1x faster at another batch size: not worth bf16's rounding
+    timings["bf16"] = 0.009  # only 1.1x faster at another batch size: not worth bf16's rounding
     assert runtime.choose_precision(tiny_model, 50, torch.device("cpu")).precision == "fp32"
 
 
@@ -51,7 +51,7 @@ def test_a_damaged_cache_is_ignored(tiny_model, monkeypatch, tmp_path):
     monkeypatch.setenv("IGC_CACHE", str(tmp_path))
     (tmp_path / "runtime.json").write_text("{not json")
     monkeypatch.setattr(runtime, "native_bf16", lambda: (True, "test"))
-    monkeypatch.setattr(runtime, "_time_search_step", lambda g, rows, d, bf16: 0.01 if bf16 else 0.02)
+    monkeypatch.setattr(runtime, "_calibrate", lambda g, rows, d: {"fp32": 0.02, "bf16": 0.01})
     assert runtime.choose_precision(tiny_model, 64, torch.device("cpu")).precision == "bf16"
 
 
@@ -119,3 +119,11 @@ def test_presets_build_from_one_place():
         SearchConfig.from_preset("fastest")
     with pytest.raises(ValueError, match="unknown search setting"):
         SearchConfig.from_preset("igc", lamda=0.1)
+
+
+def test_calibration_times_both_precisions_and_leaves_the_model_as_it_was(tiny_model):
+    tiny_model.requires_grad_(True)
+    before = torch.get_num_threads()
+    timings = runtime._calibrate(tiny_model, 64, torch.device("cpu"))
+    assert set(timings) == {"fp32", "bf16"} and all(0 < t < 1 for t in timings.values())
+    assert all(p.requires_grad for p in tiny_model.parameters()) and torch.get_num_threads() == before

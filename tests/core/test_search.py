@@ -14,6 +14,11 @@ def _images(n=4, seed=0):
     return (rng.random((n, 28, 28), dtype=np.float32) - 0.5).astype(np.float32)
 
 
+# Numerical comparisons between runs fix what "auto" would choose per batch size and machine load: a batch
+# and a single image fall into different precision buckets, and thread counts move the last bits.
+EXACT = {"precision": "fp32", "threads": 1}
+
+
 def _loop(model, images, config, **kw):
     """The paper's way: one image at a time."""
     return [search(model, img[None], config, **kw) for img in images]
@@ -22,9 +27,11 @@ def _loop(model, images, config, **kw):
 @pytest.mark.parametrize(
     "config",
     [
-        SearchConfig(steps=15, lr=0.05, restarts=3),
-        SearchConfig(steps=15, lr=0.05, restarts=2, dif="bce", score="loss", init="encoder"),
-        SearchConfig(steps=15, lr=0.05, restarts=2, dif="mse", keep_classes=3, prune_step=5),
+        SearchConfig(steps=15, lr=0.05, restarts=3, **EXACT),
+        SearchConfig(steps=15, lr=0.05, restarts=2, dif="bce", score="loss", init="encoder", **EXACT),
+        SearchConfig(steps=15, lr=0.05, restarts=2, dif="mse", keep_classes=3, prune_step=5, **EXACT),
+        SearchConfig(steps=15, lr=0.05, restarts=2, intensity="affine", score="loss", **EXACT),
+        SearchConfig(steps=15, lr=0.05, restarts=2, dif="mse", intensity="affine", binarize=0.4, keep_classes=3, prune_step=5, **EXACT),
     ],
 )
 def test_batched_search_equals_one_image_loop(tiny_model, config):
@@ -44,7 +51,7 @@ def test_batched_equals_loop_with_class_heads_and_a_scaled_latent():
 
     torch.manual_seed(1)
     model = ConditionalGenerator(GeneratorConfig(latent_dim=3, hidden=(16, 16), encoder_hidden=(16,), class_heads=True, latent_scale=0.05)).eval()
-    config = SearchConfig(steps=10, lr=0.005, restarts=2)
+    config = SearchConfig(steps=10, lr=0.005, restarts=2, **EXACT)
     images = _images(3)
     batched = search(model, images, config)
     for i, one in enumerate(_loop(model, images, config)):
@@ -67,7 +74,7 @@ def test_search_lowers_the_loss_and_seeded_runs_repeat(tiny_model):
     losses = []
     # bit-for-bit repeats need a fixed thread count: sigmoid's vectorised and scalar paths differ in the last
     # bit, and which elements take which path depends on how the work is split between threads
-    config = SearchConfig(steps=30, lr=0.05, restarts=3, seed=7, threads=1, precision="fp32")
+    config = SearchConfig(steps=30, lr=0.05, restarts=3, seed=7, **EXACT)
     first = search(tiny_model, _images(2), config, on_snapshot=lambda s: losses.append(s.losses.mean()), snapshot_every=1)
     assert losses[-1] < losses[0]
     again = search(tiny_model, _images(2), config)
@@ -110,7 +117,7 @@ def test_should_stop_ends_early_and_still_returns_results(tiny_model):
 
 def test_pruning_keeps_only_the_best_classes_searching(tiny_model):
     snaps = []
-    config = SearchConfig(steps=12, lr=0.05, keep_classes=2, prune_step=4)
+    config = SearchConfig(steps=12, lr=0.05, keep_classes=2, prune_step=4, **EXACT)
     result = search(tiny_model, _images(2), config, on_snapshot=snaps.append, snapshot_every=1)
     assert snaps[0].active.all() and snaps[-1].active.sum(1).tolist() == [2, 2]
     # pruned classes keep the distance they stopped at, and still count in the ranking

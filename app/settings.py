@@ -1,0 +1,251 @@
+"""Every setting of the app declared once: one table of fields builds the settings panel, loads and saves the
+settings file, and builds the engine's `SearchConfig`. No Qt here (the panel that renders the table is
+`app.panels.settings_panel`), so all of it is tested without a window.
+
+The settings file is plain JSON written by us (never `QSettings`, whose reader unpickles `PyObjectWrapper`
+values: a planted value could run code at start-up). Every value is checked against its field; a bad value
+falls back to the field's default with a one-line message, a damaged file is set aside and reset, and
+nothing in the file can stop the app from starting.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from igc_core import search
+
+FORMAT = "igc-app-settings"
+VERSION = 1
+MAX_TEXT = 4096  # longer strings (paths) in the file are refused
+MAX_RESTARTS = 64  # the grid shows one column per restart; beyond this it is unreadable on any screen
+NOISE_MAX = 0.5  # thresholds are measured for sigma 0 ... 0.5 (igc evaluate --ood --save-threshold)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One setting: its kind, default, range and the words the panel shows."""
+
+    name: str
+    kind: str  # "int", "float", "choice", "bool", "text", "size"
+    default: Any
+    label: str = ""
+    tip: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    decimals: int = 0  # float fields are kept rounded to this many decimals (what a spin box can show)
+    step: float = 1.0
+    choices: tuple[str, ...] = ()
+    group: str = ""  # "search" / "advanced": shown in the settings panel; "" = kept but not in the panel
+    in_config: bool = False  # a SearchConfig field of the same name
+
+    def check(self, value: Any) -> Any:
+        """The value, normalised, or ValueError saying why it does not fit this field."""
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise ValueError("not true or false")
+            return value
+        if self.kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError("not a whole number")
+            self._check_range(value)
+            return value
+        if self.kind == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError("not a number")
+            value = round(float(value), self.decimals)
+            self._check_range(value)
+            return value
+        if self.kind == "choice":
+            if value not in self.choices:
+                raise ValueError(f"not one of {', '.join(self.choices)}")
+            return value
+        if self.kind == "text":
+            if not isinstance(value, str) or len(value) > MAX_TEXT or "\0" in value:
+                raise ValueError("not a short text")
+            return value
+        if self.kind == "size":
+            ok = (isinstance(value, (list, tuple)) and len(value) == 2
+                  and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+            if not ok:
+                raise ValueError("not a [width, height] pair")
+            lo, hi = int(self.minimum or 0), int(self.maximum or 100_000)
+            if not all(lo <= v <= hi for v in value):
+                raise ValueError(f"outside {lo}-{hi} pixels")
+            return [int(value[0]), int(value[1])]
+        raise AssertionError(f"unknown field kind {self.kind}")
+
+    def _check_range(self, value: float) -> None:
+        if self.minimum is not None and value < self.minimum or self.maximum is not None and value > self.maximum:
+            raise ValueError(f"outside {self.minimum:g}-{self.maximum:g}")
+
+
+_P = search.PRESETS[search.DEFAULT_PRESET]
+
+FIELDS: tuple[Field, ...] = (
+    # ---- the search (SearchConfig fields; what the panel does not show comes from the default preset)
+    Field("steps", "int", _P.steps, "Steps", "How many Adam steps each latent takes while searching for the input.",
+          1, 100_000, step=10, group="search", in_config=True),
+    Field("lr", "float", _P.lr, "Learning rate", "Adam's learning rate for the latents. Too large and the search diverges.",
+          0.00001, 100.0, decimals=5, step=0.0005, group="search", in_config=True),
+    Field("lambda_lr", "float", _P.lambda_lr, "λ_LR",
+          "Weight of the latent regulariser L_LR = mean |zscore(z)|, which keeps latents close to the\n"
+          "generator's prior so it cannot draw just any shape (IGC paper, Sec. 3.1).",
+          0.0, 10.0, decimals=4, step=0.01, group="search", in_config=True),
+    Field("restarts", "int", _P.restarts, "Restarts",
+          "Latents per class, each from its own starting point (Parallel IGC, Sec. 3.3);\n"
+          "the best one counts. One column of the grid per restart.",
+          1, MAX_RESTARTS, group="search", in_config=True),
+    Field("dif", "choice", _P.dif, "Distance L_DD",
+          "Image distance L_DD between the reconstruction and the input: mae (the paper's),\n"
+          "mse or bce (binary cross-entropy). The class with the smallest L_DD wins.",
+          choices=search.DIFS, group="search", in_config=True),
+    Field("precision", "choice", _P.precision, "Precision",
+          "auto: the faster of float32 and bfloat16 for this batch on this CPU, measured once and\n"
+          "remembered (one image is usually fastest in float32; bfloat16 only helps large batches on\n"
+          "CPUs that have it natively). The status line says what ran and why.",
+          choices=search.PRECISIONS, group="search", in_config=True),
+    Field("init", "choice", _P.init, "Start at",
+          "Where restart 0 starts: the prior mean (the paper), or the CVAE encoder's guess (CVAE models only).",
+          choices=search.INITS, group="advanced", in_config=True),
+    Field("seed", "int", _P.seed, "Seed", "Random seed for the restarts' starting points and the noise pattern:\nsame seed, same run.",
+          0, 2**31 - 1, group="advanced", in_config=True),
+    Field("device", "choice", _P.device, "Device", "Where the search runs: cpu, cuda (an NVIDIA GPU) or auto (cuda when available).",
+          choices=("cpu", "auto", "cuda"), group="advanced", in_config=True),
+    Field("threads", "int", _P.threads, "Threads",
+          "CPU threads for the search; 0 = automatic (timed while it runs, one core is always left to the window).",
+          0, 256, group="advanced", in_config=True),
+    # ---- the app
+    Field("autorun", "bool", False, "Re-run automatically",
+          "Search again automatically when a stroke ends, an input is picked or a setting changes.", group="search"),
+    Field("curves", "choice", "dif", "Curves show",
+          "What the curves plot per class: L_DD, the image distance that decides the class (the paper's\n"
+          "score), or the whole loss L = L_DD + λ_LR·L_LR that the search minimises.",
+          choices=("dif", "loss"), group="advanced"),
+    Field("noise", "float", 0.0, tip="Gaussian noise σ added to the input (the paper's robustness test, Sec. 4.2).",
+          minimum=0.0, maximum=NOISE_MAX, decimals=2),
+    Field("brush", "int", 22, minimum=4, maximum=60),
+    Field("model", "text", ""),
+    Field("input_dir", "text", ""),
+    Field("output_dir", "text", ""),
+    Field("window", "size", [1366, 700], minimum=300, maximum=20_000),
+    Field("maximized", "bool", False),
+)
+BY_NAME = {f.name: f for f in FIELDS}
+CONFIG_FIELDS = tuple(f.name for f in FIELDS if f.in_config)
+
+
+def defaults() -> dict[str, Any]:
+    return {f.name: (list(f.default) if isinstance(f.default, list) else f.default) for f in FIELDS}
+
+
+def validate(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """All fields, each either its given value (normalised) or its default; messages for what was refused."""
+    out, problems = defaults(), []
+    for name, value in values.items():
+        f = BY_NAME.get(name)
+        if f is None:
+            continue  # an entry of a newer or older version: ignored
+        try:
+            out[name] = f.check(value)
+        except ValueError as exc:
+            problems.append(f"{name} {_short(value)} is {exc}; using {_short(f.default)}")
+    try:
+        search_config(out)
+    except ValueError as exc:  # a combination the engine refuses: the search settings go back to the preset
+        problems.append(f"the search settings do not fit together ({exc}); using the {search.DEFAULT_PRESET} preset")
+        out.update(preset_values(search.DEFAULT_PRESET))
+    return out, problems
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# ------------------------------------------------------------------------------------------ search
+
+
+def search_config(values: dict[str, Any]) -> search.SearchConfig:
+    """The engine's configuration for these settings (ValueError with a readable message when refused)."""
+    return search.SearchConfig.from_preset(None, **{name: values[name] for name in CONFIG_FIELDS})
+
+
+def preset_values(name: str) -> dict[str, Any]:
+    """The search fields of a named preset."""
+    config = search.SearchConfig.from_preset(name)
+    return {f: getattr(config, f) for f in CONFIG_FIELDS}
+
+
+def preset_of(values: dict[str, Any]) -> str | None:
+    """The preset these settings equal in the whole configuration (not just the fields shown), or None."""
+    try:
+        return search_config(values).preset_name()
+    except ValueError:
+        return None
+
+
+# ------------------------------------------------------------------------------------------ the file
+
+
+def default_path() -> Path:
+    """`$IGC_APP_SETTINGS`, else `$XDG_CONFIG_HOME/igc/app.json` (~/.config/igc/app.json)."""
+    env = os.environ.get("IGC_APP_SETTINGS")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "igc" / "app.json"
+
+
+@dataclass
+class Loaded:
+    values: dict[str, Any]
+    messages: list[str] = field(default_factory=list)  # one line each, for the banner
+    fresh: bool = False  # no settings file existed
+
+
+def load(path: str | Path) -> Loaded:
+    """Read the settings file; never raises. A damaged file is renamed to <name>.bad and the defaults used."""
+    path = Path(path)
+    if not path.exists():
+        return Loaded(defaults(), fresh=True)
+    try:
+        if path.stat().st_size > 1_000_000:
+            raise ValueError("it is far too large")
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("values"), dict):
+            raise ValueError("it is not an igc settings file")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = "it is not valid JSON" if isinstance(exc, json.JSONDecodeError) else str(exc).split("\n")[0]
+        kept = _set_aside(path)
+        where = f" (kept as {kept.name})" if kept else ""
+        return Loaded(defaults(), [f"The settings file {path} was damaged ({reason}) and has been reset{where}."])
+    values, problems = validate(doc["values"])
+    messages = [f"Settings: {p}." for p in problems[:3]]
+    if len(problems) > 3:
+        messages.append(f"Settings: {len(problems) - 3} more values were refused and reset.")
+    return Loaded(values, messages)
+
+
+def _set_aside(path: Path) -> Path | None:
+    bad = path.with_name(path.name + ".bad")
+    try:
+        path.replace(bad)
+        return bad
+    except OSError:
+        return None
+
+
+def save(path: str | Path, values: dict[str, Any]) -> None:
+    """Write the settings atomically (a crash mid-write leaves the old file); OSError when it cannot."""
+    path = Path(path)
+    clean, _ = validate(values)
+    doc = {"format": FORMAT, "version": VERSION, "values": clean}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,273 @@
+"""Framing a user's image the way MNIST was made, so that the generator sees what it was trained on.
+
+MNIST fitted each digit's ink into a 20x20 box (keeping the aspect ratio, anti-aliased) and centred it by its
+centre of mass in 28x28. A user's file can be any size and mode, dark ink on light paper or the reverse, a
+clean drawing or a noisy scan. The steps:
+
+1. `open_image`: decode without ever holding more than one full-size copy (JPEGs are decoded at a reduced
+   scale, other images reduced right after decoding), refusing absurd sizes before decoding.
+2. `image_to_gray`: greyscale with ink = 1, the paper's tone removed, ink stretched to full strength.
+3. `frame_digit`: find the digit, not every bright pixel: a light median filter where the image is noisy,
+   a threshold from the image's own histogram (Otsu) grown into the fainter ink around it (hysteresis), and
+   only the strokes (connected components) large enough to be part of the digit. An image that is already
+   28x28, MNIST's own format, is taken as framed and left as it is.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+IMAGE_SIZE = 28
+BOX_SIZE = 20  # MNIST fits the ink into a 20x20 box, then centres it by centre of mass in 28x28.
+MAX_PIXELS = 50_000_000  # refuse absurdly large images before decoding them
+WORK_SIZE = 1024  # larger images are reduced to this long side while loading: ample for a 20x20 box
+NOISY = 0.03  # estimated noise level (on [0, 1]) above which the image is denoised before finding the ink
+MIN_STROKE = 0.05  # strokes smaller than this share of the largest one are specks, not part of the digit
+
+
+class DataError(ValueError):
+    """A data set or image that cannot be used, with a message for the user."""
+
+
+# ------------------------------------------------------------------------------------------ decoding
+
+
+def open_image(path: str | Path):
+    """Open and decode an image file with bounded memory: a Pillow image whose long side is <= WORK_SIZE."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        # Pillow warns (then fails) above its own pixel limit; ours is lower and says so in words
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(path)
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+            raise DataError(f"the image is too large (over {MAX_PIXELS:,} pixels)") from None
+    with image:
+        if image.width * image.height > MAX_PIXELS:
+            raise DataError(f"the image is {image.width}x{image.height}: too large (over {MAX_PIXELS:,} pixels)")
+        if image.width == 0 or image.height == 0:
+            raise DataError("the image has no pixels")
+        if max(image.size) > WORK_SIZE and image.format == "JPEG":
+            image.draft(image.mode, (WORK_SIZE, WORK_SIZE))  # decode at 1/2, 1/4 or 1/8 scale directly
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image.load()
+        factor = -(-max(image.size) // WORK_SIZE)  # ceil
+        if factor > 1:
+            if image.mode in ("1", "P"):
+                image = image.convert("RGBA" if "transparency" in image.info else "L")
+            try:
+                return image.reduce(factor)  # box average: cheap, and no second full-size copy
+            except ValueError:  # a mode reduce() does not take
+                return image.resize((max(1, image.width // factor), max(1, image.height // factor)), Image.Resampling.BOX)
+        return image.copy()
+
+
+def image_to_gray(image) -> np.ndarray:
+    """A Pillow image of any mode -> float32 greyscale in [0, 1] with ink = 1 (dark-on-light inverted)."""
+    if image.width * image.height > MAX_PIXELS:
+        raise DataError(f"the image is {image.width}x{image.height}: too large (over {MAX_PIXELS:,} pixels)")
+    if image.width == 0 or image.height == 0:
+        raise DataError("the image has no pixels")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(image, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        gray = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
+        alpha = None
+    else:
+        has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+        rgba = image.convert("RGBA") if has_alpha else None
+        gray = np.asarray(image.convert("L"), dtype=np.float64) / 255.0
+        alpha = np.asarray(rgba, dtype=np.float64)[..., 3] / 255.0 if rgba is not None else None
+    if alpha is not None and alpha.min() < 1.0:
+        if alpha.max() <= 0:
+            raise DataError("the image is fully transparent: there is no ink to classify")
+        # Transparent pixels are background. Ink is either what is opaque (strokes on a transparent sheet)
+        # or, when everything is opaque, whatever differs from the background.
+        opaque = alpha > 0.5
+        ink_is_dark = gray[opaque].mean() < 0.5 if opaque.any() else True
+        ink = (1.0 - gray) if ink_is_dark else gray
+        return (ink * alpha).astype(np.float32)
+    # Dark ink on light paper (the usual scan or drawing) is inverted; decide by the border, which is paper.
+    border = lambda a: np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])  # noqa: E731
+    if np.median(border(gray)) > 0.5:
+        gray = 1.0 - gray
+    # Remove a uniform paper tone so that only ink remains, then stretch the ink to full strength.
+    gray = np.clip(gray - np.median(border(gray)), 0.0, None)
+    peak = gray.max()
+    return (gray / peak if peak > 0 else gray).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------ finding the ink
+
+
+def noise_level(gray: np.ndarray) -> float:
+    """A robust estimate of per-pixel noise: the median absolute difference of neighbouring pixels.
+
+    Strokes change the neighbour differences only along their edges, a small share of the pixels, so the
+    median sees the noise; a clean drawing (flat paper, flat ink) gives about 0.
+    """
+    if min(gray.shape) < 2:
+        return 0.0
+    d = np.concatenate([np.diff(gray, axis=0).ravel(), np.diff(gray, axis=1).ravel()])
+    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2))
+
+
+def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
+    """The threshold that best splits `values` in [0, 1] into two classes (Otsu 1979)."""
+    hist, edges = np.histogram(values, bins=bins, range=(0.0, 1.0))
+    p = hist.astype(np.float64) / max(hist.sum(), 1)
+    centres = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(p)
+    m0 = np.cumsum(p * centres)
+    total = m0[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (total * w0 - m0) ** 2 / (w0 * (1 - w0))
+    between[~np.isfinite(between)] = 0
+    return float(edges[int(np.argmax(between)) + 1])
+
+
+def find_ink(gray: np.ndarray, ink_threshold: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The digit's ink: (a cleaned greyscale image, the pixels that belong to the digit, the box's pixels).
+
+    Noise is not ink: a noisy image is median-filtered first, the faint-ink threshold rises with the noise
+    that is left, and only pixels connected to strong ink (above the image's Otsu threshold) count, in
+    strokes at least MIN_STROKE of the largest stroke's size. The ink box is measured on all of the digit's
+    pixels in a clean image (as MNIST did), on its strong ink in a noisy one (noise clinging to a stroke's
+    edge would otherwise widen the box).
+    """
+    from scipy import ndimage
+
+    clean = gray
+    noise = noise_level(gray)
+    noisy = noise > NOISY
+    if noisy:
+        clean = ndimage.median_filter(gray, size=3 if noise < 0.12 else 5, mode="nearest")
+    # faint ink must stand out from the noise (a median filter's output has flat patches, so its own
+    # neighbour differences say little: the threshold follows the noise measured before filtering)
+    weak = clean > max(ink_threshold, 1.5 * noise if noisy else 0.0)
+    if not weak.any():
+        return clean, weak, weak
+    strong = clean > max(otsu_threshold(clean[weak]), ink_threshold)
+    labels, count = ndimage.label(weak, structure=np.ones((3, 3), bool))  # 8-connected strokes
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    has_strong = np.zeros(count + 1, bool)
+    has_strong[np.unique(labels[strong])] = True
+    has_strong[0] = False
+    sizes = np.where(has_strong, sizes, 0)
+    keep = sizes >= MIN_STROKE * sizes.max()
+    keep[0] = False
+    mask = keep[labels]
+    return clean, mask, (mask & strong) if noisy else mask
+
+
+# ------------------------------------------------------------------------------------------ framing
+
+
+def frame_digit(gray: np.ndarray, ink_threshold: float = 0.05) -> np.ndarray:
+    """Frame a greyscale image (float, 1 = ink, 0 = paper, any size) the way MNIST was made.
+
+    A 28x28 image is MNIST's own format and is returned as it is. Otherwise the digit's ink (`find_ink`) is
+    cropped, stretched to full strength, fitted into a 20x20 box keeping its aspect ratio (anti-aliased), and
+    placed in 28x28 with its centre of mass at the centre. Returns float32 (28, 28) in [0, 1].
+    """
+    return _frame(gray, (BOX_SIZE, BOX_SIZE), (IMAGE_SIZE, IMAGE_SIZE), ink_threshold)
+
+
+# A two-digit number (igc_core.pairs, IGC paper Sec. 1.4's multi-label task) is 28 x 56; the ink of the composed
+# MNIST pairs measures 22 x 39 pixels (median; 95% within 25 x 45), so a user's number is fitted into 22 x 44.
+NUMBER_SIZE = (IMAGE_SIZE, 2 * IMAGE_SIZE)
+NUMBER_BOX = (22, 44)
+
+
+def frame_number(gray: np.ndarray, ink_threshold: float = 0.05) -> np.ndarray:
+    """Frame a greyscale image of a two-digit number (float, 1 = ink, any size) like the composed MNIST pairs.
+
+    As `frame_digit`, with the ink fitted into 22 x 44 and centred in 28 x 56; a 28 x 56 image is taken as
+    framed. Returns float32 (28, 56) in [0, 1].
+    """
+    return _frame(gray, NUMBER_BOX, NUMBER_SIZE, ink_threshold)
+
+
+def _frame(gray: np.ndarray, box: tuple[int, int], size: tuple[int, int], ink_threshold: float) -> np.ndarray:
+    """Find the ink, crop it, fit it into `box` (height, width) keeping its aspect, centre its mass in `size`."""
+    from PIL import Image
+    from scipy import ndimage
+
+    gray = np.asarray(gray, dtype=np.float32)
+    if gray.ndim != 2 or gray.size == 0:
+        raise DataError(f"expected a 2-D greyscale image, got shape {gray.shape}")
+    if not np.all(np.isfinite(gray)):
+        raise DataError("the image holds NaN or infinite values")
+    if not (gray > ink_threshold).any():
+        raise DataError("the image is empty: there is no ink to classify")
+    if gray.shape == tuple(size):
+        return np.clip(gray, 0.0, 1.0)
+    clean, mask, ink_box = find_ink(gray, ink_threshold)
+    if not ink_box.any():
+        raise DataError("the image is empty: no strokes stand out from the noise")
+    rows, cols = np.flatnonzero(ink_box.any(axis=1)), np.flatnonzero(ink_box.any(axis=0))
+    # keep the digit's own pixels and their anti-aliased rim; everything else (specks, noise) is paper
+    reach = max(1, round(max(rows[-1] - rows[0], cols[-1] - cols[0]) / 40))
+    near = ndimage.binary_dilation(mask, iterations=reach)
+    crop = np.where(near, clean, 0.0)[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32)
+    peak = float(np.quantile(clean[mask], 0.99))
+    if peak > 0:
+        crop = np.clip(crop / peak, 0.0, 1.0)
+    h, w = crop.shape
+    scale = min(box[0] / h, box[1] / w)
+    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+    resized = Image.fromarray(crop, mode="F").resize((new_w, new_h), Image.Resampling.LANCZOS)
+    small = np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+    if small.sum() <= 0:  # a speck that vanished when shrunk: keep it visible
+        small = np.ones_like(small)
+    height, width = size
+    out = np.zeros(size, dtype=np.float32)
+    top, left = (height - new_h) // 2, (width - new_w) // 2
+    out[top : top + new_h, left : left + new_w] = small
+    # shift so the centre of mass sits at the image centre (MNIST's recipe), by whole pixels
+    ys, xs = np.indices(out.shape)
+    mass = out.sum()
+    cy, cx = (ys * out).sum() / mass, (xs * out).sum() / mass
+    dy = int(round(height / 2 - cy))  # MNIST put the centre of mass at (14, 14)
+    dx = int(round(width / 2 - cx))
+    dy = int(np.clip(dy, -top, height - top - new_h))  # keep all the ink inside the frame
+    dx = int(np.clip(dx, -left, width - left - new_w))
+    return np.roll(out, (dy, dx), axis=(0, 1))
+
+
+def load_image(path: str | Path, frame: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """Read an image file Pillow understands and frame it like MNIST: float32 (28, 28) in [0, 1].
+
+    `frame` replaces the framing: `frame_number` for a two-digit number, float32 (28, 56)."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        image = open_image(path)
+        return (frame or frame_digit)(image_to_gray(image))
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not an image") from None
+    except DataError as exc:
+        raise DataError(f"{path.name}: {exc}") from None
+    except UnidentifiedImageError:
+        raise DataError(f"{path.name}: not an image file Pillow can read") from None
+    except Image.DecompressionBombError as exc:
+        raise DataError(f"{path.name}: too large ({exc})") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise DataError(f"{path.name}: the image is corrupt or truncated ({exc})") from None
+
+
+def save_digit_png(image01: np.ndarray, path: str | Path) -> None:
+    """Write a (28, 28) float image in [0, 1] (ink = 1) as an MNIST-style PNG (white ink on black)."""
+    from PIL import Image
+
+    arr = np.clip(np.asarray(image01, dtype=np.float32), 0, 1)
+    Image.fromarray((arr * 255).round().astype(np.uint8), mode="L").save(path)
