@@ -51,6 +51,21 @@ def test_train_cgan(tiny_data_dir, tmp_path):
     assert model.latent_dim == 4 and not model.has_encoder
 
 
+def test_evaluate_fid_prints_a_row_per_class_and_refuses_no_cnn(tiny_data_dir, tmp_path, capsys):
+    main(["train", "--model", "cgan", "--data", str(tiny_data_dir), "--out", str(tmp_path / "g"), "--epochs", "1",
+          "--latent", "4", "--channels", "8,4", "--d-channels", "4,8", "--batch-size", "32", "--check", "0", "--quiet"])
+    capsys.readouterr()
+    report = tmp_path / "fid.json"
+    assert main(["evaluate", "--fid", "--fid-samples", "8", "--model", str(tmp_path / "g"), "--data", str(tiny_data_dir),
+                 "--json", str(report), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "floor (train vs test)" in out and out.count("\n| ") >= 11  # ten classes and their mean
+    rows = json.loads(report.read_text())["fid"]["per_class"]
+    assert [r["label"] for r in rows] == list(range(10)) and all(r["fid"] >= 0 and r["floor"] >= 0 for r in rows)
+    assert main(["evaluate", "--fid", "--model", str(tmp_path / "g"), "--data", str(tiny_data_dir), "--cnn", "none", "--quiet"]) == 2
+    assert "CNN" in capsys.readouterr().err
+
+
 def test_classify_json_lines(trained, tmp_path, capsys):
     paths, _ = _pngs(tmp_path, 3)
     code = main(["classify", *paths, "--model", str(trained), "--steps", "5", "--restarts", "2", "--json", "--threshold", "0.2", "--quiet"])
