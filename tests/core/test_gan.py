@@ -74,7 +74,7 @@ def test_training_steps_are_seeded_and_save_load_round_trip(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
     assert [e for e, _ in seen] == [0] and isinstance(seen[0][1], CGANGenerator)  # snapshots leave training alone
     path = checkpoints.save(model, tmp_path / "gan", {"command": "test"}, half=True)
-    loaded, meta = checkpoints.load(path)
+    loaded, meta = checkpoints.load_generator(path)
     assert meta["kind"] == "cgan" and isinstance(loaded, CGANGenerator) and loaded.config == config
     assert meta["latent_prior"]["std"] == pytest.approx([0.1] * 4)
     z, c = torch.randn(3, 4) * 0.1, model.one_hot(torch.tensor([2, 5, 8]))
@@ -111,3 +111,12 @@ def test_bad_configs_are_refused():
     x, y = _data(16)
     with pytest.raises(ValueError, match="full batch"):
         train_cgan(GANConfig(**TINY), x, y, GANTrainConfig(batch_size=32))
+
+
+def test_an_mlp_cgan_checkpoint_still_loads_as_one(tmp_path):
+    """Checkpoints of the earlier MLP cGAN (kind cgan, no conv channels in the sidecar) keep loading."""
+    from igc_core.generators import ConditionalGenerator, GeneratorConfig
+
+    mlp = ConditionalGenerator(GeneratorConfig(kind="cgan", latent_dim=4, hidden=(16,), encoder_hidden=(16,)))
+    loaded, meta = checkpoints.load_generator(checkpoints.save(mlp, tmp_path / "mlp", {"command": "test"}))
+    assert meta["kind"] == "cgan" and isinstance(loaded, ConditionalGenerator) and not isinstance(loaded, CGANGenerator)
