@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QTransfor
 from PySide6.QtWidgets import QSizePolicy, QWidget
 from pyqtgraph.functions import arrayToQPath
 
+from . import style
 from .style import INK, MUTED, class_colour
 from .widgets import PAINT, nice_ticks, tick_text
 
@@ -38,8 +39,10 @@ def _font(px: int, bold: bool = False) -> QFont:
 
 
 def draw_curves(p: QPainter, rect: QRectF, steps: np.ndarray, values: np.ndarray, *, leader: int | None,
-                cursor: float, x_max: float, y_label: str, smooth: bool = True, style: CurveStyle = CurveStyle()) -> None:
-    """Paint the curves (values (K, C) at steps (K,)) with axes, a legend row and a dashed cursor into `rect`."""
+                cursor: float, x_max: float, y_label: str, smooth: bool = True, style: CurveStyle = CurveStyle(),
+                ghost: tuple[np.ndarray, np.ndarray] | None = None, ghost_label: str = "") -> None:
+    """Paint the curves (values (K, C) at steps (K,)) with axes, a legend row and a dashed cursor into `rect`;
+    `ghost` (steps, values) are a previous run's curves, drawn faint on the same axes."""
     tick_font, label_font = _font(style.tick_px), _font(style.label_px)
     fm = QFontMetrics(tick_font)
     C = values.shape[1] if values.ndim == 2 else 10
@@ -47,11 +50,20 @@ def draw_curves(p: QPainter, rect: QRectF, steps: np.ndarray, values: np.ndarray
     p.setFont(_font(style.label_px, True))
     lfm = QFontMetrics(p.font())
     digit_w = lfm.horizontalAdvance("0") + 6
-    x0 = rect.center().x() - C * digit_w / 2
+    x0 = rect.center().x() - C * digit_w / 2 if not ghost_label else rect.left() + lfm.height() + 30
     for c in range(C):
         p.setPen(QColor(class_colour(c)))
         p.drawText(QRectF(x0 + c * digit_w, rect.top(), digit_w, lfm.height()), Qt.AlignmentFlag.AlignCenter, str(c))
+    if ghost_label:
+        p.setFont(_font(max(9, style.tick_px - 1)))
+        p.setPen(QColor(MUTED))
+        room = rect.right() - 4 - (x0 + C * digit_w + 12)
+        text = QFontMetrics(p.font()).elidedText(ghost_label, Qt.TextElideMode.ElideRight, int(max(room, 0)))
+        p.drawText(QRectF(rect.left(), rect.top(), rect.width() - 4, lfm.height()), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
     finite = values[np.isfinite(values)] if values.size else np.zeros(0)
+    if ghost is not None and ghost[1].size:
+        g = ghost[1][np.isfinite(ghost[1])]
+        finite = np.concatenate([finite, g]) if g.size else finite
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
     span = (hi - lo) or max(abs(hi), 1e-3)
     lo, hi = lo - 0.06 * span, hi + 0.06 * span
@@ -59,7 +71,8 @@ def draw_curves(p: QPainter, rect: QRectF, steps: np.ndarray, values: np.ndarray
     step = ticks[1] - ticks[0] if len(ticks) > 1 else hi - lo
     y_ticks = np.arange(np.ceil(lo / step) * step, hi, step) if step > 0 and finite.size else np.zeros(0)
     left = rect.left() + lfm.height() + 6 + max((fm.horizontalAdvance(tick_text(float(v), step)) for v in y_ticks), default=20)
-    plot = QRectF(left + 6, rect.top() + lfm.height() + 6, rect.right() - left - 14 - (18 if style.end_labels else 0),
+    right_pad = max(14.0, fm.horizontalAdvance(f"{max(float(x_max), 1.0):g}") / 2 + 4)  # the last step's label stays inside
+    plot = QRectF(left + 6, rect.top() + lfm.height() + 6, rect.right() - left - right_pad - (18 if style.end_labels else 0),
                   rect.height() - lfm.height() - 2 * fm.height() - 14)
     if plot.width() < 20 or plot.height() < 20:
         return
@@ -96,11 +109,28 @@ def draw_curves(p: QPainter, rect: QRectF, steps: np.ndarray, values: np.ndarray
     p.setPen(QPen(QColor("#9aa5b1"), 1))
     p.drawRect(plot)
 
+    to_screen = QTransform(plot.width() / x_max, 0, 0, -plot.height() / (hi - lo), plot.left(), plot.bottom() + lo * plot.height() / (hi - lo))
+    if ghost is not None and len(ghost[0]) and ghost[1].ndim == 2:
+        p.save()
+        p.setClipRect(plot.adjusted(-3, -3, 3, 3))
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, smooth)
+        gx = np.asarray(ghost[0], dtype=np.float64)
+        for c in range(ghost[1].shape[1]):
+            ys = np.asarray(ghost[1][:, c], dtype=np.float64)
+            ok = np.isfinite(ys)
+            if not ok.any():
+                continue
+            colour = QColor(class_colour(c))
+            colour.setAlpha(80)
+            pen = QPen(colour, style.line, Qt.PenStyle.DashLine)
+            pen.setCosmetic(True)
+            p.setPen(pen)
+            p.drawPath(to_screen.map(arrayToQPath(gx, np.where(ok, ys, np.nan), connect="all" if ok.all() else "finite")))
+        p.restore()
     if len(steps) and values.ndim == 2:
         p.save()
         p.setClipRect(plot.adjusted(-3, -3, 3, 3))
         p.setRenderHint(QPainter.RenderHint.Antialiasing, smooth)
-        to_screen = QTransform(plot.width() / x_max, 0, 0, -plot.height() / (hi - lo), plot.left(), plot.bottom() + lo * plot.height() / (hi - lo))
         xs = np.asarray(steps, dtype=np.float64)
         order = [c for c in range(C) if c != leader] + ([leader] if leader is not None and leader < C else [])
         for c in order:
@@ -141,6 +171,8 @@ class CurvesView(QWidget):
         self.x_max = 100.0
         self.smooth = True
         self.y_label = "L_DD"
+        self.ghost: tuple[np.ndarray, np.ndarray] | None = None
+        self.ghost_label = ""
         self._shown = None
         self.set_title("L_DD", True)
 
@@ -166,6 +198,13 @@ class CurvesView(QWidget):
         self.steps, self.values, self.leader, self.x_max = steps, values, leader, float(max(total_steps, 1))
         self.update()
 
+    def set_ghost(self, steps: np.ndarray | None, values: np.ndarray | None, label: str = "") -> None:
+        """A previous run's curves, drawn faint and dashed (None: none)."""
+        ghost = None if steps is None or values is None else (steps, values)
+        if (ghost is None) != (self.ghost is None) or label != self.ghost_label or (ghost is not None and ghost[1] is not self.ghost[1]):
+            self.ghost, self.ghost_label = ghost, label
+            self.update()
+
     def set_cursor(self, step: float) -> None:
         if step != self.cursor:
             self.cursor = float(step)
@@ -181,7 +220,10 @@ class CurvesView(QWidget):
         started = time.perf_counter()
         p = QPainter(self)
         p.fillRect(self.rect(), QColor("white"))
+        look = CurveStyle(tick_px=style.px(13), label_px=style.px(14), line=1.8, leader_line=4.0)
+        x_max = max(self.x_max, float(self.ghost[0][-1]) if self.ghost is not None and len(self.ghost[0]) else 0.0)
         draw_curves(p, QRectF(self.rect()).adjusted(4, 4, -4, -2), self.steps, self.values, leader=self.leader,
-                    cursor=self.cursor, x_max=self.x_max, y_label=self.y_label, smooth=self.smooth)
+                    cursor=self.cursor, x_max=x_max, y_label=self.y_label, smooth=self.smooth, style=look,
+                    ghost=self.ghost, ghost_label=self.ghost_label)
         p.end()
         PAINT.add(time.perf_counter() - started)

@@ -80,8 +80,10 @@ class Server:
         import torch
 
         from igc_core import search
+        from igc_core.multilabel import MultiLabelConfig
 
         from .history import Frame
+        from .two_digit import engine_search
 
         self.gen, self.paused, self.permits, self.stopped = gen, bool(paused), 0, False
         self.interval, self.last_emit, self.frames = interval, 0.0, []
@@ -91,22 +93,26 @@ class Server:
             return
         torch.set_num_threads(max(1, int(max_threads or 1)))
 
-        def on_snapshot(snap) -> None:
-            self.frames.append(Frame.from_snapshot(snap))
-            final = snap.step >= snap.steps
+        def on_frame(frame, final: bool) -> None:
+            self.frames.append(frame)
             self._drain()
             due = time.perf_counter() - self.last_emit >= self.interval
-            if snap.step == 0 or final or (self.paused and not self.stopped) or due:
+            if frame.step == 0 or final or (self.paused and not self.stopped) or due:
                 self._flush()
             if self.paused and not final and not self.stopped:
-                self._send(("paused", gen, snap.step))
+                self._send(("paused", gen, frame.step))
                 self._wait_while_paused()
 
         started, cpu = time.perf_counter(), time.process_time()
         try:
-            result = search.search(model, np.asarray(image, dtype=np.float32)[None], config, on_snapshot=on_snapshot,
-                                   snapshot_every=1, snapshot_images=True, should_stop=lambda: self.stopped,
-                                   return_reconstructions=True, max_threads=max_threads)
+            if isinstance(config, MultiLabelConfig):  # two-digit mode (issue 11): app/two_digit.py
+                result = engine_search(model, image, config, on_frame, lambda: self.stopped, max_threads)
+            else:
+                result = search.search(model, np.asarray(image, dtype=np.float32)[None], config,
+                                       on_snapshot=lambda snap: on_frame(Frame.from_snapshot(snap), snap.step >= snap.steps),
+                                       snapshot_every=1, snapshot_images=True, snapshot_latents=True,
+                                       should_stop=lambda: self.stopped, return_reconstructions=True,
+                                       max_threads=max_threads)
         except ValueError as exc:  # the engine's user-readable errors
             self._flush()
             self._send(("failed", gen, str(exc)))

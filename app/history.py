@@ -25,6 +25,7 @@ class Frame:
     difs: np.ndarray  # (C, R) image distance L_DD per latent
     active: np.ndarray  # (C,) classes still searching
     reconstructions: np.ndarray | None  # (C, R, H, W) float16 in [-0.5, 0.5]
+    latents: np.ndarray | None = None  # (C, R, L) float32: every latent at this step (the latent map)
 
     @classmethod
     def from_snapshot(cls, snap, image: int = 0) -> "Frame":
@@ -38,11 +39,13 @@ class Frame:
             difs=np.asarray(snap.difs[i], dtype=np.float32),
             active=np.asarray(snap.active[i], dtype=bool),
             reconstructions=None if recon is None else np.asarray(recon[i], dtype=np.float16),
+            latents=None if getattr(snap, "latents", None) is None else np.asarray(snap.latents[i], dtype=np.float32),
         )
 
     @property
     def nbytes(self) -> int:
         n = self.losses.nbytes + self.difs.nbytes + self.active.nbytes
+        n += self.latents.nbytes if self.latents is not None else 0
         return n + (self.reconstructions.nbytes if self.reconstructions is not None else 0)
 
     def scores(self, score: str = "dif") -> np.ndarray:
@@ -73,6 +76,7 @@ class History:
         self._curve_steps = np.zeros(0)
         self._curve_loss = np.zeros((0, 0))
         self._curve_dif = np.zeros((0, 0))
+        self._latents: np.ndarray | None = None  # (size, C, R, L) every frame's latents, when frames carry them
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -98,6 +102,7 @@ class History:
         self._curve_steps = np.zeros(0)
         self._curve_loss = np.zeros((0, 0))
         self._curve_dif = np.zeros((0, 0))
+        self._latents = None
 
     def append(self, frame: Frame) -> None:
         """Record a frame. A frame off the stride replaces the previous off-stride latest one."""
@@ -123,6 +128,8 @@ class History:
             self._curve_steps = np.zeros(size)
             self._curve_loss = np.zeros((size, C))
             self._curve_dif = np.zeros((size, C))
+            lat = getattr(frame, "latents", None)  # frames of the two-digit mode carry none
+            self._latents = None if lat is None else np.zeros((size, *lat.shape), np.float32)
             for i, f in enumerate(self._frames):
                 self._set_point(i, f)
             return
@@ -131,6 +138,8 @@ class History:
             self._curve_steps = np.concatenate([self._curve_steps, np.zeros(grow)])
             self._curve_loss = np.concatenate([self._curve_loss, np.zeros((grow, C))])
             self._curve_dif = np.concatenate([self._curve_dif, np.zeros((grow, C))])
+            if self._latents is not None:
+                self._latents = np.concatenate([self._latents, np.zeros((grow, *self._latents.shape[1:]), np.float32)])
         self._set_point(n - 1, frame)
 
     def _set_point(self, i: int, frame: Frame) -> None:
@@ -138,6 +147,12 @@ class History:
         with np.errstate(invalid="ignore"):
             self._curve_loss[i] = frame.losses.min(axis=1)
             self._curve_dif[i] = frame.difs.min(axis=1)
+        if self._latents is not None:
+            lat = getattr(frame, "latents", None)
+            if lat is None or lat.shape != self._latents.shape[1:]:
+                self._latents = None  # frames without latents (or of another shape): no map
+            else:
+                self._latents[i] = lat
 
     def _thin(self) -> None:
         """Double the stride and drop the frames that are now off it (keeping the first and the last)."""
@@ -152,6 +167,13 @@ class History:
         steps = [f.step for f in self._frames]
         i = int(np.searchsorted(steps, step, side="right")) - 1
         return max(i, 0)
+
+    def latents(self) -> np.ndarray | None:
+        """(K, C, R, L) every recorded frame's latents (a view, not a copy), or None when frames carry none."""
+        n = len(self._frames)
+        if not n or self._latents is None:
+            return None
+        return self._latents[:n]
 
     def curves(self, score: str = "loss") -> tuple[np.ndarray, np.ndarray]:
         """steps (K,) and the best restart's value per class (K, C): the loss (or L_DD) curves to plot."""

@@ -43,6 +43,34 @@ def _setting(text: str) -> tuple[str, object]:
         raise argparse.ArgumentTypeError(f"{name}={raw}: {exc}") from None
 
 
+TABS = ("distances", "why", "latent", "compare", "attack")
+
+
+def _sweep(text: str) -> tuple[str, tuple]:
+    from .compare import parse_values
+
+    name, sep, values = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError("expected NAME=V1,V2,... such as lambda_lr=0,0.03,0.3")
+        return name, parse_values(name, values)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _attack(text: str) -> tuple[str, float]:
+    from .attack_demo import EPS_MAX, METHODS
+
+    method, _, eps = text.partition(":")
+    try:
+        value = float(eps or 0.15)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected METHOD:EPS such as fgsm:0.15, got {text!r}") from None
+    if method not in METHODS or not 0 < value <= EPS_MAX:
+        raise argparse.ArgumentTypeError(f"METHOD is one of {', '.join(METHODS)} and EPS in (0, {EPS_MAX}]")
+    return method, value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="igc-app",
@@ -59,6 +87,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--run", action="store_true", help="start the search at once (with an image or a sample)")
     p.add_argument("--pause-at", type=int, metavar="STEP", help="with --run: pause the search at this step (a mid-search figure)")
     p.add_argument("--size", type=_size, metavar="WxH", help="the window's size in pixels, e.g. 1366x700")
+    p.add_argument("--presentation", action="store_true",
+                   help="start in presentation mode: large fonts, no settings panel (F11 toggles it)")
+    p.add_argument("--tab", choices=TABS, help="show this tab beside the grid (distances, why, latent, compare, attack)")
+    p.add_argument("--grid", choices=("images", "differences"), help="the grid shows the drawings or their differences G - d")
+    p.add_argument("--compare-with", type=int, metavar="CLASS", help="compare this class with the winner (Why this class)")
+    p.add_argument("--sweep", type=_sweep, metavar="NAME=V1,V2,...",
+                   help="search the input once per value of a setting (lambda_lr, lr, restarts, steps), e.g. lambda_lr=0,0.03,0.3")
+    p.add_argument("--attack", type=_attack, metavar="METHOD:EPS",
+                   help="make an adversarial of the input (fgsm, pgd or igc, with budget EPS) and search it with IGC")
     p.add_argument("--screenshot", metavar="PNG",
                    help="save the window to PNG (after the run with --run) and exit; settings are not saved")
     p.add_argument("--settings", metavar="PATH", help="the settings file (JSON; default ~/.config/igc/app.json)")
@@ -91,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationDisplayName("IGC")
     apply_theme(app)
     window = MainWindow(model_path=args.model, device=args.device, data_dir=args.data, image_path=args.image,
-                        settings_path=args.settings, persist=not args.screenshot, overrides=dict(args.set))
+                        settings_path=args.settings, persist=not args.screenshot, overrides=dict(args.set),
+                        hint=not (args.run or args.sweep or args.attack or args.mnist is not None))
     if args.threads:
         window.session.max_threads = args.threads
     if args.mnist is not None and not window.input_panel.pick_test_image(args.mnist):
@@ -99,41 +137,64 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.size:
         window.resize(*args.size)
+    if args.presentation:
+        window.teaching.set_presentation(True)
+    if args.tab:
+        window.result_panel.show_tab(args.tab)
+    if args.grid:
+        window.session.set_grid_mode(args.grid)
     window.show()
     status = {"code": 0}
+    session = window.session
 
-    if args.screenshot:
-        def shoot() -> None:
-            if args.size and (window.width(), window.height()) != args.size:
-                print(f"igc-app: the window is {window.width()}x{window.height()}, not {args.size[0]}x{args.size[1]} "
-                      "(its minimum size is larger)", file=sys.stderr)
-                status["code"] = 1
-            if not window.grab().save(args.screenshot):
-                print(f"igc-app: could not write {args.screenshot}", file=sys.stderr)
-                status["code"] = 1
+    def fail(message: str) -> None:
+        print(f"igc-app: {message}", file=sys.stderr)
+        status["code"] = 2
+        if args.screenshot:
             window.close()
 
-        if args.run and args.pause_at is not None:
-            def paused(step: int) -> None:
-                if step >= args.pause_at:
-                    QTimer.singleShot(100, shoot)
-                else:
-                    window.session.step()
+    def shoot() -> None:
+        if args.compare_with is not None:
+            session.select_class(args.compare_with)
+        if args.size and (window.width(), window.height()) != args.size:
+            print(f"igc-app: the window is {window.width()}x{window.height()}, not {args.size[0]}x{args.size[1]} "
+                  "(its minimum size is larger)", file=sys.stderr)
+            status["code"] = 1
+        if not window.grab().save(args.screenshot):
+            print(f"igc-app: could not write {args.screenshot}", file=sys.stderr)
+            status["code"] = 1
+        window.close()
 
-            window.session.runner.paused_at.connect(paused)
-            window.session.run_failed.connect(lambda _msg: QTimer.singleShot(100, shoot))
-        elif args.run:
-            window.result_shown.connect(lambda: QTimer.singleShot(100, shoot))
-            window.session.run_failed.connect(lambda _msg: QTimer.singleShot(100, shoot))
-        else:
-            QTimer.singleShot(300, shoot)
-    if args.run:
+    later = (lambda: QTimer.singleShot(150, shoot)) if args.screenshot else (lambda: None)
+    if args.screenshot:
+        session.run_failed.connect(lambda _msg: later())
+    if args.attack:
+        attack = window.result_panel.attack
+        attack.set_choice(*args.attack)
+        attack._relay.done.connect(lambda out: QTimer.singleShot(0, attack.search_button.click) if not isinstance(out, (str, type(None)))
+                                   else fail(f"the attack did not finish: {out}"))
+        window.result_shown.connect(later)
+        QTimer.singleShot(0, window.teaching.make_adversarial)
+    elif args.sweep:
+        session.run_finished.connect(lambda v: later() if v.sweep is not None and v.sweep.done else None)
+        QTimer.singleShot(0, lambda: window.teaching.sweep(args.sweep[0], ",".join(map(str, args.sweep[1]))) or fail(
+            f"cannot sweep: {window.banner.text}"))
+    elif args.run and args.pause_at is not None:
+        def paused(step: int) -> None:
+            if step >= args.pause_at:
+                later()
+            else:
+                session.step()
+
+        session.runner.paused_at.connect(paused)
+    elif args.run:
+        window.result_shown.connect(later)
+    elif args.screenshot:
+        QTimer.singleShot(300, shoot)
+    if args.run and not (args.sweep or args.attack):
         def run() -> None:
             if not window.start_search(start_paused=args.pause_at is not None):
-                print(f"igc-app: cannot search: {window.banner.text}", file=sys.stderr)
-                status["code"] = 2
-                if args.screenshot:
-                    window.close()
+                fail(f"cannot search: {window.banner.text}")
 
         QTimer.singleShot(0, run)
     if args.quit_after is not None:

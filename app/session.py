@@ -15,15 +15,20 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
+import torch
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from igc_core import runtime
+from igc_core import search as engine
 from igc_core.search import SearchConfig
 
+from . import two_digit
+from .compare import RunSummary, Sweep, SweepPoint, image_key
 from .history import History
+from .replay import SPEEDS, Replayer
 from .threshold import gauge_max_for, manual, threshold_for
 from .view import RunInfo, SessionState, Threshold, View, make_view
 from .widgets import PAINT
@@ -32,22 +37,6 @@ from .worker import SearchRunner
 MIN_INTERVAL_S = 1 / 30
 DRAW_SHARE = 0.1  # drawing may take at most this share of the time while a search runs
 KEPT_RUNS = 8
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """A finished run in a few numbers and its L_DD curves (for comparing runs; small to keep)."""
-
-    config: SearchConfig
-    name: str
-    sigma: float
-    label: int  # -1: diverged
-    ooc: float
-    margin: float | None
-    seconds: float
-    precision: str
-    curve_steps: np.ndarray
-    curve_values: np.ndarray
 
 
 class Session(QObject):
@@ -72,11 +61,16 @@ class Session(QObject):
         self._state = SessionState()
         self._sigma = 0.0  # the noise of the input the next run will get (threshold before any run)
         self._manual: float | None = None
+        self._make_view = make_view  # two-digit mode: two_digit.make_view (set_model picks)
         self._view: View = make_view(self._state)
         self._draw_cost = 0.0
         self._last_publish = 0.0
         self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self._publish)
+        self._count = 0  # runs started
+        self._sweep_base: tuple | None = None  # (image, sigma, config, name, true_label) of a sweep
+        self._planned: SearchConfig | None = None
+        self.replayer = Replayer(lambda: [f.step for f in self.history], self._replay_show, self._replay_ended, self)
 
     # ------------------------------------------------------------------------------------ reading
     @property
@@ -95,6 +89,11 @@ class Session(QObject):
     def threshold(self) -> Threshold:
         return self._state.threshold
 
+    @property
+    def is_two_digit(self) -> bool:
+        """A two-label model is loaded (issue 11): the teaching tools that read one-digit views are off."""
+        return self._make_view is not make_view
+
     def is_active(self) -> bool:
         return self.runner.is_active()
 
@@ -108,29 +107,46 @@ class Session(QObject):
         """Use another generator: stops and forgets the current run."""
         self.runner.stop()
         self.model, self.meta, self.model_name = model, dict(meta), name
+        self._make_view = two_digit.make_view if two_digit.is_two_digit(model) else make_view  # issue 11
         self._manual = None
         self.history = History()
-        self._update(run=None, history=None, cursor=None, result=None, seconds=None, error=None)
+        self._stop_replay()
+        self._update(run=None, history=None, cursor=None, result=None, seconds=None, error=None,
+                     start_grid=self._start_grid(self._planned))
 
     def start(self, image: np.ndarray, sigma: float, config: SearchConfig, name: str = "canvas",
-              true_label: int | None = None, paused: bool = False) -> None:
+              true_label: int | None = None, paused: bool = False, _sweeping: bool = False) -> None:
         """Search `image` (model range, noise added) with `config`; any current run is stopped first."""
         if self.model is None:
             raise ValueError("no model is loaded: load a generator checkpoint first (File ▸ Load model…)")
         self.runner.stop()
+        self._stop_replay()
+        if not _sweeping:
+            self._end_sweep()
         image = np.array(image, dtype=np.float32, copy=True)
         image.setflags(write=False)
+        target = None
+        if isinstance(config, SearchConfig):  # what the search compares (two-digit runs: the image itself)
+            target = engine.preprocess(torch.from_numpy(np.array(image)), config).numpy()
+            target.setflags(write=False)
+        self._count += 1
         if self._manual is not None and abs(sigma - self._sigma) > 1e-9:
             self._manual = None  # a hand-set threshold was for another noise level
         self._sigma = float(sigma)
         self.history = History()
-        run = RunInfo(config=config, image=image, sigma=float(sigma), name=name, true_label=true_label)
+        run = RunInfo(config=config, image=image, sigma=float(sigma), name=name, true_label=true_label,
+                      number=self._count, target=target, key=image_key(image))
         self._update(run=run, history=self.history, cursor=None, result=None, seconds=None, error=None)
         self._started = time.perf_counter()
         self.runner.start(self.model, image, config, start_paused=paused, max_threads=self.max_threads)
 
     def toggle(self) -> bool:
-        """Pause a running search or resume a paused one; False when there is none."""
+        """Pause a running search or resume a paused one, or pause / resume / step a replay; False when there is none."""
+        if self._state.replay == "playing":
+            self.pause_replay()
+            return True
+        if self._state.replay == "paused":
+            return self.replay()
         if self.runner.state == "running":
             self.runner.pause()
         elif self.runner.state == "paused":
@@ -145,6 +161,8 @@ class Session(QObject):
         if self.runner.is_active():
             self.runner.step()
             return True
+        if self._state.replay == "playing":
+            self.pause_replay()
         if self._state.cursor is not None and self._state.cursor < len(self.history) - 1:
             self.scrub(self._state.cursor + 1)
             return True
@@ -152,6 +170,8 @@ class Session(QObject):
 
     def back(self) -> None:
         """Show the previous recorded step."""
+        if self._state.replay == "playing":
+            self.pause_replay()
         if len(self.history):
             self.scrub(self._view.index - 1)
 
@@ -161,21 +181,35 @@ class Session(QObject):
         if not n:
             return
         index = int(np.clip(index, 0, n - 1))
-        self._update(cursor=None if index == n - 1 and self.runner.state == "idle" else index)
+        if self._state.replay == "playing":
+            self.replayer.rebase(index)  # a click on the timeline while it plays: go on from there
+        elif self._state.replay == "paused" and index == n - 1:
+            self._update(replay="off")
+        self._show(index)
+
+    def _show(self, index: int) -> None:
+        n = len(self.history)
+        self._update(cursor=None if index == n - 1 and self.runner.state == "idle" and self._state.replay != "playing" else index)
 
     def follow(self) -> None:
         self._update(cursor=None)
 
     def stop(self) -> None:
-        """Stop the search where it is; what was recorded stays."""
+        """Stop the search (or the replay, or the sweep) where it is; what was recorded stays."""
+        self._end_sweep()
+        if self._state.replay != "off":
+            self._stop_replay()
+            self._publish()
         if self.runner.is_active():
             self.runner.stop()
             self._publish()
 
     def reset(self) -> None:
         self.runner.stop()
+        self._stop_replay()
+        self._end_sweep()
         self.history = History()
-        self._update(run=None, history=None, cursor=None, result=None, seconds=None, error=None)
+        self._update(run=None, history=None, cursor=None, result=None, seconds=None, error=None, selected=None)
 
     def set_noise(self, sigma: float) -> None:
         """The noise the next input will carry: sets the threshold while no run is shown."""
@@ -195,8 +229,115 @@ class Session(QObject):
     def set_margin(self, margin: float) -> None:
         self._update(margin=max(0.0, float(margin)))
 
+    # ------------------------------------------------------------------------------------ teaching
+    def replay(self, speed: str | None = None) -> bool:
+        """Play the recorded run again without searching: from step 0 (or from the step shown, when the timeline
+        was moved back), at the replay speed; at speed 'key' each call shows one more step. False when there is
+        no finished run to replay."""
+        if speed is not None:
+            self.set_speed(speed)
+        n = len(self.history)
+        if self.runner.is_active() or n < 2 or self.is_two_digit:  # two-digit views have no replay (yet)
+            return False
+        speed, index = self._state.speed, self._view.index
+        if self._state.replay == "off":
+            index = 0 if index >= n - 1 else index
+            self._state = replace(self._state, replay="paused" if speed == "key" else "playing")
+            self._show(index)  # one publication: the replay starts on its first frame, never flashes the last
+        elif speed == "key":  # one step per keypress
+            if index + 1 >= n - 1:
+                self._state = replace(self._state, replay="off")
+            self._show(min(index + 1, n - 1))
+            return True
+        else:
+            self._update(replay="playing")
+        if speed != "key":
+            self.replayer.play(index, speed)
+        return True
+
+    def pause_replay(self) -> None:
+        if self._state.replay == "playing":
+            self.replayer.pause()
+            self._update(replay="paused", cursor=self.replayer.index)
+
+    def set_speed(self, speed: str) -> None:
+        if speed not in SPEEDS:
+            raise ValueError(f"replay speed must be one of {', '.join(SPEEDS)}")
+        self._update(speed=speed)
+        if self._state.replay == "playing":
+            if speed == "key":
+                self.pause_replay()
+            else:
+                self.replayer.play(self.replayer.index, speed)
+
+    def _replay_show(self, index: int) -> None:
+        self._show(index)
+
+    def _replay_ended(self) -> None:
+        self._state = replace(self._state, replay="off")
+        self._show(len(self.history) - 1)
+
+    def _stop_replay(self) -> None:
+        self.replayer.pause()
+        self._state = replace(self._state, replay="off")
+
+    def select_class(self, c: int | None) -> None:
+        """Compare the leader with class `c` in 'why this class' (None, or the leader itself: the runner-up)."""
+        self._update(selected=None if c is None or c < 0 else int(c))
+
+    def set_grid_mode(self, mode: str) -> None:
+        """The grid shows the reconstructions ("images") or their differences from the input ("differences")."""
+        if mode not in ("images", "differences"):
+            raise ValueError("the grid shows 'images' or 'differences'")
+        self._update(grid_mode=mode)
+
+    def set_latent_axes(self, axes) -> None:
+        """The latent map's axes ('pca' or two latent dimensions), None while the map is not on screen."""
+        self._update(latent_axes=axes)
+
+    def set_planned(self, config: SearchConfig) -> None:
+        """The settings the next run will use: before a run the grid shows where each class starts."""
+        self._planned = config
+        self._update(start_grid=self._start_grid(config))
+
+    def _start_grid(self, config: SearchConfig | None) -> np.ndarray | None:
+        if self.model is None or not isinstance(config, SearchConfig) or self.is_two_digit:
+            return None
+        try:
+            grid = engine.starting_images(self.model, config).astype(np.float16)
+        except (ValueError, RuntimeError):
+            return None
+        grid.setflags(write=False)
+        return grid
+
+    def sweep(self, image: np.ndarray, sigma: float, config: SearchConfig, field: str, values: tuple,
+              name: str = "canvas", true_label: int | None = None) -> None:
+        """Search `image` once per value of setting `field` (in turn), collecting each run's final distances."""
+        if self.model is None:
+            raise ValueError("no model is loaded: load a generator checkpoint first (File ▸ Load model…)")
+        if self.is_two_digit:
+            raise ValueError("sweeps compare one-digit runs; this is a two-digit model")
+        for v in values:
+            config.with_(**{field: v})  # every value is checked before the first run
+        self._sweep_base = (image, sigma, config, name, true_label)
+        self._state = replace(self._state, sweep=Sweep(field, tuple(values), input_name=name))
+        self._sweep_next()
+
+    def _sweep_next(self) -> None:
+        sw = self._state.sweep
+        if sw is None or sw.done or self._sweep_base is None:
+            return
+        image, sigma, config, name, true_label = self._sweep_base
+        self.start(image, sigma, config.with_(**{sw.field: sw.next_value}), name, true_label, _sweeping=True)
+
+    def _end_sweep(self) -> None:
+        sw = self._state.sweep
+        if sw is not None and not sw.done:
+            self._state = replace(self._state, sweep=sw.stop())
+
     def shutdown(self) -> None:
         self._timer.stop()
+        self._stop_replay()
         self.runner.stop()
 
     # ------------------------------------------------------------------------------------ the runner
@@ -208,28 +349,42 @@ class Session(QObject):
     def _on_finished(self, result, seconds: float) -> None:
         self._state = replace(self._state, result=result, seconds=seconds, status="idle")
         self._publish()
-        self._remember(result, seconds)
+        summary = self._remember(result, seconds)
+        sw = self._state.sweep
+        if sw is not None and not sw.done and summary is not None:
+            point = SweepPoint(sw.next_value, summary.label, summary.ooc, summary.margin, summary.distances)
+            self._state = replace(self._state, sweep=sw.with_point(point))
+            if not self._state.sweep.done:
+                QTimer.singleShot(0, self._sweep_next)
+        self._publish()
         self.run_finished.emit(self._view)
 
     def _on_failed(self, message: str) -> None:
+        self._end_sweep()
         self._state = replace(self._state, error=message, status="idle")
         self._publish()
         self.run_failed.emit(message)
 
-    def _remember(self, result, seconds: float) -> None:
+    def _remember(self, result, seconds: float) -> RunSummary | None:
         v, run = self._view, self._state.run
-        steps, values = self.history.curves("dif")
-        self.runs.append(RunSummary(
-            config=run.config, name=run.name, sigma=run.sigma, label=int(result.labels[0]),
-            ooc=float(result.ooc[0]), margin=v.margin, seconds=seconds, precision=result.precision,
-            curve_steps=steps.copy(), curve_values=values.copy(),
-        ))
+        if self.is_two_digit:  # two-digit runs are not compared (yet)
+            return None
+        steps, values = self.history.curves(run.config.score)
+        summary = RunSummary(
+            number=run.number, config=run.config, name=run.name, image_key=run.key, sigma=run.sigma,
+            label=int(result.labels[0]), ooc=float(result.ooc[0]), margin=v.margin, seconds=seconds,
+            precision=result.precision, distances=np.array(result.distances[0], copy=True),
+            curve_steps=steps.copy(), curve_values=values.copy(), verdict=v.verdict.big,
+        )
+        self.runs.append(summary)
+        self._state = replace(self._state, runs=tuple(self.runs))
+        return summary
 
     # ------------------------------------------------------------------------------------ publishing
     def _update(self, **changes) -> None:
         run = changes["run"] if "run" in changes else self._state.run
         sigma = self._sigma if run is None else run.sigma
-        measured = threshold_for(self.meta, sigma, run.config if run is not None else None)
+        measured = threshold_for(self.meta, sigma, two_digit.inner_config(run.config) if run is not None else None)
         threshold = measured if self._manual is None else manual(self._manual, measured)
         self._state = replace(self._state, threshold=threshold, gauge_max=gauge_max_for(self.meta, sigma),
                               model_name=self.model_name, **changes)
@@ -250,7 +405,7 @@ class Session(QObject):
         self._timer.stop()
         self._state = replace(self._state, status=self.runner.state)
         started = time.perf_counter()
-        self._view = make_view(self._state)
+        self._view = self._make_view(self._state)
         self.view_changed.emit(self._view)
         now = time.perf_counter()
         cost = now - started + PAINT.take()  # this publication's work plus the painting since the last one

@@ -126,6 +126,8 @@ FIELDS: tuple[Field, ...] = (
           "What the curves plot per class: L_DD, the image distance that decides the class (the paper's\n"
           "score), or the whole loss L = L_DD + λ_LR·L_LR that the search minimises.",
           choices=("dif", "loss"), group="advanced"),
+    Field("speed", "choice", "1x", tip="Replay speed (1x: 10 search steps a second; key: one step per keypress).",
+          choices=("0.25x", "0.5x", "1x", "2x", "4x", "8x", "key")),
     Field("noise", "float", 0.0, tip="Gaussian noise σ added to the input (the paper's robustness test, Sec. 4.2).",
           minimum=0.0, maximum=NOISE_MAX, decimals=2),
     Field("brush", "int", 22, minimum=4, maximum=60),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QToolButton, QToolTip, QWidget
 
 # ten distinct colours (Tableau 10), one per class, used for the curves, the bars and the grid's labels alike
 CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
@@ -19,6 +19,38 @@ VERDICT_MARKS = {"in": "✓", "uncertain": "≈", "out": "✗", "diverged": "⚠
 
 def class_colour(c: int) -> str:
     return CLASS_COLOURS[c % len(CLASS_COLOURS)]
+
+
+# One font scale for the whole window: 1 on a desk, PRESENTATION_SCALE in presentation mode (read from the
+# back of a room). Every widget takes its fonts and text-bound sizes from `font()` and `px()`, and re-reads
+# them in `rescale()` when the mode changes.
+BASE_POINTS = 11
+PRESENTATION_SCALE = 1.6
+_scale = 1.0
+
+
+def scale() -> float:
+    return _scale
+
+
+def set_scale(value: float) -> None:
+    global _scale
+    if not 0.5 <= value <= 4:
+        raise ValueError("the font scale must be between 0.5 and 4")
+    _scale = float(value)
+
+
+def font(points: float, bold: bool = False) -> QFont:
+    """A font of `points` at the current scale."""
+    f = QFont()
+    f.setPointSizeF(points * _scale)
+    f.setBold(bold)
+    return f
+
+
+def px(pixels: float) -> int:
+    """A size tied to text (a header's height, a label's width) at the current scale."""
+    return int(round(pixels * _scale))
 
 
 TIPS = {
@@ -38,11 +70,15 @@ TIPS = {
     "open": "Open an image file (PNG, JPEG, BMP, anything Pillow reads; Ctrl+O). You can also drop a file on the window.",
     "random": "Pick a random digit from the MNIST test set (or from the shipped samples).",
     "digit": "Show an example of this digit from the MNIST test set (or the shipped sample);\nclick again for another one.",
-    "play": "Start the search, pause it, or resume it (Space; Return always searches again).",
+    "play": "Start the search, pause it, or resume it (Space). On a finished run whose input and settings have\n"
+            "not changed, Play replays the recorded run at the replay speed without searching again.",
+    "run": "Search the current input again from the start (Return), even when a replay would do.",
+    "speed": "How fast a replay goes: 1x shows 10 search steps a second (a 100-step run in 10 s); 'one step per\n"
+             "key' waits for Space or → before each step. A replay never searches again.",
     "step": "Do exactly one search step, then pause (Right arrow). After scrubbing back in a finished\nrun it moves one recorded step forward.",
     "stop": "Stop the search here; what was recorded stays on the timeline.",
     "reset": "Stop and clear the results.",
-    "timeline": "Scrub back through the recorded steps of the search; grid, bars and curves follow.\n(Left arrow: one step back.)",
+    "timeline": "Click or drag to any recorded step of the search; grid, bars, curves and the narration follow.\n(Left arrow: one step back.)",
     "engine": "Exactly what the search receives: the input framed like MNIST (20x20 box, centred\nin 28x28), with the noise added.",
 }
 
@@ -58,9 +94,7 @@ class Banner(QFrame):
         layout.setContentsMargins(12, 6, 6, 6)
         self.label = QLabel()
         self.label.setWordWrap(True)
-        font = self.label.font()
-        font.setPointSize(13)
-        self.label.setFont(font)
+        self.label.setFont(font(13))
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QToolButton()
         close.setText("✕")
@@ -70,6 +104,11 @@ class Banner(QFrame):
         layout.addWidget(close)
         self.level = "info"
         self.hide()
+
+    def rescale(self) -> None:
+        self.label.setFont(font(13))
+        if self.isVisible():
+            self.show_message(self.label.text(), self.level)
 
     def show_message(self, text: str, level: str = "info") -> None:
         bg, fg = self.COLOURS.get(level, self.COLOURS["info"])
@@ -89,9 +128,9 @@ class Banner(QFrame):
 def apply_theme(app: QApplication) -> None:
     """A light, high-contrast look with large fonts: readable on a projector."""
     app.setStyle("Fusion")
-    font = app.font()
-    font.setPointSize(11)
-    app.setFont(font)
+    base = app.font()
+    base.setPointSizeF(BASE_POINTS * _scale)
+    app.setFont(base)
     pal = QPalette()
     pal.setColor(QPalette.ColorRole.Window, QColor("#f5f7fa"))
     pal.setColor(QPalette.ColorRole.WindowText, QColor("#1f2933"))
@@ -105,4 +144,7 @@ def apply_theme(app: QApplication) -> None:
     pal.setColor(QPalette.ColorRole.ToolTipBase, QColor("#fffbea"))
     pal.setColor(QPalette.ColorRole.ToolTipText, QColor("#1f2933"))
     app.setPalette(pal)
-    app.setStyleSheet("QGroupBox { font-weight: bold; } QToolTip { font-size: 11pt; }")
+    sheet = "QGroupBox { font-weight: bold; }"
+    if app.styleSheet() != sheet:  # setting it again would re-polish every widget and undo their own fonts
+        app.setStyleSheet(sheet)
+    QToolTip.setFont(font(BASE_POINTS))

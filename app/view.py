@@ -23,7 +23,10 @@ import numpy as np
 
 from igc_core.search import SearchConfig, SearchResult
 
+from .compare import RunSummary, Sweep, ghost_label, ghost_of, image_key
+from .explain import differences
 from .history import Frame, History
+from .latent_map import LatentMap, latent_map
 from .threshold import FALLBACK_THRESHOLD, UNCERTAIN_MARGIN, Threshold, margin_applies
 
 QUANTITY_NAMES = {"dif": "L_DD", "loss": "L"}
@@ -54,6 +57,13 @@ class RunInfo:
     sigma: float
     name: str = "canvas"
     true_label: int | None = None
+    number: int = 0  # the session's run counter (runs are compared by it)
+    target: np.ndarray | None = None  # (H, W) what the search compared against (binarised if asked); None: image
+    key: str = ""  # the input's fingerprint (compare.image_key): runs of the same input compare
+
+    @property
+    def searched(self) -> np.ndarray:
+        return self.image if self.target is None else self.target
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,15 @@ class SessionState:
     curves: str = "dif"  # what the curves plot: "dif" (L_DD) or "loss" (the whole loss)
     margin: float = UNCERTAIN_MARGIN
     model_name: str | None = None  # None: no model loaded
+    # the teaching mode
+    runs: tuple[RunSummary, ...] = ()  # the last finished runs, oldest first
+    selected: int | None = None  # a class the user picked to compare with the leader (None: the runner-up)
+    grid_mode: str = "images"  # the grid shows "images" or "differences" (G(c, z) - d)
+    start_grid: np.ndarray | None = None  # (C, R, H, W) what each class draws before the first step
+    replay: str = "off"  # a replay of the recorded run: "off", "playing", "paused"
+    speed: str = "1x"  # replay speed: "0.25x" ... "8x", or "key" (one step per keypress)
+    sweep: Sweep | None = None
+    latent_axes: str | tuple[int, int] | None = None  # the latent map's axes; None: the map is not shown
 
 
 @dataclass(frozen=True)
@@ -121,6 +140,21 @@ class View:
     seconds: float | None
     precision: str | None  # what the search ran in ("auto" resolved), once known
     precision_reason: str
+    # the teaching mode
+    grid_title: str  # what the grid shows ("Reconstructions", "Starting points", ...)
+    grid_mode: str
+    differences: np.ndarray | None  # (C, R, H, W) signed G(c, z) - d, when the grid shows differences
+    compare: int | None  # the class set against the leader in "why this class": the picked one, else the runner-up
+    selected: int | None
+    score_steps: np.ndarray  # (K,) the deciding quantity's curves (whatever the curves show)
+    score_values: np.ndarray  # (K, C)
+    ghost: RunSummary | None  # the previous run of the same input (faint curves)
+    ghost_label: str
+    runs: tuple[RunSummary, ...]
+    sweep: Sweep | None
+    replay: str
+    speed: str
+    latent: LatentMap | None
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -148,10 +182,11 @@ def make_view(state: SessionState) -> View:
             status=state.status, verdict=verdict, has_run=False, index=0, frames=0, step=0,
             steps=run.config.steps if run else 0, final=False, score_name=score_name, distances=empty_distances,
             order=(), leader=None, runner_up=None, margin=None, ooc=None, threshold=state.threshold,
-            shown_ooc="–", shown_threshold=f"{state.threshold.value:.4f}", gauge_max=state.gauge_max, bars_max=state.gauge_max, grid=None, best_restart=None,
+            shown_ooc="–", shown_threshold=f"{state.threshold.value:.4f}", gauge_max=state.gauge_max, bars_max=state.gauge_max,
+            grid=state.start_grid if run is None else None, best_restart=None,
             curve_name=QUANTITY_NAMES[curve], curve_decides=curve == score, curve_steps=EMPTY,
             curve_values=_readonly(np.zeros((0, 10))), run=run, status_text=_status_text(state, None, False),
-            seconds=state.seconds, precision=None, precision_reason="",
+            seconds=state.seconds, precision=None, precision_reason="", **_teaching(state, None, None, None),
         )
 
     index = n - 1 if state.cursor is None else int(np.clip(state.cursor, 0, n - 1))
@@ -188,6 +223,39 @@ def make_view(state: SessionState) -> View:
         status_text=_status_text(state, frame, final), seconds=state.seconds,
         precision=result.precision if result is not None else None,
         precision_reason=result.precision_reason if result is not None else "",
+        **_teaching(state, frame, leader, runner_up, index),
+    )
+
+
+def _teaching(state: SessionState, frame: Frame | None, leader: int | None, runner_up: int | None,
+              index: int = 0) -> dict:
+    """The teaching mode's facts: what the grid shows, the class compared, ghosts, runs, the sweep, the map."""
+    run, history = state.run, state.history
+    score = run.config.score if run is not None else "dif"
+    n = len(history) if history is not None else 0
+    if frame is not None:
+        grid, title = frame.reconstructions, "Reconstructions"
+    elif run is None and state.start_grid is not None:
+        grid, title = state.start_grid, "Starting points"
+    else:
+        grid, title = None, "Reconstructions"
+    diffs = None
+    if state.grid_mode == "differences" and grid is not None:
+        target = run.searched if run is not None else None
+        if target is not None:
+            diffs, title = _readonly(differences(grid, target)), "Differences"
+    selected = state.selected
+    compare = selected if selected is not None and selected != leader else runner_up
+    ghost = ghost_of(state.runs, run.number if run is not None else None, (run.key or image_key(run.image)) if run else None)
+    steps_k, values = history.curves(score) if n else (EMPTY, np.zeros((0, 10)))
+    latent = None
+    if state.latent_axes is not None and n:
+        latent = latent_map(history.latents(), steps_k, index, state.latent_axes)
+    return dict(
+        grid_title=title, grid_mode=state.grid_mode, differences=diffs, compare=compare, selected=selected,
+        score_steps=_readonly(steps_k), score_values=_readonly(values), ghost=ghost,
+        ghost_label=ghost_label(ghost, run.config if run else None) if ghost is not None else "",
+        runs=state.runs, sweep=state.sweep, replay=state.replay, speed=state.speed, latent=latent,
     )
 
 

@@ -15,6 +15,8 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from . import style
+from .explain import diverging_rgb, rgb_mosaic
 from .style import INK, MUTED, class_colour
 
 class PaintMeter:
@@ -67,10 +69,7 @@ def tick_text(value: float, step: float) -> str:
 
 
 def _font(points: float, bold: bool = False) -> QFont:
-    f = QFont()
-    f.setPointSizeF(points)
-    f.setBold(bold)
-    return f
+    return style.font(points, bold)
 
 
 # ------------------------------------------------------------------------------------------ the grid
@@ -84,20 +83,25 @@ class ReconstructionGrid(QWidget):
     asks for more width (it sits in a scroll area).
     """
 
+    class_clicked = Signal(int)  # a row was clicked: compare that class with the leader
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setToolTip(
             "What the generator draws for each class (rows) from each starting point (columns), as the\n"
             "search moves the latents. The black frame marks the closest class; with several restarts\n"
-            "each class's best restart is outlined in the class's colour."
+            "each class's best restart is outlined in the class's colour. Click a row to compare that\n"
+            "class with the winner (Why this class). In the G − d view, red is ink the generator draws\n"
+            "that the input does not have, blue is ink of the input that the generator does not draw."
         )
+        self.differences = False  # the cells show G(c, z) - d in a diverging colour map
+        self.selected: int | None = None
         self.classes, self.restarts = 10, 1
         self._image: QImage | None = None
         self.current: np.ndarray | None = None  # the uint8 mosaic shown (tests, export)
         self.leader: int | None = None
         self.best: np.ndarray | None = None
-        self._label_font = _font(11, True)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # it paints every pixel: no parent repaint
         self.setMinimumSize(self._width_for(MIN_CELL), 10 * (MIN_CELL + GAP) + 24)
 
@@ -108,11 +112,20 @@ class ReconstructionGrid(QWidget):
             self.updateGeometry()
             self.update()
 
+    @property
+    def _label_font(self) -> QFont:
+        return _font(11, True)
+
     def _left(self) -> int:
-        return 26
+        return style.px(26)
 
     def _top(self) -> int:
-        return 20
+        return style.px(20)
+
+    def rescale(self) -> None:
+        self.setMinimumSize(self._width_for(MIN_CELL), 10 * (MIN_CELL + GAP) + self._top() + 4)
+        self.updateGeometry()
+        self.update()
 
     def _width_for(self, cell: int) -> int:
         return self._left() + self.restarts * (cell + GAP) + 4
@@ -131,17 +144,37 @@ class ReconstructionGrid(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(self._width_for(40), self._top() + self.classes * (40 + GAP) + 4)
 
-    def show_frame(self, grid: np.ndarray | None, leader: int | None, best: np.ndarray | None) -> None:
+    def show_frame(self, grid: np.ndarray | None, leader: int | None, best: np.ndarray | None,
+                   differences: np.ndarray | None = None, selected: int | None = None) -> None:
+        """Show the reconstructions, or (given) their signed differences from the input in colour."""
+        self.selected = selected
         if grid is None:
             self.clear_grid()
             return
         C, R = grid.shape[:2]
         self.set_shape(C, R)
-        self.current = mosaic(grid)
-        h, w = self.current.shape
-        self._image = QImage(self.current.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+        self.differences = differences is not None
+        if differences is not None:
+            self.current = rgb_mosaic(diverging_rgb(differences))
+            h, w = self.current.shape[:2]
+            self._image = QImage(self.current.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+        else:
+            self.current = mosaic(grid)
+            h, w = self.current.shape
+            self._image = QImage(self.current.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
         self.leader, self.best = leader, best
         self.update()
+
+    def row_at(self, y: float) -> int | None:
+        """The class whose row is at height `y`, or None."""
+        pitch = self.cell() + GAP
+        c = int((y - self._top()) // pitch)
+        return c if 0 <= c < self.classes and y >= self._top() else None
+
+    def mousePressEvent(self, event) -> None:
+        c = self.row_at(event.position().y())
+        if c is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.class_clicked.emit(c)
 
     def clear_grid(self) -> None:
         self.current, self._image, self.leader, self.best = None, None, None, None
@@ -186,6 +219,10 @@ class ReconstructionGrid(QWidget):
                 p.setBrush(Qt.BrushStyle.NoBrush)
                 r = int(self.best[c])
                 p.drawRect(QRectF(left + r * pitch - 1.5, top + c * pitch - 1.5, cell + 3, cell + 3))
+        if self.selected is not None and 0 <= self.selected < C and self.selected != self.leader:
+            p.setPen(QPen(QColor(INK), 2, Qt.PenStyle.DashLine))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRect(QRectF(area.left() - 3, top + self.selected * pitch - 3, area.width() + 6, cell + 6))
         if self.leader is not None and 0 <= self.leader < C:
             p.setPen(QPen(QColor(INK), 3))
             p.setBrush(Qt.BrushStyle.NoBrush)
@@ -200,12 +237,15 @@ class ReconstructionGrid(QWidget):
 class DistanceBars(QWidget):
     """The classes ranked by the quantity that decides (closest on top), with the OOC threshold dashed."""
 
+    class_clicked = Signal(int)
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setToolTip(
             "How far each class's best reconstruction is from the input (L_DD, the image distance that\n"
             "decides), closest first. The closest class is the prediction; its distance is the\n"
-            "out-of-class (OOC) score. The dashed line is the OOC threshold."
+            "out-of-class (OOC) score. The dashed line is the OOC threshold. Click a bar to compare that\n"
+            "class with the winner (Why this class)."
         )
         self.setMinimumSize(220, 150)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -224,6 +264,18 @@ class DistanceBars(QWidget):
         self.leader, self.threshold, self.top, self.title = leader, threshold, float(top), title
         self.update()
 
+    def _rows(self) -> tuple[float, float]:
+        top = style.px(26)
+        bottom = QFontMetrics(_font(10)).height() + 8
+        return top, (self.height() - top - bottom) / max(len(self.distances), 1)
+
+    def mousePressEvent(self, event) -> None:
+        top, row = self._rows()
+        i = int((event.position().y() - top) // row) if row > 0 else -1
+        order = self.order or list(range(len(self.distances)))
+        if 0 <= i < len(order) and event.button() == Qt.MouseButton.LeftButton:
+            self.class_clicked.emit(int(order[i]))
+
     def paintEvent(self, event) -> None:
         started = time.perf_counter()
         p = QPainter(self)
@@ -232,8 +284,8 @@ class DistanceBars(QWidget):
         fm = QFontMetrics(small)
         p.setFont(bold)
         p.setPen(QColor(INK))
-        p.drawText(QRectF(0, 2, self.width(), 20), Qt.AlignmentFlag.AlignHCenter, self.title)
-        left, right, top, bottom = 30, 14, 26, fm.height() + 8
+        p.drawText(QRectF(0, 2, self.width(), style.px(20)), Qt.AlignmentFlag.AlignHCenter, self.title)
+        left, right, top, bottom = style.px(30), 14, style.px(26), fm.height() + 8
         w, h = self.width() - left - right, self.height() - top - bottom
         scale = w / self.top if self.top > 0 else 0
         ticks = nice_ticks(self.top)
@@ -284,7 +336,7 @@ class OOCGauge(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setFixedHeight(58)
+        self.rescale()
         self.setMinimumWidth(240)
         self.setCursor(Qt.CursorShape.SizeHorCursor)
         self.ooc: float | None = None
@@ -301,8 +353,27 @@ class OOCGauge(QWidget):
         self.threshold, self.top, self.outside, self.provisional, self.label = threshold, float(top), outside, provisional, label
         self.update()
 
+    def rescale(self) -> None:
+        fm = QFontMetrics(_font(10))
+        self.setFixedHeight(2 * fm.height() + style.px(16) + 12)
+
     def _track(self) -> QRectF:
-        return QRectF(8, 22, self.width() - 16, 16)
+        top = QFontMetrics(_font(10)).height() + 6  # the caption's row, then the marker's head
+        return QRectF(8, top, self.width() - 16, style.px(16))
+
+    def caption_rect(self, width: float, x: float) -> QRectF:
+        """Where the threshold's caption goes: beside the marker's head (right of it, else left), never on it; on
+        the side with more room, shortened to fit, when neither side holds all of it."""
+        h = QFontMetrics(_font(10)).height()
+        gap = 10
+        right, left = self.width() - x - gap, x - gap
+        if width <= right:
+            return QRectF(x + gap, 0, width, h)
+        if width <= left:
+            return QRectF(x - gap - width, 0, width, h)
+        if right >= left:
+            return QRectF(x + gap, 0, max(right, 0), h)
+        return QRectF(0, 0, max(left, 0), h)
 
     def _x(self, value: float) -> float:
         t = self._track()
@@ -336,9 +407,10 @@ class OOCGauge(QWidget):
             p.drawPolygon([QPointF(x - 6, t.top() - 10), QPointF(x + 6, t.top() - 10), QPointF(x, t.top() - 3)])
         p.setFont(small)
         p.setPen(QColor(INK))
-        width = fm.horizontalAdvance(self.label) + 8
-        lx = min(max(x - width / 2, 0), self.width() - width)
-        p.drawText(QRectF(lx, 0, width, 13), Qt.AlignmentFlag.AlignCenter, self.label)
+        width = fm.horizontalAdvance(self.label) + 4
+        rect = self.caption_rect(width, x)
+        text = fm.elidedText(self.label, Qt.TextElideMode.ElideRight, int(rect.width()))  # whole text: the tooltip
+        p.drawText(rect, Qt.AlignmentFlag.AlignVCenter | (Qt.AlignmentFlag.AlignLeft if rect.left() > x else Qt.AlignmentFlag.AlignRight), text)
         ticks = nice_ticks(self.top, 5)
         step = ticks[1] - ticks[0] if len(ticks) > 1 else self.top
         p.setPen(QColor(MUTED))

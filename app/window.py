@@ -16,16 +16,20 @@ from PySide6.QtWidgets import (
 
 from igc_core import checkpoints, data
 
-from . import about, export, settings
+from . import about, export, settings, two_digit
 from .keys import KeyRouter
 from .panels.input_panel import SAMPLES, InputPanel
 from .panels.result_panel import ResultPanel
 from .panels.settings_panel import SettingsPanel
 from .panels.transport import Transport
+from .panels.two_digit_panel import TwoDigitPanel
 from .session import Session
 from .style import TIPS, Banner, apply_theme  # noqa: F401 - apply_theme is re-exported for main and tests
+from .teaching import Teaching
 from .view import View
 
+WELCOME = ("Welcome! Draw a digit in the Input box on the left (or click a digit button under it), then press Space "
+           "or ▶ Play to watch the search. F1 explains how IGC works.")
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.pgm *.ppm);;All files (*)"
 MODEL_FILTER = "igc checkpoints (*.safetensors *.json);;All files (*)"
 
@@ -36,7 +40,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, model_path: str | None = None, device: str | None = None, data_dir: str | None = None,
                  image_path: str | None = None, settings_path: str | Path | None = None, load_model: bool = True,
-                 persist: bool = True, overrides: dict | None = None):
+                 persist: bool = True, overrides: dict | None = None, hint: bool = True):
         super().__init__()
         self.settings_path = Path(settings_path) if settings_path else settings.default_path()
         self.persist = persist
@@ -54,6 +58,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("IGC: draw a digit and watch the generator find it")
         self.setAcceptDrops(True)
         self._build_ui(data_dir)
+        self.teaching = Teaching(self)
         self._build_actions()
         self.keys = KeyRouter(self, {"play": self.toggle_play, "step": self.single_step, "back": self.scrub_back,
                                      "stop": self.stop_search, "run": self.start_search})
@@ -67,6 +72,8 @@ class MainWindow(QMainWindow):
             self.open_image(image_path)
         if messages:
             self.show_message("\n".join(messages), "warning")
+        elif loaded.fresh and hint and not image_path:  # in the narration line, so nothing moves when it goes
+            self.transport.set_hint(WELCOME)
         self._render(self.session.view)
 
     # ================================================================== building
@@ -82,6 +89,7 @@ class MainWindow(QMainWindow):
         row.setSpacing(8)
         self.input_panel = InputPanel(data_dir)
         self.input_panel.edited.connect(self._schedule_auto)
+        self.input_panel.edited.connect(lambda: self.transport.set_hint(None))
         self.input_panel.noise_changed.connect(self.session.set_noise)
         self.input_panel.message.connect(self.show_message)
         self.input_panel.open_button.clicked.connect(self.open_image_dialog)
@@ -97,6 +105,16 @@ class MainWindow(QMainWindow):
         row.addWidget(self.input_panel, 4)
         row.addWidget(self.result_panel, 11)
         row.addWidget(self.settings_panel, 0)
+        # ---- two-digit mode (issue 11): shown instead of the input and result panels (see _set_two_digit)
+        self.two_digit = False
+        self._saved_values: dict = {}
+        self.two_digit_panel = TwoDigitPanel(data_dir)
+        self.two_digit_panel.edited.connect(self._schedule_auto)
+        self.two_digit_panel.noise_changed.connect(self.session.set_noise)
+        self.two_digit_panel.message.connect(self.show_message)
+        self.two_digit_panel.open_button.clicked.connect(self.open_image_dialog)
+        self.two_digit_panel.hide()
+        row.insertWidget(0, self.two_digit_panel, 15)
         outer.addLayout(row, 1)
         self.transport = Transport()
         self.transport.play.connect(self.toggle_play)
@@ -147,8 +165,21 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         for name in settings.search.PRESETS:
             action(m, f"Preset: {name}", None, lambda _=False, n=name: self.settings_panel.set_preset(n), TIPS["preset"])
+        m = self.menuBar().addMenu("&View")
+        self.presentation_action = action(m, "Presentation mode", "F11", lambda: self.teaching.set_presentation(
+            not self.teaching.presenting), "Large fonts, no settings panel: for a projector (F11 again leaves it)")
+        self.presentation_action.setCheckable(True)
+        action(m, "Replay the run\tSpace", None, self.session.replay, "Play the recorded run again without searching")
+        action(m, "Differences in the grid", "Ctrl+D", lambda: self.session.set_grid_mode(
+            "images" if self.session.state.grid_mode == "differences" else "differences"),
+               "Show each reconstruction's difference from the input instead of the reconstruction")
+        m.addSeparator()
+        from .panels.result_panel import TAB_TITLES, TABS
+
+        for i, tab in enumerate(TABS):
+            action(m, TAB_TITLES[tab], f"Ctrl+{i + 1}", lambda _=False, t=tab: self.result_panel.show_tab(t))
         m = self.menuBar().addMenu("&Help")
-        action(m, "How IGC works and keys", "F1", self.show_help)
+        action(m, "How IGC works", "F1", self.show_help)
         action(m, "About IGC", None, self.show_about)
         action(m, "About Qt", None, QApplication.aboutQt)
 
@@ -161,9 +192,11 @@ class MainWindow(QMainWindow):
         self.input_panel.brush_slider.setValue(v["brush"])
         self.input_panel.canvas.set_brush_size(v["brush"])
         self.input_panel.set_noise(v["noise"])
+        self.two_digit_panel.set_noise(v["noise"])  # two-digit mode
         self.input_panel.set_seed(v["seed"])
         self.result_panel.set_planned(v["restarts"], v["steps"])
         self.session.set_curves(v["curves"])
+        self.session.set_speed(v["speed"])
 
     def _size_window(self, fresh: bool) -> None:
         screen = QGuiApplication.primaryScreen()
@@ -178,7 +211,7 @@ class MainWindow(QMainWindow):
     def current_values(self) -> dict:
         v = dict(self.values)
         v.update(self.settings_panel.values())
-        v.update(noise=self.input_panel.noise_sigma, brush=self.input_panel.brush_slider.value(),
+        v.update(noise=self.active_input().noise_sigma, brush=self.input_panel.brush_slider.value(), speed=self.session.state.speed,
                  model=self.model_path or "", maximized=self.isMaximized())
         if not self.isMaximized():
             v["window"] = [self.width(), self.height()]
@@ -194,10 +227,19 @@ class MainWindow(QMainWindow):
     def _on_setting(self, name: str) -> None:
         v = self.settings_panel.values()
         self.input_panel.set_seed(v["seed"])
+        self.two_digit_panel.set_seed(v["seed"])
         self.result_panel.set_planned(v["restarts"], v["steps"])
         self.session.set_curves(v["curves"])
+        self._plan()
         if name not in ("curves", "autorun"):
             self._schedule_auto()
+
+    def _plan(self) -> None:
+        """Before a run the grid shows where each class starts, for the settings as they are."""
+        try:
+            self.session.set_planned(self.search_config())
+        except ValueError:
+            pass
 
     # ================================================================== the model
     def _load_startup_model(self, model_path: str | None) -> list[str]:
@@ -228,7 +270,10 @@ class MainWindow(QMainWindow):
         name = Path(self.model_path).stem if self.model_path else "default"
         cfg = meta.get("model", {})
         self.session.set_model(model, meta, f"{name} ({meta.get('kind', '?')}, latent {cfg.get('latent_dim', '?')})")
+        self._set_two_digit(two_digit.is_two_digit(model), meta)
         self.settings_panel.set_encoder_available(meta.get("kind") == "cvae")
+        self.result_panel.latent.set_latent_dim(int(cfg.get("latent_dim", 2) or 2))
+        self._plan()
         self.settings_panel.model_label.setText(f"Model: {self.session.model_name}")
         self.setWindowTitle(f"IGC: draw a digit and watch the generator find it — {self.session.model_name}")
         return None
@@ -252,12 +297,38 @@ class MainWindow(QMainWindow):
         if path:
             self.load_model(path)
 
+    def _set_two_digit(self, on: bool, meta: dict) -> None:
+        """Two-digit mode (issue 11) with a two-label checkpoint: its own canvas and grid replace the input and
+        result panels; the settings the model's sidecar recommends (dif bce) are shown in the settings panel
+        while it is loaded, and the replaced values come back when a one-digit model is loaded again."""
+        values = self.settings_panel.values()
+        if on:
+            wanted = two_digit.recommended_values(meta, values)
+            self._saved_values = {**{k: values[k] for k in wanted}, **self._saved_values}
+            if wanted:
+                self.settings_panel.set_values(wanted)
+                self.flash("Two-digit model: " + ", ".join(f"{k} {v}" for k, v in wanted.items())
+                           + " as its sidecar recommends", 8000)
+        elif self._saved_values:
+            self.settings_panel.set_values(self._saved_values)
+            self._saved_values = {}
+        if on != self.two_digit:
+            self.two_digit = on
+            self.input_panel.setVisible(not on)
+            self.result_panel.setVisible(not on)
+            self.two_digit_panel.setVisible(on)
+            self.session.set_noise((self.two_digit_panel if on else self.input_panel).noise_sigma)
+
+    def active_input(self):
+        """The input panel in use: the two-digit panel in two-digit mode."""
+        return self.two_digit_panel if self.two_digit else self.input_panel
+
     # ================================================================== the input
     def current_input(self):
-        return self.input_panel.current_input()
+        return self.active_input().current_input()
 
     def open_image(self, path: str) -> bool:
-        if not self.input_panel.open_image(path):
+        if not self.active_input().open_image(path):
             return False
         self.values["input_dir"] = str(Path(path).parent)
         self.flash(f"Opened {path}", 5000)
@@ -278,10 +349,12 @@ class MainWindow(QMainWindow):
         """Start a new search of the current input; a message says why when it cannot."""
         self._auto_timer.stop()
         try:
-            _, x = self.input_panel.current_input()
+            p = self.active_input()
+            _, x = p.current_input()
             config = self.search_config()
             settings.search.resolve_device(config.device)
-            p = self.input_panel
+            if self.two_digit:
+                config = two_digit.make_config(config, p.mode)
             self.session.start(x, p.noise_sigma, config, name=p.input_name, true_label=p.true_label, paused=start_paused)
         except ValueError as exc:
             self.show_message(str(exc)[0].upper() + str(exc)[1:], "warning")
@@ -290,7 +363,10 @@ class MainWindow(QMainWindow):
         return True
 
     def toggle_play(self) -> None:
-        if not self.session.toggle():
+        """Space: pause / resume the search or the replay; on a finished run of this input, replay it; else search."""
+        if self.session.toggle():
+            return
+        if not (self.teaching.replay_ready() and self.session.replay()):
             self.start_search()
 
     def single_step(self) -> None:
@@ -315,14 +391,17 @@ class MainWindow(QMainWindow):
         if not self.settings_panel.value("autorun") or self.session.model is None:
             return
         try:
-            self.input_panel.current_input()
+            self.active_input().current_input()
         except data.DataError:
             return  # nothing to search yet: no message while drawing
         self.start_search()
 
     def _render(self, view: View) -> None:
-        self.result_panel.render(view)
-        self.transport.render(view, self.session.model is not None)
+        if isinstance(view, two_digit.TwoDigitView):
+            self.two_digit_panel.render(view)
+        else:
+            self.result_panel.render(view)
+        self.transport.render(view, self.session.model is not None, self.teaching.replay_ready())
         if view.status_text != self._status_text:
             self._status_text = view.status_text
             if not self._flash_timer.isActive():
@@ -344,6 +423,8 @@ class MainWindow(QMainWindow):
     def save_results(self, path: str | Path) -> list[Path]:
         """Write <base>.png (a figure), <base>-losses.csv (every recorded step) and <base>-settings.json."""
         s = self.session
+        if isinstance(s.view, two_digit.TwoDigitView):
+            raise ValueError("saving a two-digit run is not available yet (use `igc classify --json`)")
         doc = export.run_document(s.view, s.result, s.state.seconds, self.model_path or str(checkpoints.DEFAULT_MODEL),
                                   s.meta.get("kind"))
         return export.save_run(path, s.view, s.history, doc, s.model_name or "")
@@ -381,8 +462,8 @@ class MainWindow(QMainWindow):
         self.banner.show_message(text, level)
         self.flash(text.splitlines()[0], 10000)
 
-    def show_help(self) -> None:
-        about.show_how(self)
+    def show_help(self):
+        return about.show_how(self, self.session.view, self.session.model_name or "")
 
     def show_about(self) -> None:
         about.show_about(self, self.session.model_name)
@@ -406,6 +487,7 @@ class MainWindow(QMainWindow):
         """Stop the search and wait for its thread (idempotent)."""
         self._auto_timer.stop()
         self.session.shutdown()
+        self.result_panel.attack.stop()
 
     def closeEvent(self, event) -> None:
         self.shutdown()

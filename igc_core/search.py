@@ -166,6 +166,7 @@ class Snapshot:
     difs: np.ndarray  # (n, C, R) image distance L_DD per latent
     active: np.ndarray  # (n, C) classes still searching (False once pruned)
     reconstructions: np.ndarray | None = None  # (n, C, R, H, W) in [-0.5, 0.5], when asked for
+    latents: np.ndarray | None = None  # (n, C, R, L) every latent at this step (float32), when asked for
 
 
 @dataclass
@@ -251,6 +252,22 @@ def start_points(generator: ConditionalGenerator, config: SearchConfig, device: 
     return (mean + config.restart_spread * std * noise).to(device)  # (C, R, L)
 
 
+def starting_images(generator: ConditionalGenerator, config: SearchConfig) -> np.ndarray:
+    """(C, R, H, W) in [-0.5, 0.5]: what every class's latent draws before the first step (the app shows it
+    before a run). Restart 0 at the prior mean (with init "encoder" it starts from the input's encoding instead,
+    which needs an image: the prior mean is shown)."""
+    starts = start_points(generator, config, torch.device("cpu"))  # (C, R, L)
+    C, R, L = starts.shape
+    cond = generator.one_hot(torch.arange(C)).view(C, 1, C).expand(C, R, C).reshape(-1, C)  # (C*R, C)
+    frozen = freeze(generator, torch.device("cpu"))
+    try:
+        with torch.no_grad():
+            logits = generator.decode_logits(starts.reshape(-1, L), cond).float()  # (C*R, P)
+    finally:
+        frozen.restore()
+    return (torch.sigmoid(logits) - 0.5).view(C, R, *generator.image_shape).numpy()
+
+
 def check_images(images: np.ndarray | torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     """Images (N, H, W) or one (H, W) in [-0.5, 0.5] as a float tensor; a clear ValueError otherwise."""
     imgs = torch.as_tensor(np.asarray(images, dtype=np.float32) if not torch.is_tensor(images) else images)
@@ -319,6 +336,7 @@ def search(
     on_snapshot: Callable[[Snapshot], None] | None = None,
     snapshot_every: int = 10,
     snapshot_images: bool = False,
+    snapshot_latents: bool = False,
     should_stop: Callable[[], bool] | None = None,
     return_reconstructions: bool = False,
     return_latents: bool = False,
@@ -327,7 +345,8 @@ def search(
     """Classify images (N, H, W) in [-0.5, 0.5] by inverting `generator` for every class.
 
     `on_snapshot` receives a `Snapshot` at step 0, every `snapshot_every` steps and at the end (with
-    reconstructions when `snapshot_images`); `should_stop` is polled every step and ends the search early,
+    reconstructions when `snapshot_images`, every latent when `snapshot_latents`, for the app's map of the
+    search); `should_stop` is polled every step and ends the search early,
     which then still returns the results of the steps done. `max_threads` caps the automatic thread choice
     (the app keeps a core for drawing).
     """
@@ -357,7 +376,7 @@ def search(
             chunk = imgs[first : first + config.batch_size].to(device)
             part = _search_chunk(
                 generator, chunk, starts, run_config, first, on_snapshot, snapshot_every, snapshot_images,
-                should_stop, return_reconstructions, return_latents, tuner,
+                should_stop, return_reconstructions, return_latents, tuner, snapshot_latents,
             )
             parts.append(part)
             steps_done = min(steps_done, part["steps_done"])
@@ -392,7 +411,7 @@ def search(
 
 
 def _search_chunk(generator, images, starts, config, first, on_snapshot, snapshot_every, snapshot_images,
-                  should_stop, return_reconstructions, return_latents, tuner=None) -> dict:
+                  should_stop, return_reconstructions, return_latents, tuner=None, snapshot_latents=False) -> dict:
     n = len(images)
     C, R, L = starts.shape
     P = images[0].numel()
@@ -439,12 +458,15 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
             if rows is not None:
                 recon_full[rows] = img
             recon = recon_full.view(n, C, R, *generator.image_shape).cpu().numpy().copy()
+        # z holds every row's latent at this step (the update of this step is not applied yet; frozen rows stay)
+        latents = z.detach().float().view(n, C, R, L).cpu().numpy().copy() if snapshot_latents else None
         on_snapshot(Snapshot(
             step=step, steps=config.steps, first_image=first,
             losses=full(loss.detach(), frozen_loss).view(n, C, R).cpu().numpy().copy(),
             difs=full(dif.detach(), frozen_dif).view(n, C, R).cpu().numpy().copy(),
             active=active_classes.cpu().numpy().copy(),
             reconstructions=recon,
+            latents=latents,
         ))
 
     initial_loss = None

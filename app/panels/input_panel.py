@@ -71,22 +71,26 @@ class InputPanel(QWidget):
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             tools.addWidget(b)
         lay.addLayout(tools)
-        brush_row = QHBoxLayout()
+        self.brush_row = QWidget()
+        brush_row = QHBoxLayout(self.brush_row)
+        brush_row.setContentsMargins(0, 0, 0, 0)
         brush_row.addWidget(QLabel("Brush"))
         self.brush_slider = QSlider(Qt.Orientation.Horizontal, minimum=4, maximum=60, value=22, toolTip=TIPS["brush"])
         self.brush_slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.brush_slider.valueChanged.connect(lambda v: self.canvas.set_brush_size(v))
         brush_row.addWidget(self.brush_slider, 1)
-        lay.addLayout(brush_row)
+        lay.addWidget(self.brush_row)
 
-        file_row = QHBoxLayout()
+        self.file_row = QWidget()
+        file_row = QHBoxLayout(self.file_row)
+        file_row.setContentsMargins(0, 0, 0, 0)
         self.open_button = QPushButton("Open image…", toolTip=TIPS["open"])
         self.random_button = QPushButton("Random digit", toolTip=TIPS["random"])
         self.random_button.clicked.connect(self.pick_random_sample)
         for b in (self.open_button, self.random_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             file_row.addWidget(b)
-        lay.addLayout(file_row)
+        lay.addWidget(self.file_row)
         digits = QGridLayout()
         digits.setSpacing(2)
         self.digit_buttons = []
@@ -112,6 +116,7 @@ class InputPanel(QWidget):
         lay.addLayout(noise_row)
         col.addWidget(box, 0)
 
+        self._compact = False
         self.seen = seen = QGroupBox("What the model sees (28×28)")
         seen.setToolTip(TIPS["engine"])
         row = QHBoxLayout(seen)
@@ -129,6 +134,17 @@ class InputPanel(QWidget):
         row.addWidget(self.source_label, 2)
         col.addWidget(seen, 1)
 
+    def set_compact(self, on: bool) -> None:
+        """Presentation mode: the brush and file rows go (Ctrl+O still opens), the tools show symbols only; the
+        canvas takes the room."""
+        self._compact = on
+        self.brush_row.setVisible(not on)
+        self.file_row.setVisible(not on)
+        for b, full in zip((self.eraser_button, self.undo_button, self.clear_button), ("⌫ Erase", "↶ Undo", "✕ Clear")):
+            b.setText(full.split()[0] if on else full)
+        self.seen.setTitle("Model input" if on else "What the model sees (28×28)")
+        QTimer.singleShot(0, self._fit_canvas)
+
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         QTimer.singleShot(0, self._fit_canvas)  # once the layout has placed the rows at this size
@@ -142,6 +158,10 @@ class InputPanel(QWidget):
         if self.canvas.height() < min(side, self.canvas.width()) and self.canvas.maximumWidth() == side:
             side = max(self.canvas.minimumHeight(), self.canvas.height())  # the layout had less to give: stay square
         view = int(max(84, min(320, self.seen.contentsRect().height() - 16, 0.6 * self.width())))
+        if self._compact:  # large letters (presentation): the picture leaves the name beside it its whole width
+            fm = self.source_label.fontMetrics()
+            need = max(fm.horizontalAdvance(t) for t in ("MNIST test #9999", *self.source_label.text().split("\n"))) + 28
+            view = int(max(84, min(view, self.width() - need)))
         if self.engine_view.maximumWidth() != view:
             self.engine_view.setMaximumWidth(view)  # only as wide as the square it shows: the text fits beside it
         if self.canvas.maximumWidth() != side:
@@ -187,6 +207,8 @@ class InputPanel(QWidget):
         self.input_name, self.true_label = name, true_label
         text = name.replace(": ", ":\n", 1) if len(name) > 14 else name
         self.source_label.setText(text if true_label is None else f"{text}\ntrue label: {true_label}")
+        if self._compact:
+            QTimer.singleShot(0, self._fit_canvas)  # the name's width sets the picture's beside it
         self.source_label.setToolTip(name)
 
     def _on_canvas_changed(self) -> None:

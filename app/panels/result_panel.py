@@ -9,13 +9,24 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (
-    QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QSplitter, QVBoxLayout, QWidget,
+    QButtonGroup, QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QSplitter,
+    QTabWidget, QVBoxLayout, QWidget,
 )
 
+from .. import style
 from ..curves import CurvesView
 from ..style import INK, MUTED, TIPS, VERDICT_MARKS, VERDICT_TINTS
 from ..view import View
 from ..widgets import DistanceBars, OOCGauge, ReconstructionGrid
+from .attack_panel import AttackPanel
+from .compare_panel import ComparePanel
+from .latent_panel import LatentPanel
+from .why_panel import WhyView
+
+TABS = ("distances", "why", "latent", "compare", "attack")
+TAB_TITLES = {"distances": "Distances", "why": "Why this class", "latent": "Latent path", "compare": "Compare runs",
+              "attack": "Attack"}
+SHORT_TITLES = {"distances": "Distances", "why": "Why", "latent": "Latent", "compare": "Runs", "attack": "Attack"}
 
 
 class ElidedLabel(QLabel):
@@ -37,7 +48,20 @@ class ElidedLabel(QLabel):
     def full_text(self) -> str:
         return self._full
 
+    def set_two_lines(self, on: bool) -> None:
+        """Wrap onto a second line instead of shortening (presentation mode's large fonts on a small screen)."""
+        self.setWordWrap(on)
+        if on:
+            self.setFixedHeight(2 * QFontMetrics(self.font()).lineSpacing() + 2)
+        else:
+            self.setMinimumHeight(0)
+            self.setMaximumHeight(16777215)
+        self._elide()
+
     def _elide(self) -> None:
+        if self.wordWrap():
+            super().setText(self._full)
+            return
         fm = QFontMetrics(self.font())
         super().setText(fm.elidedText(self._full, Qt.TextElideMode.ElideRight, max(10, self.width())))
 
@@ -52,15 +76,15 @@ class ElidedLabel(QLabel):
 
 
 def _font(points: float, bold: bool = False) -> QFont:
-    f = QFont()
-    f.setPointSizeF(points)
-    f.setBold(bold)
-    return f
+    return style.font(points, bold)
 
 
 class ResultPanel(QWidget):
     threshold_dragged = Signal(float)
     threshold_reset = Signal()
+    class_clicked = Signal(int)  # compare this class with the leader
+    grid_mode = Signal(str)  # "images" or "differences"
+    tab_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -70,50 +94,83 @@ class ResultPanel(QWidget):
         col.addWidget(self._build_header())
 
         self.grid_view = ReconstructionGrid()
+        self.grid_view.class_clicked.connect(self.class_clicked)
         self.grid_scroll = QScrollArea()
         self.grid_scroll.setWidget(self.grid_view)
         self.grid_scroll.setWidgetResizable(True)
         self.grid_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.grid_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.grid_box = QGroupBox("Reconstructions")
+        self.grid_box = QFrame()
+        self.grid_box.setObjectName("gridbox")
+        self.grid_box.setStyleSheet("#gridbox { border: 1px solid #cbd2d9; border-radius: 4px; }")
         glay = QVBoxLayout(self.grid_box)
-        glay.setContentsMargins(4, 8, 4, 4)
-        glay.addWidget(self.grid_scroll)
+        glay.setContentsMargins(4, 2, 4, 4)
+        glay.setSpacing(2)
+        self.grid_title = ElidedLabel("Reconstructions")
+        self.grid_title.setToolTip("What the grid shows at the step shown.")
+        glay.addWidget(self.grid_title)
+        modes = QHBoxLayout()
+        modes.setSpacing(0)
+        self.mode_buttons = QButtonGroup(self)
+        for i, (key, text, tip) in enumerate((
+                ("images", "G(c, z)", "Show what each class's generator draws."),
+                ("differences", "G − d", "Show each drawing's difference from the input: red, ink the generator adds;\n"
+                                         "blue, ink of the input it misses. Their mean size is L_DD."))):
+            b = QPushButton(text, toolTip=tip, checkable=True, checked=i == 0)
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            b.setProperty("mode", key)
+            self.mode_buttons.addButton(b)
+            modes.addWidget(b)
+        self.mode_buttons.setExclusive(True)
+        self.mode_buttons.buttonClicked.connect(lambda b: self.grid_mode.emit(b.property("mode")))
+        glay.addLayout(modes)
+        glay.addWidget(self.grid_scroll, 1)
         self.bars = DistanceBars()
+        self.bars.class_clicked.connect(self.class_clicked)
         self.curves = CurvesView()
         plots = QSplitter(Qt.Orientation.Vertical)
         plots.setChildrenCollapsible(False)
         plots.addWidget(self.bars)
         plots.addWidget(self.curves)
         plots.setSizes([1, 1])
-        plots.setMinimumWidth(280)
+        self.why = WhyView()
+        self.latent = LatentPanel()
+        self.latent.class_clicked.connect(self.class_clicked)
+        self.compare = ComparePanel()
+        self.attack = AttackPanel()
+        self.tabs = QTabWidget()
+        self.tabs.setMinimumWidth(280)
+        self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.tabs.tabBar().setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.pages = {"distances": plots, "why": self.why, "latent": self.latent, "compare": self.compare, "attack": self.attack}
+        for key in TABS:
+            self.tabs.addTab(self.pages[key], TAB_TITLES[key])
+        self.tabs.currentChanged.connect(self._on_tab)
+        self.tabs.installEventFilter(self)  # its titles follow its width
         row = QHBoxLayout()
         row.setSpacing(6)
         row.addWidget(self.grid_box, 3)  # up to 60 % for the grid, never more than its cells need
-        row.addWidget(plots, 2)
+        row.addWidget(self.tabs, 2)
         col.addLayout(row, 1)
+        self._view: View | None = None
         self._restarts, self._steps = 1, 100
 
     def _build_header(self) -> QFrame:
         head = QFrame()
         head.setObjectName("head")
         self.head = head
-        head.setFixedHeight(122)
+        head.setFixedHeight(style.px(122))
         lay = QGridLayout(head)
         lay.setContentsMargins(12, 6, 12, 6)
         lay.setHorizontalSpacing(12)
         lay.setVerticalSpacing(2)
         self.prediction_label = QLabel("–")
-        self.prediction_label.setFont(_font(52, True))
         self.prediction_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.prediction_label.setFixedWidth(QFontMetrics(self.prediction_label.font()).horizontalAdvance("8?") + 16)
         self.prediction_label.setToolTip("The class whose generator redraws the input most closely ('?': out of class).")
         lay.addWidget(self.prediction_label, 0, 0, 3, 1)
         self.verdict_label = ElidedLabel("no search yet")
-        self.verdict_label.setFont(_font(18, True))
         lay.addWidget(self.verdict_label, 0, 1)
         self.detail_label = ElidedLabel("")
-        self.detail_label.setFont(_font(12))
         lay.addWidget(self.detail_label, 1, 1)
         self.gauge = OOCGauge()
         self.gauge.setToolTip(TIPS["threshold"])
@@ -124,7 +181,65 @@ class ResultPanel(QWidget):
         self._tint = None
         self._colour = None
         self._set_tint("none")
+        self._header_fonts()
         return head
+
+    def _header_fonts(self) -> None:
+        self.prediction_label.setFont(_font(52 / style.scale() ** 0.5, True))  # the digit is big already: it grows less
+        self.prediction_label.setFixedWidth(QFontMetrics(self.prediction_label.font()).horizontalAdvance("8?") + 16)
+        self.verdict_label.setFont(_font(18, True))
+        self.detail_label.setFont(_font(12))
+        self.detail_label.set_two_lines(style.scale() > 1)  # large letters: the detail wraps rather than being cut
+        self.gauge.rescale()
+        lines = QFontMetrics(self.verdict_label.font()).height() + (
+            self.detail_label.height() if style.scale() > 1 else QFontMetrics(self.detail_label.font()).height())
+        self.head.setFixedHeight(max(122, lines + self.gauge.height() + 18))
+
+    def rescale(self) -> None:
+        """Fonts and text-bound sizes again, at the current scale (presentation mode)."""
+        self._header_fonts()
+        self.grid_view.rescale()
+        self.attack.rescale()
+        self.grid_title.setFont(_font(11, True))
+        self.grid_title.setVisible(style.scale() == 1)  # on a projector the buttons G(c, z) | G − d say it
+        self._tab_titles()
+        self._orient()
+        self._fit_grid()
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        if obj is self.tabs and event.type() == event.Type.Resize:
+            self._tab_titles()
+        return super().eventFilter(obj, event)
+
+    def _tab_titles(self) -> None:
+        """The full tab titles where they fit side by side, else the short ones (no tab hides behind scroll arrows)."""
+        fm = QFontMetrics(self.tabs.tabBar().font())
+        need = sum(fm.horizontalAdvance(TAB_TITLES[k]) + style.px(28) for k in TABS)
+        titles = TAB_TITLES if style.scale() == 1 and need <= self.tabs.width() else SHORT_TITLES
+        for i, key in enumerate(TABS):
+            if self.tabs.tabText(i) != titles[key]:
+                self.tabs.setTabText(i, titles[key])
+                self.tabs.setTabToolTip(i, TAB_TITLES[key])
+
+    def _orient(self) -> None:
+        """Bars above the curves, or beside them when the tab is much wider than tall (a projector's 16:9)."""
+        page = self.pages["distances"]
+        wide = self.tabs.width() > 1.5 * self.tabs.height()
+        want = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if page.orientation() != want:
+            page.setOrientation(want)
+            page.setSizes([2, 3] if wide else [1, 1])
+
+    def current_tab(self) -> str:
+        return TABS[self.tabs.currentIndex()]
+
+    def show_tab(self, name: str) -> None:
+        self.tabs.setCurrentIndex(TABS.index(name))
+
+    def _on_tab(self, _index: int) -> None:
+        self.tab_changed.emit(self.current_tab())
+        if self._view is not None:
+            self._render_tab(self._view)
 
     def _set_tint(self, kind: str) -> None:
         tint = VERDICT_TINTS.get(kind, "white")
@@ -142,11 +257,13 @@ class ResultPanel(QWidget):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit_grid()
+        self._orient()
+        self._tab_titles()
 
     def _fit_grid(self) -> None:
         """The grid gets no more width than its cells need at this height; the plots get the rest."""
         height = self.grid_scroll.viewport().height() or 400
-        title = self.grid_box.fontMetrics().horizontalAdvance(self.grid_box.title()) + 30
+        title = max(b.sizeHint().width() for b in self.mode_buttons.buttons()) * 2 + 12
         self.grid_box.setMaximumWidth(max(self.grid_view.width_for_height(height) + 10, title))
         self.grid_box.setMinimumWidth(title)
 
@@ -175,10 +292,33 @@ class ResultPanel(QWidget):
         if restarts != self.grid_view.restarts:
             self.grid_view.set_shape(10, restarts)
             self._fit_grid()
-        self.grid_view.show_frame(v.grid, v.leader, v.best_restart)
-        title = f"{v.score_name} (decides)" + (f" · step {v.step}" if v.has_run else "")
-        self.bars.set_data(v.distances, v.order, v.leader, t.value if t.comparable else None, v.bars_max, title)
-        self.curves.set_title(v.curve_name, v.curve_decides)
-        self.curves.set_smooth(v.status != "running")
-        self.curves.set_curves(v.curve_steps, v.curve_values, v.leader, max(v.steps if v.has_run else self._steps, 1))
-        self.curves.set_cursor(v.step)
+        self.grid_view.show_frame(v.grid, v.leader, v.best_restart, v.differences, v.selected)
+        self.grid_title.setText(v.grid_title)
+        for b in self.mode_buttons.buttons():
+            if b.property("mode") == v.grid_mode and not b.isChecked():
+                b.setChecked(True)
+        self._view = v
+        self._render_tab(v)
+
+    def _render_tab(self, v: View) -> None:
+        """Only the tab on screen is drawn (the others catch up when they are shown)."""
+        tab = self.current_tab()
+        t = v.threshold
+        if tab == "distances":
+            title = f"{v.score_name} (decides)" + (f" · step {v.step}" if v.has_run else "")
+            self.bars.set_data(v.distances, v.order, v.leader, t.value if t.comparable else None, v.bars_max, title)
+            self.curves.set_title(v.curve_name, v.curve_decides)
+            self.curves.set_smooth(v.status != "running")
+            ghost = v.ghost if v.ghost is not None and v.curve_decides else None
+            self.curves.set_ghost(ghost.curve_steps if ghost else None, ghost.curve_values if ghost else None,
+                                  v.ghost_label if ghost else "")
+            self.curves.set_curves(v.curve_steps, v.curve_values, v.leader, max(v.steps if v.has_run else self._steps, 1))
+            self.curves.set_cursor(v.step)
+        elif tab == "why":
+            self.why.render(v)
+        elif tab == "latent":
+            self.latent.render(v)
+        elif tab == "compare":
+            self.compare.render(v)
+        elif tab == "attack":
+            self.attack.render(v)

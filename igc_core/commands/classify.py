@@ -66,14 +66,32 @@ def run(args: argparse.Namespace) -> int:
         return 1 if failed or result.diverged.any() else 0
     result = search(ctx.model, x, ctx.config, on_snapshot=on_snapshot, snapshot_every=max(ctx.config.steps, 1))
     bar.close()
+
+    def digit(i: int, distances: list[float]) -> tuple[dict, str]:
+        ranked = "  ".join(f"{c}:{d:.4f}" for c, d in sorted(enumerate(distances), key=lambda t: t[1]))
+        label = int(result.labels[i])
+        return {"label": label}, f"label {label}  ooc {{ooc}}{{verdict}}  distances {ranked}"
+
+    _print_results(args, files, result, threshold, [[round(float(d), 6) for d in row] for row in result.distances], digit,
+                   {"label": None})
+    if not args.json and threshold is None:
+        print("(no OOC threshold: pass --threshold, or measure one with `igc evaluate --ood`)", file=sys.stderr)
+    return 1 if failed or result.diverged.any() else 0
+
+
+def _print_results(args: argparse.Namespace, files: list[str], result, threshold: float | None, distances: list,
+                   describe, blank: dict) -> None:
+    """One line (or JSON object) per file: `describe(i, distances_i)` gives the label keys of the JSON record and
+    the line's text (with {ooc} and {verdict} left to fill); a diverged search says so in either form, its label
+    keys set to `blank`."""
     for i, name in enumerate(files):
-        distances = [round(float(d), 6) for d in result.distances[i]]
         diverged = bool(result.diverged[i])
-        label = None if diverged else int(result.labels[i])
         ooc = float(result.ooc[i])
         out_of_class = None if threshold is None or diverged else bool(ooc > threshold)
+        keys, line = (blank, "") if diverged else describe(i, distances[i])
         if args.json:
-            record = {"file": name, "label": label, "ooc": round(ooc, 6), "out_of_class": out_of_class, "distances": distances}
+            record = {"file": name, **keys, "ooc": round(ooc, 6), "out_of_class": out_of_class,
+                      "distances": distances[i]}
             if diverged:
                 record["error"] = "search diverged: lower --lr"
             print(json.dumps(record))
@@ -81,34 +99,20 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name}: search diverged (lower --lr)")
         else:
             verdict = "" if out_of_class is None else ("  OUT OF CLASS" if out_of_class else "  in class")
-            ranked = "  ".join(f"{c}:{d:.4f}" for c, d in sorted(enumerate(distances), key=lambda t: t[1]))
-            print(f"{name}: label {label}  ooc {ooc:.4f}{verdict}  distances {ranked}")
-    if not args.json and threshold is None:
-        print("(no OOC threshold: pass --threshold, or measure one with `igc evaluate --ood`)", file=sys.stderr)
-    return 1 if failed or result.diverged.any() else 0
+            print(f"{name}: " + line.format(ooc=f"{ooc:.4f}", verdict=verdict))
 
 
 def _print_numbers(args: argparse.Namespace, files: list[str], result, threshold: float | None) -> None:
     """One line (or JSON object) per file for a multi-label model: the labels, the number, OOC, distances."""
     from ..pairs import number_label
 
-    for i, name in enumerate(files):
-        distances = [[round(float(d), 6) for d in label[i]] for label in result.distances]
-        diverged = bool(result.diverged[i])
-        labels = None if diverged else [int(k) for k in result.labels[i]]
-        ooc = float(result.ooc[i])
-        out_of_class = None if threshold is None or diverged else bool(ooc > threshold)
-        if args.json:
-            record = {"file": name, "labels": labels, "label": None if diverged else number_label(labels),
-                      "ooc": round(ooc, 6), "out_of_class": out_of_class, "distances": distances}
-            if diverged:
-                record["error"] = "search diverged: lower --lr"
-            print(json.dumps(record))
-        elif diverged:
-            print(f"{name}: search diverged (lower --lr)")
-        else:
-            verdict = "" if out_of_class is None else ("  OUT OF CLASS" if out_of_class else "  in class")
-            best = "  ".join(f"{'tens' if k == 0 else 'units' if k == 1 else f'label {k}'}: "
-                             + " ".join(f"{c}:{d:.4f}" for c, d in sorted(enumerate(ds), key=lambda t: t[1])[:3])
-                             for k, ds in enumerate(distances))
-            print(f"{name}: number {number_label(labels)}  ooc {ooc:.4f}{verdict}  ({result.config.mode}; best: {best})")
+    def number(i: int, distances: list[list[float]]) -> tuple[dict, str]:
+        labels = [int(k) for k in result.labels[i]]
+        best = "  ".join(f"{'tens' if k == 0 else 'units' if k == 1 else f'label {k}'}: "
+                         + " ".join(f"{c}:{d:.4f}" for c, d in sorted(enumerate(ds), key=lambda t: t[1])[:3])
+                         for k, ds in enumerate(distances))
+        return ({"labels": labels, "label": number_label(labels)},
+                f"number {number_label(labels)}  ooc {{ooc}}{{verdict}}  ({result.config.mode}; best: {best})")
+
+    distances = [[[round(float(d), 6) for d in label[i]] for label in result.distances] for i in range(len(files))]
+    _print_results(args, files, result, threshold, distances, number, {"labels": None, "label": None})

@@ -118,13 +118,34 @@ def add_search_options(p: argparse.ArgumentParser, restarts: bool = True) -> Non
     g.add_argument("--binarize", type=float, help="ink level (0-1) above which a pixel counts as ink, the rest as paper; 0 = off")
 
 
-def search_config(args: argparse.Namespace):
-    """The --preset's settings with the options given on the command line (and --threads) applied."""
+def search_config(args: argparse.Namespace, meta: dict | None = None):
+    """The --preset's settings with the options given on the command line (and --threads) applied.
+
+    Without --preset, the default preset with the settings the model's sidecar recommends (its "search" entry,
+    such as the two-digit model's image distance) under the command line's.
+    """
     from ..search import SearchConfig
 
     fields = SearchConfig().to_dict()
     changes = {k: getattr(args, k) for k in fields if isinstance(getattr(args, k, None), (int, float, str))}
+    if args.preset is None:
+        changes = {**model_search(meta), **changes}
     return SearchConfig.from_preset(args.preset, **changes)
+
+
+def model_search(meta: dict | None) -> dict:
+    """The search settings a checkpoint's sidecar recommends (its "search" entry), checked."""
+    from ..checkpoints import CheckpointError
+    from ..search import SearchConfig
+
+    recommended = (meta or {}).get("search", {})
+    if not isinstance(recommended, dict) or set(recommended) - set(SearchConfig().to_dict()):
+        raise CheckpointError(f"the model's sidecar recommends unknown search settings: {recommended!r}")
+    try:
+        SearchConfig().with_(**recommended)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"the model's sidecar recommends invalid search settings ({exc})") from None
+    return recommended
 
 
 def add_multilabel_options(p: argparse.ArgumentParser, mode: bool = True) -> None:
@@ -173,7 +194,7 @@ def prologue(args: argparse.Namespace, search: bool = True) -> Context:
     if getattr(args, "task", "digit") == "two-digit" and args.model is None:
         args.model = str(checkpoints.TWO_DIGIT_MODEL)
     model, meta = checkpoints.load_generator(args.model)
-    config = search_config(args) if search else None
+    config = search_config(args, meta) if search else None
     path = str(checkpoints.paths(args.model or checkpoints.DEFAULT_MODEL)[0])
     return Context(model, meta, path, config)
 

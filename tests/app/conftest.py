@@ -157,6 +157,8 @@ def draw_stroke(qtbot, canvas, points):
     """A mouse stroke through `points` given as fractions (x, y) of the canvas."""
     from PySide6.QtCore import QPoint, Qt
 
+    if canvas.isVisible():  # a user draws on the laid-out window: the canvas squares itself a turn or two after show()
+        qtbot.waitUntil(lambda: canvas.width() == canvas.height(), timeout=2000)
     w, h = canvas.width(), canvas.height()
     pos = [QPoint(int(x * w), int(y * h)) for x, y in points]
     qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=pos[0])

@@ -181,3 +181,44 @@ def test_presets_include_the_papers_protocol():
 def test_zero_steps_scores_the_starting_points(tiny_model):
     result = search(tiny_model, _images(1), SearchConfig(steps=0))
     assert result.steps_done == 0 and np.isfinite(result.distances).all()
+
+
+def test_snapshot_latents_follow_the_search_and_batched_equals_loop(tiny_model):
+    config = SearchConfig(steps=6, lr=0.05, restarts=2, batch_size=2, **EXACT)
+    images = _images(3)
+
+    def run(imgs, **kw):
+        snaps = []
+        result = search(tiny_model, imgs, config, on_snapshot=snaps.append, snapshot_every=1, return_latents=True, **kw)
+        return result, snaps
+
+    plain, snaps = run(images[:1])
+    assert all(s.latents is None for s in snaps)  # off by default
+    result, snaps = run(images, snapshot_latents=True)
+    L = tiny_model.latent_dim
+    steps0 = [s for s in snaps if s.step == 0]
+    assert all(s.latents.shape == (len(s.losses), 10, 2, L) for s in snaps)
+    starts = start_points(tiny_model, config, torch.device("cpu")).numpy()
+    np.testing.assert_allclose(steps0[0].latents[0], starts)  # step 0: the starting points
+    finals = [s for s in snaps if s.step == config.steps]
+    final = np.concatenate([s.latents for s in finals])  # (N, C, R, L) at the end
+    best = np.take_along_axis(final, result.best_restart[:, :, None, None], axis=2)[:, :, 0]
+    np.testing.assert_allclose(best, result.latents, rtol=1e-6, atol=1e-7)  # the same latents the result returns
+    assert not np.allclose(snaps[1].latents, steps0[0].latents[:2])  # they move
+    for i in range(3):  # one image at a time gives the same paths
+        _, single = run(images[i : i + 1], snapshot_latents=True)
+        chunk = [s for s in snaps if s.first_image <= i < s.first_image + len(s.losses)]
+        for a, b in zip(chunk, single):
+            assert a.step == b.step
+            np.testing.assert_allclose(a.latents[i - a.first_image], b.latents[0], rtol=1e-4, atol=1e-6)
+
+
+def test_starting_images_are_what_step_zero_draws(tiny_model):
+    from igc_core.search import starting_images
+
+    config = SearchConfig(steps=1, restarts=3, **EXACT)
+    snaps = []
+    search(tiny_model, _images(1), config, on_snapshot=snaps.append, snapshot_every=1, snapshot_images=True)
+    start = starting_images(tiny_model, config)
+    assert start.shape == (10, 3, 28, 28) and start.min() >= -0.5 and start.max() <= 0.5
+    np.testing.assert_allclose(start, snaps[0].reconstructions[0], atol=1e-5)
