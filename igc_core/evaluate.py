@@ -272,6 +272,30 @@ def loop_vs_batched(model, images: np.ndarray, labels: np.ndarray, config, loop_
     }
 
 
+def compare_models(models: dict, images: np.ndarray, labels: np.ndarray, config, rounds: int) -> list[dict]:
+    """Time the same search over several models side by side: each round runs every model once, in turn, on
+    the same images, so a busy moment of the machine falls on all of them alike; the fastest round counts.
+
+    Returns one row per model: seconds per image (fastest and median round), its ratio to the first model's
+    fastest, and accuracy on these images. Costs differ from CPU to CPU; the ratios are what carries over."""
+    from .search import search
+
+    times: dict[str, list[float]] = {name: [] for name in models}
+    labels_of: dict[str, np.ndarray] = {}
+    for model in models.values():
+        search(model, images[:8], config.with_(steps=3))  # warm-up (and the precision calibration, if due)
+    for _ in range(rounds):
+        for name, model in models.items():
+            started = time.perf_counter()
+            result = search(model, images, config)
+            times[name].append((time.perf_counter() - started) / len(images))
+            labels_of[name] = result.labels
+    base = min(next(iter(times.values())))
+    return [{"model": name, "images": len(images), "seconds_per_image": min(t), "median_seconds_per_image": float(np.median(t)),
+             "ratio_to_first": min(t) / base, "accuracy": float(np.mean(labels_of[name] == labels)), "rounds": rounds}
+            for name, t in times.items()]
+
+
 def interactive_query(model, image: np.ndarray, config, repeats: int) -> list[float]:
     """Seconds for one image searched the way the app does (snapshots with images every step)."""
     from .search import search

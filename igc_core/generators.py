@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 KINDS = ("cvae", "cgan")
+DECODERS = ("shared", "per_class")
 ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "elu": nn.ELU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
 
 
@@ -40,6 +41,9 @@ class GeneratorConfig:
     # The latent's unit: z = latent_scale * u with u ~ N(0, I) inside. Adam's step is measured in z's units,
     # so this decides what a learning rate means; 0.02 makes the paper's lr 0.001 take useful steps.
     latent_scale: float = 1.0
+    # "shared": one MLP for all classes (the condition enters every layer); "per_class": a separate MLP decoder per
+    # class (the ABS model of Schott et al. 2019 has one VAE per class): no class can borrow another's weights.
+    decoder: str = "shared"
     # Several labels (IGC paper Sec. 1.4): the classes of each, summing to num_classes; () = one label
     labels: tuple[int, ...] = ()
     image_width: int = 0  # 0: square images (image_size wide)
@@ -72,6 +76,10 @@ class GeneratorConfig:
             raise ValueError(f"unknown generator kind {self.kind!r}: choose one of {', '.join(KINDS)}")
         if self.conditioning not in ("bias", "film"):
             raise ValueError(f"unknown conditioning {self.conditioning!r}: choose 'bias' or 'film'")
+        if self.decoder not in DECODERS:
+            raise ValueError(f"unknown decoder {self.decoder!r}: choose one of {', '.join(DECODERS)}")
+        if self.decoder == "per_class" and (self.labels or self.label_paths or self.class_heads):
+            raise ValueError("per-class decoders read one label (no labels list, label paths or class heads)")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}: choose one of {', '.join(ACTIVATIONS)}")
         if not (isinstance(self.latent_scale, (int, float)) and self.latent_scale > 0):
@@ -154,6 +162,87 @@ class ConditionalMLP(nn.Module):
         return out[order.argsort()]  # back to the rows' order, (B, out_dim)
 
 
+def _hard_labels(c: torch.Tensor) -> torch.Tensor | None:
+    """The class of each row when every row of `c` is one-hot, else None (soft, relaxed conditions)."""
+    if bool(((c == 0) | (c == 1)).all()) and bool((c.sum(1) == 1).all()):
+        return c.argmax(1)
+    return None
+
+
+def _block_length(cls: torch.Tensor, C: int) -> int:
+    """R when the rows' classes run 0 (R times), 1 (R times), ..., C-1, over and over (the search's layout
+    (images, classes, restarts)); else 0."""
+    M = len(cls)
+    if M == 0 or int(cls[0]) != 0:
+        return 0
+    changes = (cls != 0).nonzero()
+    R = int(changes[0]) if len(changes) else M
+    if M % (C * R):
+        return 0
+    expected = torch.arange(C, device=cls.device).view(1, C, 1).expand(M // (C * R), C, R).reshape(-1)
+    return R if torch.equal(cls, expected) else 0
+
+
+class PerClassMLP(nn.Module):
+    """One MLP per class, stored as stacked weights (C, d_in, d_out): row i is drawn by the MLP of its class.
+
+    For one-hot conditions each row runs through its own class's MLP only (rows grouped by class; when every
+    class has as many rows, as in the search, one batched matrix product per layer). A soft condition gives the
+    condition-weighted sum of the classes' outputs, so relaxed conditions still work.
+    """
+
+    def __init__(self, in_dim: int, num_classes: int, widths: tuple[int, ...], out_dim: int, activation: str):
+        super().__init__()
+        dims = (in_dim, *widths, out_dim)
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for d_in, d_out in zip(dims[:-1], dims[1:]):
+            bound = 1 / math.sqrt(d_in)  # nn.Linear's initialisation, per class
+            self.weights.append(nn.Parameter(torch.empty(num_classes, d_in, d_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(num_classes, d_out).uniform_(-bound, bound)))
+        self.num_classes = num_classes
+        self.act = ACTIVATIONS[activation]()
+
+    def _stacked(self, x: torch.Tensor) -> torch.Tensor:
+        """x (C, m, in) -> (C, m, out): every class's MLP on its own rows."""
+        last = len(self.weights) - 1
+        for k, (w, b) in enumerate(zip(self.weights, self.biases)):
+            x = torch.baddbmm(b.unsqueeze(1), x, w)  # (C, m, d_out)
+            if k < last:
+                x = self.act(x)
+        return x
+
+    def _one_class(self, x: torch.Tensor, cls: int) -> torch.Tensor:
+        last = len(self.weights) - 1
+        for k, (w, b) in enumerate(zip(self.weights, self.biases)):
+            x = torch.addmm(b[cls], x, w[cls])
+            if k < last:
+                x = self.act(x)
+        return x
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        C = self.num_classes
+        if c.shape[1] != C:
+            raise ValueError(f"a per-class decoder takes {C}-class conditions, got {c.shape[1]} columns")
+        cls = _hard_labels(c)
+        if cls is None:  # soft conditions: sum_k c_k MLP_k(x)
+            out = self._stacked(x.unsqueeze(0).expand(C, *x.shape))  # (C, B, out)
+            return torch.einsum("bk,kbo->bo", c.to(out.dtype), out)
+        R = _block_length(cls, C)
+        if R:  # the search's layout, rows (n, C, R): group the classes by a transpose, no gather or scatter
+            n = len(x) // (C * R)
+            grouped = x.view(n, C, R, -1).transpose(0, 1).reshape(C, n * R, -1)  # (C, n R, in)
+            out = self._stacked(grouped)  # (C, n R, out)
+            return out.view(C, n, R, -1).transpose(0, 1).reshape(len(x), -1)
+        order = cls.argsort(stable=True)  # rows grouped by class
+        counts = torch.bincount(cls, minlength=C)
+        grouped = x[order]
+        if bool((counts == counts[0]).all()):  # the search's case: every class has m rows
+            out = self._stacked(grouped.view(C, -1, x.shape[1])).reshape(len(x), -1)
+        else:
+            blocks = grouped.split(counts.tolist())
+            out = torch.cat([self._one_class(blk, k) for k, blk in enumerate(blocks) if len(blk)])
+        return out[order.argsort()]  # back to the rows' order, (B, out)
 class LabelPaths(nn.Module):
     """One conditional MLP per label, each seeing only its own label's part of the condition; their logits add.
 
@@ -213,7 +302,9 @@ class ConditionalGenerator(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        if c.label_paths:
+        if c.decoder == "per_class":
+            self.decoder = PerClassMLP(c.latent_dim, c.num_classes, c.hidden, c.pixels, c.activation)
+        elif c.label_paths:
             self.decoder = LabelPaths(c.latent_dim, c.label_classes, c.hidden, c.image_shape, c.activation, c.conditioning,
                                       c.label_shift)
         else:

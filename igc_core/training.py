@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .augment import AugmentConfig, augment
 from .data import Dataset, to_model_range
 from .generators import ConditionalGenerator, GeneratorConfig
 
@@ -29,10 +30,22 @@ class TrainConfig:
     beta: float = 1.0  # weight of the KL term (cvae)
     seed: int = 0
     limit: int = 0  # > 0: train on the first `limit` images only (tests, quick trials)
+    augment: AugmentConfig | None = None  # redraw training digits as users draw them (igc_core.augment)
+    kl_warmup: int = 0  # cvae: the KL weight rises linearly from 0 to beta over this many epochs
+    # cvae, hybrid training: weight of a classification term on IGC's own distances (see _contrast), 0 = off
+    contrast: float = 0.0
+    contrast_temperature: float = 0.01  # distances are MAE in [0, 1]; class gaps are about 0.01
+    contrast_images: int = 16  # images per batch that get the (10x dearer) every-class term
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.beta < 0 or self.limit < 0:
             raise ValueError("epochs and batch size must be positive, lr positive, beta and limit not negative")
+        if self.kl_warmup < 0:
+            raise ValueError(f"kl_warmup must not be negative (got {self.kl_warmup})")
+        if self.contrast < 0 or not self.contrast_temperature > 0 or self.contrast_images < 1:
+            raise ValueError("contrast must not be negative, its temperature and images must be positive")
+        if isinstance(self.augment, dict):
+            object.__setattr__(self, "augment", AugmentConfig(**self.augment))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -64,15 +77,22 @@ def epoch_data(data: Dataset | Callable[[int], Dataset], limit: int = 0) -> Epoc
 
 def train_generator(
     gen_config: GeneratorConfig, data: Dataset | Callable[[int], Dataset], config: TrainConfig,
-    progress: Progress | None = None,
+    progress: Progress | None = None, start: ConditionalGenerator | None = None,
 ) -> tuple[ConditionalGenerator, dict]:
     """Train a conditional generator of `gen_config.kind`; returns the model and its training metrics.
 
     `data` is a data set, or a function of the epoch that returns that epoch's data (fresh pairs).
-    Labels are (N,) class indices, or (N, K) for a model of K labels."""
+    Labels are (N,) class indices, or (N, K) for a model of K labels. `start`: a trained generator of the same
+    configuration to continue from (fine-tuning, e.g. on augmented digits), instead of fresh weights; it is not
+    modified."""
     torch.manual_seed(config.seed)
     rng = torch.Generator().manual_seed(config.seed)
     model = ConditionalGenerator(gen_config)
+    if start is not None:
+        if start.config != gen_config:
+            raise ValueError("the starting model's configuration differs from the one to train: fine-tuning keeps the architecture")
+        model.load_state_dict(start.state_dict())
+        model.train()
     source = epoch_data(data, config.limit)
     started = time.perf_counter()
     if gen_config.kind == "cvae":
@@ -92,6 +112,8 @@ def _train_cvae(model, source: EpochData, config, rng, progress) -> dict:
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
     x_all, y_all = source(0)
+    if (config.augment is not None or config.contrast) and (len(model.label_classes) > 1 or x_all.shape[1:] != (28, 28)):
+        raise ValueError("augmentation and the contrast term are for single-digit models (28x28, one label)")
     n = len(x_all)
     total = config.epochs * ((n + config.batch_size - 1) // config.batch_size)
     step = 0
@@ -100,8 +122,11 @@ def _train_cvae(model, source: EpochData, config, rng, progress) -> dict:
     for epoch in range(config.epochs):
         x_all, y_all = source(epoch) if epoch else (x_all, y_all)
         sums = np.zeros(2)
+        beta = config.beta * min(1.0, (epoch + 1) / config.kl_warmup) if config.kl_warmup else config.beta
         for idx in batches(n, config.batch_size, rng):
             x, c = x_all[idx], model.one_hot(y_all[idx])
+            if config.augment is not None:
+                x = augment(x, config.augment, rng)
             mu, logvar = model.encode(x, c)
             z = mu + torch.randn(mu.shape, generator=rng) * (0.5 * logvar).exp()
             logits = model.decode_logits(z, c)
@@ -110,14 +135,17 @@ def _train_cvae(model, source: EpochData, config, rng, progress) -> dict:
             # KL to the prior N(0, latent_scale^2 I), computed in the unit latent u = z / latent_scale
             mu_u, logvar_u = mu / scale, logvar - 2 * math.log(scale)
             kl = -0.5 * (1 + logvar_u - mu_u.square() - logvar_u.exp()).sum() / len(x)
-            loss = rec + config.beta * kl
+            loss = rec + beta * kl
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            extra = {}
+            if config.contrast:
+                extra = _contrast(model, x[: config.contrast_images], y_all[idx][: config.contrast_images], config)
             opt.step()
             sums += (rec.item() * len(x), kl.item() * len(x))
             step += 1
             if progress:
-                progress(epoch, step, total, {"rec": rec.item(), "kl": kl.item()})
+                progress(epoch, step, total, {"rec": rec.item(), "kl": kl.item(), **extra})
         sched.step()
     # The latent distribution the decoder was trained on: the aggregate posterior over the training set.
     with torch.no_grad():
@@ -131,6 +159,31 @@ def _train_cvae(model, source: EpochData, config, rng, progress) -> dict:
         # variance of z = mu + sd * eps over the data set: var(mu) + mean(sd^2)
         model.prior_std.copy_((mu.var(0) + sd.square().mean(0)).sqrt().clamp_min(1e-3))
     return {"rec_bce_per_image": float(sums[0] / n), "kl_per_image": float(sums[1] / n), "latent_dims": L}
+
+
+def _contrast(model, x, y, config) -> dict:
+    """Hybrid training (a discriminative term on the generator, cf. Lasserre, Bishop & Minka 2006).
+
+    Every class's encoder inverts x (it stands in for IGC's search, paper Sec. 3); d_k is the MAE between x and
+    class k's reconstruction, the distance IGC ranks classes by. The decoder is pushed to make the true class
+    the nearest, -log softmax(-d / T)_y, i.e. not to draw other classes' digits well, while the encoder is
+    trained to fit every class as well as it can (so the decoder cannot win by a poor fit of the wrong classes).
+    Adds the gradients to the parameters' .grad.
+    """
+    B, C = len(x), model.num_classes
+    cond = model.one_hot(torch.arange(C)).repeat(B, 1)  # (B C, C): rows (image, class)
+    xx = x.repeat_interleave(C, 0)  # (B C, H, W)
+    mu, _ = model.encode(xx, cond)  # (B C, L)
+    recon = torch.sigmoid(model.decode_logits(mu, cond)) - 0.5
+    d = (recon - xx.reshape(B * C, -1)).abs().mean(-1).view(B, C)  # L_DD per class, (B, C)
+    disc = F.cross_entropy(-d / config.contrast_temperature, y)
+    fit = d.mean() / config.contrast_temperature
+    dec, enc = list(model.decoder.parameters()), list(model.encoder.parameters())
+    g_dec = torch.autograd.grad(config.contrast * disc, dec, retain_graph=True)
+    g_enc = torch.autograd.grad(config.contrast * fit, enc)
+    for p, g in zip(dec + enc, g_dec + g_enc):
+        p.grad = g if p.grad is None else p.grad + g
+    return {"disc": disc.item(), "acc": float((d.argmin(1) == y).float().mean())}
 
 
 def _train_cgan(model, source: EpochData, config, rng, progress) -> dict:

@@ -24,8 +24,9 @@ def pytest_configure(config):
     torch.set_num_threads(1)  # tiny models: one thread is faster than two and immune to a busy neighbour
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_MNIST = ROOT.parent / "shared" / "mnist"
-SHARED_FASHION = ROOT.parent / "shared" / "fashion-mnist"
+SHARED = Path(os.environ.get("IGC_SHARED", ROOT.parent / "shared"))  # worktrees elsewhere: IGC_SHARED=/work/shared
+SHARED_MNIST = SHARED / "mnist"
+SHARED_FASHION = SHARED / "fashion-mnist"
 
 
 @pytest.fixture

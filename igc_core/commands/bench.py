@@ -21,6 +21,9 @@ def register(sub) -> None:
     p.add_argument("--neighbour", choices=["idle", "busy", "both"], default="idle",
                    help="with --matrix: measure on the machine as it is, next to a busy process that keeps one core "
                         "busy (started and stopped by the benchmark), or both")
+    p.add_argument("--compare", default=None, metavar="MODELS",
+                   help="comma-separated checkpoints to time side by side with --model (the shipped one by default), "
+                        "--repeats rounds on the same --images, each round running every model in turn")
     p.add_argument("--json", default=None)
     add_common_options(p)
     add_search_options(p)
@@ -45,7 +48,23 @@ def run(args: argparse.Namespace) -> int:
           f"torch {torch.__version__}")
     search(ctx.model, x[:8], config.with_(steps=3))  # warm-up (and the precision calibration, if due)
     report = {"command": command_line(args), "cpu": runtime.cpu_name(), "native_bf16": native, "search": config.to_dict()}
-    if args.matrix:
+    if args.compare:
+        from .. import checkpoints
+        from ..evaluate import compare_models
+
+        names = [m.strip() for m in args.compare.split(",") if m.strip()]
+        if not names:
+            raise ValueError("--compare needs at least one checkpoint")
+        models = {ctx.model_path: ctx.model, **{m: checkpoints.load_generator(m)[0] for m in names}}
+        rows = compare_models(models, x, y, config, args.repeats)
+        report["compare"] = rows
+        print(f"\nSide by side: {len(x)} test images, {config.steps} steps, {config.restarts} restart(s), precision "
+              f"{config.precision}, threads {config.threads or 'automatic'}; {args.repeats} rounds, every model once per round\n")
+        print("| model | ms/image (fastest round) | median | cost vs first | accuracy % |\n|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['model']} | {1000 * r['seconds_per_image']:.2f} | {1000 * r['median_seconds_per_image']:.2f} | "
+                  f"{r['ratio_to_first']:.2f}x | {100 * r['accuracy']:.1f} |")
+    elif args.matrix:
         threads = [*range(1, runtime.available_cores() + 1), 0]
         neighbours = ["idle", "busy"] if args.neighbour == "both" else [args.neighbour]
         print(f"\nOne search of {len(x)} images ({ctx.model.num_classes} classes x {config.restarts} restarts x "

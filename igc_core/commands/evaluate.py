@@ -33,6 +33,13 @@ def register(sub) -> None:
                    help="classify through image files, as `igc classify` does: 'png' saves each (noisy) test image as a "
                         "28x28 PNG; 'scan' makes a noisy, enlarged, off-centre dark-on-light scan of it (noise per scanned pixel)")
     p.add_argument("--ood", default=None, help="a folder with another IDX data set (e.g. Fashion-MNIST): measure OOC separation")
+    p.add_argument("--set", default=None, dest="testset", choices=["typeset", "strokes", "letters"],
+                   help="digits that are not MNIST's, made here and framed like a user's file: 'typeset' (0-9 in every font "
+                        "face on this machine, 4 sizes), 'strokes' (MNIST test digits redrawn thin, thick, slanted, small, "
+                        "large; --limit digits, default 1000), 'letters' (A-Z, a-z beside 0-9 in the same faces: OOC separation)")
+    p.add_argument("--fonts", default=None, help="with --set typeset/letters: a folder of .ttf/.otf fonts (default: the machine's)")
+    p.add_argument("--save-metrics", action="store_true", dest="save_metrics",
+                   help="with --set: record the result in the model's sidecar (metrics.not_mnist.SET, with this command)")
     p.add_argument("--save-threshold", action="store_true",
                    help="with --ood (or --task two-digit): store the 95%%-TPR thresholds (clean and per noise level) in the model's sidecar")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
@@ -46,14 +53,18 @@ def run(args: argparse.Namespace) -> int:
     from ..data import Dataset, load_dataset
 
     ctx = prologue(args)
-    test = load_dataset(args.data, "test")
+    test = load_dataset(args.data, "test") if args.testset in (None, "strokes") else None
     if args.task == "two-digit":
         return _two_digit(args, ctx, test)
-    if args.limit:
+    if args.limit and test is not None:
         test = Dataset(test.images[: args.limit], test.labels[: args.limit], test.name)
     report = {"command": command_line(args), "model": ctx.model_path, "search": ctx.config.to_dict(),
-              "images": len(test), "via_files": args.via_files}
-    if args.ood:
+              "images": len(test) if test is not None else None, "via_files": args.via_files}
+    if args.testset:
+        report["mnist_test"] = test
+    if args.testset:
+        _testset(args, ctx, report)
+    elif args.ood:
         _ood(args, ctx, test, report)
     else:
         _accuracy(args, ctx, test, report)
@@ -142,6 +153,91 @@ def _ood(args, ctx, test, report) -> None:
         print("saved as the model's thresholds (sidecar metrics.ooc_threshold and metrics.ooc_thresholds_by_sigma)")
 
 
+def _testset(args, ctx, report) -> None:
+    """Accuracy (IGC and the CNN) on a not-MNIST set, and OOC separation of letters from digits."""
+    from .. import checkpoints, testsets
+    from ..evaluate import run_search, wilson_interval
+
+    test = report.pop("mnist_test")
+    fonts = testsets.find_fonts((args.fonts,)) if args.fonts else None
+    if args.fonts and not fonts:
+        raise ValueError(f"no .ttf or .otf font faces in {args.fonts}")
+    ts = testsets.build(args.testset, test, limit=args.limit or 1000, fonts=fonts)
+    report.update({"set": ts.name, "images": len(ts), "sources": list(ts.sources)})
+    bar, update = progress_bar(len(ts), args.quiet)
+    result = run_search(ctx.model, ts.images - 0.5, ctx.config, update, ts.name)
+    bar.close()
+    cnn = None
+    if args.cnn != "none":
+        cnn_path = Path(args.cnn) if args.cnn else checkpoints.DEFAULT_CNN
+        if args.cnn or checkpoints.paths(cnn_path)[0].exists():
+            cnn, _ = checkpoints.load_classifier(cnn_path)
+    cnn_labels = cnn.predict(ts.images - 0.5) if cnn is not None else None
+    config = ctx.config
+    what = {"typeset": f"the digits typeset in {len(ts.sources)} font faces at sizes {', '.join(map(str, testsets.TYPESET_SIZES))} px",
+            "strokes": f"{ts.sources[0]} redrawn: {', '.join(testsets.STROKE_VARIANTS)}",
+            "letters": f"A-Z, a-z and 0-9 typeset in {len(ts.sources)} font faces at {testsets.LETTER_SIZES[0]} px"}[ts.name]
+    print(f"Not-MNIST set '{ts.name}': {len(ts)} images, {what}; framed like a user's file")
+    print(f"search: {config.steps} steps, lr {config.lr:g}, lambda_LR {config.lambda_lr:g}, dif {config.dif}, "
+          f"score {config.score}, init {config.init}, precision {config.precision}; `{command_line(args)}`\n")
+
+    def table(key: str, title: str, rows_of=None) -> list[dict]:
+        rows = testsets.accuracy_by_group(ts, result.labels, key) if rows_of is None else rows_of
+        cnn_rows = {r[key]: r for r in testsets.accuracy_by_group(ts, cnn_labels, key)} if cnn_labels is not None else {}
+        print(f"| {title} | digits | IGC % | 95% CI |" + (" CNN % |" if cnn_rows else "") + "\n|---|---|---|---|" + ("---|" if cnn_rows else ""))
+        for r in rows:
+            lo, hi = wilson_interval(r["correct"], r["images"])
+            line = f"| {r[key]} | {r['images']} | {100 * r['correct'] / r['images']:.2f} | {lo:.1f}-{hi:.1f} |"
+            if cnn_rows:
+                c = cnn_rows[r[key]]
+                line += f" {100 * c['correct'] / c['images']:.2f} |"
+            print(line)
+        print()
+        return rows
+
+    digits = ts.labels >= 0
+    overall = {"group": "all", "images": int(digits.sum()), "correct": int(np.sum(result.labels[digits] == ts.labels[digits]))}
+    report["accuracy"] = overall["correct"] / overall["images"]
+    if cnn_labels is not None:
+        report["cnn_accuracy"] = float(np.mean(cnn_labels[digits] == ts.labels[digits]))
+    if ts.name == "strokes":
+        report["by_variant"] = table("group", "variant") + [overall]
+        print(f"all variants: IGC {100 * report['accuracy']:.2f}%" + (f", CNN {100 * report['cnn_accuracy']:.2f}%" if cnn_labels is not None else ""))
+    else:
+        report["by_digit"] = table("char", "digit")
+        if ts.name == "typeset":
+            report["by_size"] = table("size", "font size px")
+            report["by_style"] = table("style", "weight and slant")
+        faces = testsets.accuracy_by_group(ts, result.labels, "group")
+        worst = sorted(faces, key=lambda r: r["correct"] / r["images"])[:5]
+        print(f"all digits: IGC {100 * report['accuracy']:.2f}%" + (f", CNN {100 * report['cnn_accuracy']:.2f}%" if cnn_labels is not None else "")
+              + "; hardest faces: " + ", ".join(f"{r['group']} {100 * r['correct'] / r['images']:.0f}%" for r in worst))
+    if ts.name == "letters":
+        sep = testsets.out_of_class_report(ts, result.ooc)
+        report["ooc"] = sep
+        print(f"\nOOC letters vs digits (same faces and size): AUROC {sep['auroc']:.4f}; without the look-alikes "
+              f"{sep['lookalikes']}: {sep['auroc_without_lookalikes']:.4f}; letters let through when 95% of the digits are "
+              f"kept: {100 * sep['fpr_at_95tpr']:.1f}%")
+        letters = ts.labels < 0
+        kept = {c: float(np.mean(result.ooc[letters & (ts.chars == c)] <= sep["threshold_95tpr"])) for c in testsets.LETTERS}
+        report["letters_let_through"] = kept
+        print("share of each letter let through: " + " ".join(f"{c}:{100 * v:.0f}" for c, v in kept.items()))
+    if args.save_metrics:
+        card = {"images": int(digits.sum()), "igc_accuracy": round(report["accuracy"], 4), "measured_by": command_line(args),
+                "search": config.to_dict(), "sources": len(ts.sources)}
+        if "cnn_accuracy" in report:
+            card["cnn_accuracy"] = round(report["cnn_accuracy"], 4)
+        if "ooc" in report:
+            card.update(ooc_auroc=round(report["ooc"]["auroc"], 4),
+                        ooc_auroc_without_lookalikes=round(report["ooc"]["auroc_without_lookalikes"], 4))
+        if "by_variant" in report:
+            card["by_variant"] = {r["group"]: round(r["correct"] / r["images"], 4) for r in report["by_variant"]}
+        if "by_size" in report:
+            card["by_size_px"] = {str(r["size"]): round(r["correct"] / r["images"], 4) for r in report["by_size"]}
+        _, sidecar = checkpoints.paths(ctx.model_path)
+        merged = {**checkpoints.read_meta(sidecar).get("metrics", {}).get("not_mnist", {}), ts.name: card}
+        checkpoints.set_metric(ctx.model_path, "not_mnist", merged)
+        print(f"\nsaved in {sidecar.name} (metrics.not_mnist.{ts.name})")
 def _two_digit(args, ctx, test) -> int:
     """Per-label vs exhaustive multi-label IGC vs the naive split on fixed test pairs (IGC paper Sec. 1.4)."""
     from .. import checkpoints

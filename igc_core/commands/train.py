@@ -32,10 +32,26 @@ def register(sub) -> None:
     p.add_argument("--latent-scale", type=float, default=1.0, dest="latent_scale", help="the latent's unit: z = scale * N(0, I)")
     p.add_argument("--conditioning", default="bias", choices=["bias", "film"], help="how hidden layers see the class")
     p.add_argument("--class-heads", action="store_true", dest="class_heads", help="one output layer per class")
+    p.add_argument("--decoder", default="shared", choices=["shared", "per_class"],
+                   help="one decoder for all classes, or a separate decoder per class (the ABS design)")
+    p.add_argument("--augment", type=float, default=0.0, metavar="P",
+                   help="redraw this share of the training digits as users draw them: stroke thickness, slant, rotation, "
+                        "aspect, elastic distortion, blur (igc_core.augment; 0: off)")
+    p.add_argument("--contrast", type=float, default=0.0,
+                   help="cvae: weight of a discriminative term on IGC's own distances (hybrid training; 0: off)")
+    p.add_argument("--contrast-temperature", type=float, default=0.01, dest="contrast_temperature")
+    p.add_argument("--printed", action="store_true",
+                   help="add 0-9 typeset in the training designs' fonts (URW base35, TeX Gyre, FreeFont; igc_core.testsets) "
+                        "to the training digits; the typeset test set holds out every other design")
+    p.add_argument("--kl-warmup", type=non_negative_int, default=0, dest="kl_warmup",
+                   help="cvae: epochs over which the KL weight rises from 0 to --beta")
     p.add_argument("--label-paths", action="store_true", dest="label_paths",
                    help="two-digit: one decoder per label (tens, units), each seeing only its own label, logits summed")
     p.add_argument("--label-shift", type=float, default=0.0, dest="label_shift",
                    help="with --label-paths: each label's drawing moves by up to this many pixels, the shift read from the latent")
+    p.add_argument("--init", default=None, metavar="MODEL",
+                   help="cvae/cgan: start from this checkpoint's weights and architecture (fine-tuning; the architecture "
+                        "options are then taken from it)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=non_negative_int, default=0, help="train on the first N images only (two-digit: pairs of them)")
     p.add_argument("--check", type=non_negative_int, default=1000, help="measure IGC accuracy on this many test images (two-digit: pairs) after training (0: skip)")
@@ -59,11 +75,36 @@ def run(args: argparse.Namespace) -> int:
     checkpoints.check_writable(args.out)  # before hours of training, not after
     train = load_dataset(args.data, "train")
     test = load_dataset(args.data, "test")
-    tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.train_lr, beta=args.beta, seed=args.seed, limit=args.limit)
+    printed = None
+    if args.printed:
+        if args.task == "two-digit":
+            raise ValueError("--printed adds single typeset digits: it does not apply to --task two-digit")
+        import numpy as np
+
+        from ..data import Dataset
+        from ..testsets import printed_digits
+
+        printed = printed_digits()
+        train = Dataset(np.concatenate([train.images, printed.images]), np.concatenate([train.labels, printed.labels]), train.name)
+    from ..augment import AugmentConfig
+
+    augment = AugmentConfig(probability=args.augment) if args.augment else None
+    tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.train_lr, beta=args.beta, seed=args.seed,
+                     limit=args.limit, augment=augment, kl_warmup=args.kl_warmup, contrast=args.contrast,
+                     contrast_temperature=args.contrast_temperature)
+    start = None
+    if args.init:
+        if args.model == "cnn" or args.task != "digit":
+            raise ValueError("--init continues a single-digit generator: it needs --model cvae or cgan and --task digit")
+        start, start_meta = checkpoints.load_generator(args.init)
+        if start.config.kind != args.model:
+            raise ValueError(f"--init {args.init} is a {start.config.kind}, not a {args.model}")
     if args.model == "cnn":
         from ..baseline import CNNConfig
 
         model_config = CNNConfig()
+    elif start is not None:
+        model_config = start.config
     else:
         from ..generators import GeneratorConfig
 
@@ -77,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--label-paths needs a model of several labels: add --task two-digit")
         model_config = GeneratorConfig(kind=args.model, latent_dim=args.latent, hidden=tuple(args.hidden), activation=args.activation,
                                        latent_scale=args.latent_scale, conditioning=args.conditioning, class_heads=args.class_heads,
-                                       **task)
+                                       decoder=args.decoder, **task)
     bar = tqdm(total=1, unit="batch", desc=f"train {args.model}", disable=args.quiet)
 
     def progress(epoch: int, step: int, total: int, metrics: dict) -> None:
@@ -101,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
         metrics.update(quick_two_digit_accuracy(model, test, args.check, TWO_DIGIT_SEARCH if args.model == "cvae" else {}))
     else:
-        model, metrics = train_generator(model_config, train, tc, progress)
+        model, metrics = train_generator(model_config, train, tc, progress, start=start)
         bar.close()
         metrics.update(quick_igc_accuracy(model, test, args.check))
     if args.task == "two-digit" and args.model == "cvae":
@@ -114,8 +155,9 @@ def run(args: argparse.Namespace) -> int:
         "command": command_line(args),
         "task": args.task,
         **({"search": recommended} if recommended else {}),
-        "dataset": {"name": train.name.split("/")[0], "train_images": len(train) if not tc.limit else tc.limit},
-        "training": tc.to_dict(),
+        "dataset": {"name": train.name.split("/")[0], "train_images": len(train) if not tc.limit else tc.limit,
+                    **({"printed_digits": {"images": len(printed), "faces": printed.name}} if printed is not None else {})},
+        "training": {**tc.to_dict(), **({"init": {"model": args.init, "command": start_meta.get("command")}} if start is not None else {})},
         "metrics": metrics,
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }

@@ -85,3 +85,29 @@ def test_bench_reports_both_ways_and_their_ratio(tiny_data_dir, tiny_checkpoints
     assert report["loop"]["same_labels_as_batched"] == 3
     assert report["speedup"] == pytest.approx(report["loop"]["seconds_per_image"] / report["batched"]["seconds_per_image"])
     assert "faster per image" in capsys.readouterr().out
+
+
+def test_bench_compare_times_models_side_by_side(tiny_model, tiny_data_dir, tmp_path, capsys):
+    """`igc bench --compare`: every model on the same images, rounds taken in turn, ratios to the first."""
+    import json
+
+    import torch
+
+    from igc_core import checkpoints
+    from igc_core.cli import main
+    from igc_core.generators import ConditionalGenerator, GeneratorConfig
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    checkpoints.save(tiny_model, first, {"command": "test"})
+    torch.manual_seed(1)
+    checkpoints.save(ConditionalGenerator(GeneratorConfig(latent_dim=2, hidden=(8,), encoder_hidden=(8,))).eval(), second, {"command": "test"})
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--model", str(first), "--compare", str(second), "--data", str(tiny_data_dir), "--images", "16",
+                 "--repeats", "2", "--steps", "2", "--threads", "1", "--precision", "fp32", "--json", str(out)])
+    assert code == 0
+    assert "| model | ms/image (fastest round) |" in capsys.readouterr().out
+    rows = json.loads(out.read_text())["compare"]
+    assert [r["model"] for r in rows][1] == str(second) and rows[0]["ratio_to_first"] == 1.0
+    assert all(r["images"] == 16 and r["rounds"] == 2 and 0 <= r["accuracy"] <= 1 and r["seconds_per_image"] > 0 for r in rows)
+    assert main(["bench", "--model", str(first), "--compare", str(tmp_path / "missing"), "--data", str(tiny_data_dir),
+                 "--images", "8", "--steps", "1", "--quiet"]) == 2

@@ -17,7 +17,7 @@ def _model(**kw):
     return ConditionalGenerator(GeneratorConfig(latent_dim=3, hidden=(16, 24), encoder_hidden=(16,), **kw)).eval()
 
 
-@pytest.mark.parametrize("kw", [{}, {"conditioning": "film"}, {"class_heads": True}, {"kind": "cgan"}])
+@pytest.mark.parametrize("kw", [{}, {"conditioning": "film"}, {"class_heads": True}, {"kind": "cgan"}, {"decoder": "per_class"}])
 def test_decode_shapes_range_and_soft_conditions(kw):
     model = _model(**kw)
     z = torch.randn(6, 3)
@@ -54,7 +54,7 @@ def test_latent_scale_is_only_a_change_of_units():
 
 
 def test_config_validation():
-    for bad in ({"kind": "flow"}, {"activation": "sine"}, {"latent_dim": 0}, {"conditioning": "x"}, {"latent_scale": 0}):
+    for bad in ({"kind": "flow"}, {"activation": "sine"}, {"latent_dim": 0}, {"conditioning": "x"}, {"latent_scale": 0}, {"decoder": "conv"}):
         with pytest.raises(ValueError):
             GeneratorConfig(**bad)
 
@@ -77,3 +77,37 @@ def test_cgan_prior_is_its_noise_distribution(tiny_data_dir):
     assert torch.allclose(model.prior_std, torch.full((2,), 0.1)) and "final_loss_d" in metrics
     with pytest.raises(ValueError, match="no encoder"):
         model.encode(torch.zeros(1, 28, 28), model.one_hot(torch.tensor([0])))
+
+
+def test_per_class_decoders_draw_each_row_with_its_own_class():
+    model = _model(decoder="per_class")
+    z, labels = torch.randn(7, 3), torch.tensor([4, 2, 4, 7, 2, 0, 9])
+    together = model.decode_logits(z, model.one_hot(labels))
+    for i in range(7):  # the grouped path (unequal class counts) equals one row at a time
+        assert torch.allclose(together[i], model.decode_logits(z[i : i + 1], model.one_hot(labels[i : i + 1]))[0], atol=1e-6)
+    # the search's layout (every class as often): the batched path gives the same rows
+    zz, ll = torch.randn(20, 3), torch.arange(20) % 10
+    batched = model.decode_logits(zz, model.one_hot(ll))
+    assert torch.allclose(batched, torch.cat([model.decode_logits(zz[i : i + 1], model.one_hot(ll[i : i + 1])) for i in range(20)]), atol=1e-6)
+    # a soft condition mixes the classes' outputs
+    soft = 0.25 * model.one_hot(labels) + 0.75 * model.one_hot((labels + 3) % 10)
+    mixed = 0.25 * together + 0.75 * model.decode_logits(z, model.one_hot((labels + 3) % 10))
+    assert torch.allclose(model.decode_logits(z, soft), mixed, atol=1e-6)
+    # changing class 7's weights changes only the rows drawn as 7
+    with torch.no_grad():
+        model.decoder.weights[-1][7].add_(1.0)
+    changed = (model.decode_logits(z, model.one_hot(labels)) - together).abs().amax(1) > 0
+    assert changed.tolist() == (labels == 7).tolist()
+
+
+def test_per_class_cvae_training_lowers_its_loss(tiny_data_dir):
+    from igc_core.augment import AugmentConfig
+
+    data = load_dataset(tiny_data_dir, "train", download=False)
+    config = GeneratorConfig(latent_dim=2, hidden=(16, 32), encoder_hidden=(32,), latent_scale=0.5, decoder="per_class")
+    losses = []
+    train = TrainConfig(epochs=4, batch_size=32, lr=5e-3, seed=2, kl_warmup=2, augment=AugmentConfig(probability=0.5))
+    model, _ = train_generator(config, data, train, lambda e, s, t, m: losses.append(m["rec"]))
+    assert len(losses) == 4 * 8
+    assert sum(losses[-8:]) < 0.8 * sum(losses[:8])
+    assert model.decode(model.prior_mean.expand(3, 2), model.one_hot(torch.tensor([0, 1, 2]))).shape == (3, 28, 28)

@@ -1,0 +1,301 @@
+"""Test sets of digits that are not MNIST's, made by our own code (nothing is downloaded).
+
+A user types digits in a font, draws them with a mouse (thin, even strokes) or photographs handwriting, and the
+loader frames what they give it. These sets go through the same path a user's file takes
+(`igc_core.data.image_to_gray` then `igc_core.data.frame_digit`), so they measure what a user meets:
+
+- `typeset`: the digits 0-9 typeset in the machine's font faces, at several sizes, dark on light; by default
+  only the faces of designs that training never sees (`printed_digits` may train on TRAINING_DESIGNS);
+- `strokes`: MNIST *test* digits redrawn at 4x with Pillow: thin and thick pens (erosion/dilation), slanted
+  left and right, written small (so framing enlarges them) and large with a crisp pen;
+- `letters`: A-Z and a-z beside 0-9 in the same held-out faces, as out-of-class inputs (the OOC of paper
+  Sec. 3.2 should be high).
+
+The font faces depend on the machine, so every set records which faces it used.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .data import Dataset, frame_digit, image_to_gray
+
+SETS = ("typeset", "strokes", "letters")
+DIGITS = "0123456789"
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# Letters drawn exactly like a digit in most fonts (O as 0, I and l as 1): reported apart, since no
+# classifier of shapes can call them out of class.
+LOOKALIKES = "OoIl"
+FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.fonts", "~/.local/share/fonts", "/usr/share/texmf/fonts",
+             "/Library/Fonts", "/System/Library/Fonts", "C:/Windows/Fonts")
+# faces without ordinary digits and letters (symbols, dingbats, math, decorative initials)
+SKIP_FAMILIES = ("symbol", "dingbat", "d050000l", "math", "initials", "keyboard", "emoji", "wingding", "webding")
+TYPESET_SIZES = (14, 24, 48, 96)  # font sizes in pixels: a small screenshot up to a large print
+# Typeset digits may also be training data (`printed_digits`), but only from these designs: the URW base35
+# fonts (the PostScript standard faces: Times, Helvetica, Courier, Palatino, Century Schoolbook, Bookman,
+# Avant Garde, Zapf Chancery) and the two families derived from them, TeX Gyre and GNU FreeFont. Every other
+# design (DejaVu, Liberation, Roboto, Open Sans, Cantarell, Carlito, Comic Neue, Linux Libertine, ...) is held
+# out for testing, so a test face is never a training face or a clone of one.
+TRAINING_DESIGNS = ("C059", "D050000L", "Nimbus ", "P052", "Standard Symbols", "URW ", "Z003", "TeX Gyre ", "Free")
+PRINTED_SIZES = (14, 20, 28, 40, 64, 96)
+LETTER_SIZES = (48,)
+STROKE_VARIANTS = ("thin", "thick", "slant-left", "slant-right", "small", "large")
+
+
+@dataclass(frozen=True)
+class TestSet:
+    """Framed images like `load_image` returns them, with labels (-1: out of class) and a group per image."""
+
+    name: str
+    images: np.ndarray  # (N, 28, 28) float32 in [0, 1], ink = 1
+    labels: np.ndarray  # (N,) int64, -1 for out-of-class inputs
+    groups: np.ndarray  # (N,) str: the font face or the stroke variant
+    chars: np.ndarray  # (N,) str: the character drawn
+    sources: tuple[str, ...]  # the font faces (or data set) used
+    sizes: np.ndarray | None = None  # (N,) int: the font size in pixels (typeset sets only)
+    styles: np.ndarray | None = None  # (N,) str: the face's weight and slant, e.g. bold italic (typeset sets only)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+# ---------------------------------------------------------------------------------------------- fonts
+
+
+def find_fonts(folders: tuple[str, ...] | None = None) -> list[Path]:
+    """TrueType/OpenType font files, one per face (family and style), sorted by face name: those in `folders`,
+    or (None) the machine's, as fontconfig lists them and in the usual font folders."""
+    from PIL import ImageFont
+
+    files: list[Path] = []
+    if folders is None and shutil.which("fc-list"):
+        try:
+            out = subprocess.run(["fc-list", "--format", "%{file}\n"], capture_output=True, text=True, timeout=30).stdout
+            files = [Path(line) for line in out.splitlines() if line.strip()]
+        except (OSError, subprocess.SubprocessError):
+            files = []
+    for folder in FONT_DIRS if folders is None else folders:
+        root = Path(folder).expanduser()
+        if root.is_dir():
+            files += [p for p in root.rglob("*") if p.is_file()]
+    faces: dict[str, Path] = {}
+    for path in sorted(set(files)):
+        if path.suffix.lower() not in (".ttf", ".otf"):
+            continue
+        try:
+            family, style = ImageFont.truetype(str(path), 24).getname()
+        except (OSError, ValueError):
+            continue
+        name = f"{family} {style}".strip()
+        if any(word in name.lower() for word in SKIP_FAMILIES) or name in faces:
+            continue
+        faces[name] = path
+    return [faces[name] for name in sorted(faces)]
+
+
+def is_training_design(face: str) -> bool:
+    """Whether a face (family and style) belongs to the designs training may use (TRAINING_DESIGNS)."""
+    return face.startswith(TRAINING_DESIGNS)
+
+
+def split_fonts(fonts: list[Path]) -> tuple[list[Path], list[Path]]:
+    """(faces of the training designs, held-out faces)."""
+    train = [f for f in fonts if is_training_design(face_name(f))]
+    return train, [f for f in fonts if f not in train]
+
+
+def face_name(path: Path) -> str:
+    from PIL import ImageFont
+
+    family, style = ImageFont.truetype(str(path), 24).getname()
+    return f"{family} {style}".strip()
+
+
+def face_style(path: Path) -> str:
+    """The face's weight and slant, coarsely: regular, bold, light, each possibly italic (oblique counts as
+    italic; semibold, extra bold and black as bold; thin and extra light as light; widths are ignored)."""
+    from PIL import ImageFont
+
+    words = (ImageFont.truetype(str(path), 24).getname()[1] or "").lower().replace("-", " ")
+    weight = ("light" if any(w in words for w in ("thin", "light", "hairline")) else
+              "bold" if any(w in words for w in ("bold", "black", "heavy", "demi")) else "regular")
+    slant = " italic" if any(w in words for w in ("italic", "oblique", "slanted")) else ""
+    return ("italic" if weight == "regular" and slant else weight + slant)
+
+
+def render_char(char: str, font_path: Path, size: int) -> np.ndarray | None:
+    """Typeset one character dark on light, as a user's screenshot would hold it, then frame it like a file.
+
+    Returns (28, 28) float32 in [0, 1], or None where the face has no such glyph.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(str(font_path), size)
+    if font.getmask(char).getbbox() is None:
+        return None
+    canvas = Image.new("L", (3 * size + 8, 3 * size + 8), 255)
+    ImageDraw.Draw(canvas).text((canvas.width // 2, canvas.height // 2), char, font=font, fill=0, anchor="mm")
+    return frame_digit(image_to_gray(canvas))
+
+
+def _missing_glyph(font_path: Path, size: int) -> np.ndarray | None:
+    """What the face draws for a character it lacks (its .notdef box), to recognise missing glyphs."""
+    return render_char("\U0010fffd", font_path, size)
+
+
+def typeset(fonts: list[Path] | None = None, chars: str = DIGITS, sizes: tuple[int, ...] = TYPESET_SIZES,
+            name: str = "typeset") -> TestSet:
+    """Every character in every face and size; digits get their value as label, anything else -1.
+
+    By default the machine's faces held out from training (not of TRAINING_DESIGNS)."""
+    fonts = split_fonts(find_fonts())[1] if fonts is None else [Path(f) for f in fonts]
+    if not fonts:
+        raise ValueError("no TrueType or OpenType fonts were found on this machine (install e.g. fonts-dejavu)")
+    images, labels, groups, drawn, used, px, styles = [], [], [], [], [], [], []
+    for path in fonts:
+        face, style = face_name(path), face_style(path)
+        notdef = _missing_glyph(path, 48)
+        rendered = 0
+        for char in chars:
+            for size in sizes:
+                img = render_char(char, path, size)
+                if img is None or (notdef is not None and size == 48 and np.abs(img - notdef).max() < 1e-3):
+                    continue
+                images.append(img)
+                labels.append(int(char) if char in DIGITS else -1)
+                groups.append(face)
+                drawn.append(char)
+                px.append(size)
+                styles.append(style)
+                rendered += 1
+        if rendered:
+            used.append(face)
+    if not images:
+        raise ValueError("none of the fonts could draw the characters asked for")
+    return TestSet(name, np.stack(images).astype(np.float32), np.asarray(labels, np.int64), np.asarray(groups),
+                   np.asarray(drawn), tuple(used), np.asarray(px, np.int64), np.asarray(styles))
+
+
+def printed_digits(fonts: list[Path] | None = None, sizes: tuple[int, ...] = PRINTED_SIZES) -> Dataset:
+    """Training data: 0-9 typeset in the faces of TRAINING_DESIGNS only (never a test face), framed like a file.
+
+    Returns a Dataset of uint8 images (ink = 255) like MNIST's, named after the faces used."""
+    fonts = split_fonts(find_fonts())[0] if fonts is None else [Path(f) for f in fonts]
+    held_out = [face_name(f) for f in fonts if not is_training_design(face_name(f))]
+    if held_out:
+        raise ValueError(f"printed training digits come only from the training designs; held-out faces given: {', '.join(held_out[:3])}")
+    if not fonts:
+        raise ValueError("no faces of the training designs (URW base35, TeX Gyre, FreeFont) on this machine: install "
+                         "fonts-urw-base35, fonts-texgyre or fonts-freefont-ttf, or train without printed digits")
+    ts = typeset(fonts, DIGITS, sizes, name="printed")
+    images = np.round(ts.images * 255).astype(np.uint8)
+    return Dataset(images=images, labels=ts.labels, name=f"printed digits ({len(ts.sources)} faces)")
+
+
+def letters(fonts: list[Path] | None = None, sizes: tuple[int, ...] = LETTER_SIZES) -> TestSet:
+    """A-Z and a-z typeset in the machine's held-out fonts (out of class, label -1), with 0-9 in the same faces
+    and sizes: OOC should tell them apart (paper Sec. 3.2)."""
+    return typeset(fonts, DIGITS + LETTERS, sizes, name="letters")
+
+
+# -------------------------------------------------------------------------------------------- strokes
+
+
+def _redraw(digit: np.ndarray, variant: str) -> np.ndarray:
+    """One MNIST digit (28, 28) uint8, ink = 255, redrawn as a user's file (dark ink on light paper)."""
+    from PIL import Image, ImageFilter
+
+    up = 4
+    big = Image.fromarray(digit, mode="L").resize((28 * up, 28 * up), Image.Resampling.BICUBIC)
+    if variant == "thin":  # a thin pen: the stroke's core, about 1 pixel wide at 28x28
+        pen = big.point(lambda v: 255 if v > 128 else 0).filter(ImageFilter.MinFilter(5))
+        if pen.getbbox() is None:
+            pen = big.point(lambda v: 255 if v > 128 else 0)
+        big = pen.filter(ImageFilter.GaussianBlur(1.0))
+    elif variant == "thick":  # a marker: strokes about 1.5 pixels wider
+        big = big.filter(ImageFilter.MaxFilter(7)).filter(ImageFilter.MaxFilter(5))
+    elif variant in ("slant-left", "slant-right"):
+        shear = 0.35 if variant == "slant-right" else -0.35  # x_out = x + shear * (centre - y): top leans right
+        pad = Image.new("L", (big.width * 2, big.height), 0)
+        pad.paste(big, (big.width // 2, 0))
+        c = big.height / 2
+        big = pad.transform(pad.size, Image.Transform.AFFINE, (1, shear, -shear * c, 0, 1, 0), Image.Resampling.BICUBIC)
+    elif variant == "small":  # written small on a large page: framing enlarges a low-resolution digit
+        small = Image.fromarray(digit, mode="L").resize((14, 14), Image.Resampling.BOX)
+        big = Image.new("L", (80, 80), 0)
+        big.paste(small, (30, 25))
+    elif variant == "large":  # written large with a crisp pen, downscaled by framing
+        big = big.point(lambda v: 255 if v > 100 else 0).filter(ImageFilter.GaussianBlur(1.0))
+    else:
+        raise ValueError(f"unknown stroke variant {variant!r}: choose one of {', '.join(STROKE_VARIANTS)}")
+    paper = Image.fromarray(255 - np.asarray(big, dtype=np.uint8), mode="L")  # dark ink on white, like a scan
+    return frame_digit(image_to_gray(paper))
+
+
+def strokes(mnist_test: Dataset, limit: int = 1000, variants: tuple[str, ...] = STROKE_VARIANTS) -> TestSet:
+    """The first `limit` MNIST test digits, each redrawn in every variant (none of them is a training image)."""
+    n = min(limit, len(mnist_test)) if limit else len(mnist_test)
+    images, labels, groups = [], [], []
+    for variant in variants:
+        for i in range(n):
+            images.append(_redraw(mnist_test.images[i], variant))
+            labels.append(int(mnist_test.labels[i]))
+            groups.append(variant)
+    labels_arr = np.asarray(labels, np.int64)
+    return TestSet("strokes", np.stack(images).astype(np.float32), labels_arr, np.asarray(groups),
+                   np.asarray([str(v) for v in labels_arr]), (f"{mnist_test.name} (first {n})",))
+
+
+def build(name: str, mnist_test: Dataset | None = None, limit: int = 1000, fonts: list[Path] | None = None) -> TestSet:
+    """One of SETS by name."""
+    if name == "typeset":
+        return typeset(fonts)
+    if name == "letters":
+        return letters(fonts)
+    if name == "strokes":
+        if mnist_test is None:
+            raise ValueError("the strokes set is made from the MNIST test set: give its folder with --data")
+        return strokes(mnist_test, limit)
+    raise ValueError(f"unknown test set {name!r}: choose one of {', '.join(SETS)}")
+
+
+# ------------------------------------------------------------------------------------------ measuring
+
+
+def accuracy_by_group(ts: TestSet, predicted: np.ndarray, key: str = "group") -> list[dict]:
+    """Accuracy on the set's digits, per group (font face or stroke variant), per character ("char"), or, for
+    typeset sets, per font size ("size", in pixels) or face style ("style")."""
+    values = {"group": ts.groups, "char": ts.chars, "size": ts.sizes, "style": ts.styles}[key]
+    if values is None:
+        raise ValueError(f"the {ts.name} set has no {key} per image")
+    digits = ts.labels >= 0
+    rows = []
+    for value in dict.fromkeys(values[digits].tolist()):
+        sel = digits & (values == value)
+        rows.append({key: value, "images": int(sel.sum()), "correct": int(np.sum(predicted[sel] == ts.labels[sel]))})
+    return rows
+
+
+def out_of_class_report(ts: TestSet, ooc: np.ndarray) -> dict:
+    """How well OOC separates the set's out-of-class images (label -1) from its digits: AUROC, and the share of
+    out-of-class images let through when 95% of these digits are kept; also without the digit look-alikes."""
+    from .evaluate import auroc
+
+    digits, others = ts.labels >= 0, ts.labels < 0
+    if not digits.any() or not others.any():
+        raise ValueError(f"the {ts.name} set needs both digits and out-of-class images to measure OOC separation")
+    threshold = float(np.quantile(ooc[digits], 0.95))
+    unlike = others & ~np.isin(ts.chars, list(LOOKALIKES))
+    return {
+        "digits": int(digits.sum()), "others": int(others.sum()),
+        "auroc": auroc(ooc[digits], ooc[others]),
+        "auroc_without_lookalikes": auroc(ooc[digits], ooc[unlike]),
+        "lookalikes": LOOKALIKES,
+        "fpr_at_95tpr": float(np.mean(ooc[others] <= threshold)),
+        "threshold_95tpr": threshold,
+    }
