@@ -40,11 +40,19 @@ class CNNClassifier(nn.Module):
         self.fc1 = nn.Linear(c2 * 7 * 7, config.hidden)
         self.fc2 = nn.Linear(config.hidden, config.num_classes)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 28, 28) in [-0.5, 0.5] -> (B, classes) logits."""
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 28, 28) in [-0.5, 0.5] -> (B, hidden): the penultimate layer (the feature space of `igc.fid`)."""
         h = F.max_pool2d(F.relu(self.conv1(images.unsqueeze(1))), 2)  # (B, c1, 14, 14)
         h = F.max_pool2d(F.relu(self.conv2(h)), 2)  # (B, c2, 7, 7)
-        return self.fc2(F.dropout(F.relu(self.fc1(h.flatten(1))), 0.25, self.training))
+        return F.relu(self.fc1(h.flatten(1)))
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, hidden) penultimate features -> (B, classes) logits."""
+        return self.fc2(F.dropout(features, 0.25, self.training))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 28, 28) in [-0.5, 0.5] -> (B, classes) logits."""
+        return self.head(self.features(images))
 
     @torch.no_grad()
     def predict(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:

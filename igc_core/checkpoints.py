@@ -81,7 +81,7 @@ def save(model: torch.nn.Module, path: str | Path, meta: dict, half: bool = Fals
     doc = {"format": FORMAT, "version": VERSION, **meta}
     doc["kind"] = model.config.kind
     doc["model"] = model.config.to_dict()
-    if isinstance(model, ConditionalGenerator):
+    if hasattr(model, "prior_mean"):  # a generator (cvae or cgan): the latent distribution it was trained on
         doc["latent_prior"] = {"mean": model.prior_mean.tolist(), "std": model.prior_std.tolist()}
     doc["weights_sha256"] = _sha256(weights)
     sidecar.write_text(json.dumps(doc, indent=2) + "\n")
@@ -175,7 +175,7 @@ def load(path: str | Path | None = None, device: str = "cpu") -> tuple[torch.nn.
         if not tensor.is_floating_point() or not torch.isfinite(tensor).all():
             raise CheckpointError(f"{weights.name}: {name} holds non-numeric or non-finite values")
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
-    if isinstance(model, ConditionalGenerator):
+    if hasattr(model, "prior_std"):
         if not (model.prior_std > 0).all():
             raise CheckpointError(f"{weights.name}: the latent prior's standard deviations must be positive")
     model.eval()
@@ -186,7 +186,11 @@ def _builder(meta: dict, sidecar_name: str):
     """A function that builds the (untrained) model the sidecar describes, and the shapes of its tensors
     (from a model built on the meta device, which allocates nothing)."""
     kind = meta.get("kind")
-    if kind in GENERATOR_KINDS:
+    if kind == "cgan" and "channels" in (meta.get("model") or {}):  # the convolutional conditional GAN (igc_core.gan)
+        from .gan import CGANGenerator, GANConfig
+
+        cls, config_cls = CGANGenerator, GANConfig
+    elif kind in GENERATOR_KINDS:
         cls, config_cls = ConditionalGenerator, GeneratorConfig
     elif kind == "cnn":
         from .baseline import CNNClassifier, CNNConfig

@@ -84,7 +84,18 @@ def train_generator(
     `data` is a data set, or a function of the epoch that returns that epoch's data (fresh pairs).
     Labels are (N,) class indices, or (N, K) for a model of K labels. `start`: a trained generator of the same
     configuration to continue from (fine-tuning, e.g. on augmented digits), instead of fresh weights; it is not
-    modified."""
+    modified. The convolutional cGAN (`gen_config` a `gan.GANConfig`, `config` a `gan.GANTrainConfig`) is trained
+    by `igc_core.gan` on single digits, from fresh weights.
+    """
+    if not isinstance(gen_config, GeneratorConfig):  # gan.GANConfig
+        from .gan import train_cgan
+
+        if start is not None:
+            raise ValueError("the convolutional cGAN trains from fresh weights (no --init)")
+        if not isinstance(data, Dataset) or np.asarray(data.labels).ndim != 1:
+            raise ValueError("the convolutional cGAN reads one digit: train it on a data set of single digits")
+        x_all, y_all = tensors(data, 0)  # train_cgan applies config.limit itself
+        return train_cgan(gen_config, x_all, y_all.long(), config, progress)
     torch.manual_seed(config.seed)
     rng = torch.Generator().manual_seed(config.seed)
     model = ConditionalGenerator(gen_config)

@@ -42,6 +42,11 @@ def register(sub) -> None:
                    help="with --set: record the result in the model's sidecar (metrics.not_mnist.SET, with this command)")
     p.add_argument("--save-threshold", action="store_true",
                    help="with --ood (or --task two-digit): store the 95%%-TPR thresholds (clean and per noise level) in the model's sidecar")
+    p.add_argument("--fid", action="store_true",
+                   help="sample quality per class instead: the Frechet distance between generated and real test images in the "
+                        "CNN baseline's features (--cnn), beside the real-vs-real floor, and the share the CNN reads as their class")
+    p.add_argument("--fid-samples", type=non_negative_int, default=1000, dest="fid_samples",
+                   help="with --fid: generated (and real training) images per class (default: 1000)")
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     add_common_options(p)
     add_search_options(p, restarts=False)
@@ -62,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
               "images": len(test) if test is not None else None, "via_files": args.via_files}
     if args.testset:
         report["mnist_test"] = test
-    if args.testset:
+    if args.fid:
+        _fid(args, ctx, test, report)
+    elif args.testset:
         _testset(args, ctx, report)
     elif args.ood:
         _ood(args, ctx, test, report)
@@ -151,6 +158,32 @@ def _ood(args, ctx, test, report) -> None:
             "ooc_thresholds_by_sigma": {f"{s:g}": round(t, 5) for s, t in per_sigma.items()},
             "ooc_threshold_measured_by": command_line(args), "ooc_threshold_search": ctx.config.to_dict()})
         print("saved as the model's thresholds (sidecar metrics.ooc_threshold and metrics.ooc_thresholds_by_sigma)")
+
+
+def _fid(args, ctx, test, report) -> None:
+    import time
+
+    from .. import checkpoints
+    from ..data import load_dataset
+    from ..fid import format_fid_table, per_class_fid
+
+    if args.cnn == "none":
+        raise ValueError("--fid measures in the CNN baseline's features: give a CNN checkpoint with --cnn (not 'none')")
+    if args.fid_samples < 2:
+        raise ValueError("--fid-samples must be at least 2")
+    cnn, _ = checkpoints.load_classifier(args.cnn or checkpoints.DEFAULT_CNN)
+    train = load_dataset(args.data, "train")
+    seed = ctx.config.seed
+    bar, update = progress_bar(ctx.model.num_classes, args.quiet, unit="class")
+    started = time.perf_counter()
+    rows = per_class_fid(ctx.model, cnn, train, test, args.fid_samples, seed=seed, progress=lambda k: update(f"class {k}", 1))
+    bar.close()
+    report["fid"] = {"per_class": [vars(r) for r in rows], "samples_per_class": args.fid_samples, "seed": seed,
+                     "seconds": round(time.perf_counter() - started, 1)}
+    print(f"Sample quality per class: Frechet distance in the CNN baseline's penultimate features (not Inception FID), "
+          f"{args.fid_samples} images generated per class from the latent prior vs all of the class's images among {len(test)} test "
+          f"images; floor: {args.fid_samples} real training images of the class vs the same test images (`{command_line(args)}`)\n")
+    print(format_fid_table(rows))
 
 
 def _testset(args, ctx, report) -> None:

@@ -12,6 +12,22 @@ import numpy as np
 from .common import add_common_options, command_line, ints, non_negative_int, positive_int
 
 
+def _gan_defaults() -> dict:
+    from ..gan import GANConfig, GANTrainConfig
+
+    m, t = GANConfig(), GANTrainConfig()
+    return {"epochs": t.epochs, "batch_size": t.batch_size, "train_lr": t.lr, "latent": m.latent_dim, "latent_scale": m.latent_scale,
+            "channels": m.channels, "d_channels": m.d_channels, "ema": t.ema, "mismatch": t.mismatch}
+
+
+CVAE_DEFAULTS = {"epochs": 30, "batch_size": 128, "train_lr": 1e-3, "latent": 16, "latent_scale": 1.0}
+GAN_DEFAULTS = _gan_defaults()
+
+
+def _csv(values) -> str:
+    return ",".join(str(v) for v in values)
+
+
 TWO_DIGIT_SEARCH = {"dif": "bce"}  # the search settings a two-digit CVAE records in its sidecar ("search")
 
 
@@ -22,14 +38,26 @@ def register(sub) -> None:
                    help="digit: one MNIST digit (28x28); two-digit: a number of two MNIST digits (28x56, labels tens "
                         "and units; fresh seeded pairs every epoch)")
     p.add_argument("--out", required=True, help="output path (writes PATH.safetensors and PATH.json)")
-    p.add_argument("--epochs", type=positive_int, default=30)
-    p.add_argument("--batch-size", type=positive_int, default=128, dest="batch_size")
-    p.add_argument("--train-lr", type=float, default=1e-3, dest="train_lr", help="training learning rate")
+    p.add_argument("--epochs", type=positive_int, default=None, help=f"default: {CVAE_DEFAULTS['epochs']} (cvae, cnn), {GAN_DEFAULTS['epochs']} (cgan)")
+    p.add_argument("--batch-size", type=positive_int, default=None, dest="batch_size",
+                   help=f"default: {CVAE_DEFAULTS['batch_size']} (cvae, cnn), {GAN_DEFAULTS['batch_size']} (cgan)")
+    p.add_argument("--train-lr", type=float, default=None, dest="train_lr",
+                   help=f"training learning rate (default: {CVAE_DEFAULTS['train_lr']:g} for cvae and cnn, {GAN_DEFAULTS['train_lr']:g} for cgan)")
     p.add_argument("--beta", type=float, default=1.0, help="KL weight (cvae)")
-    p.add_argument("--latent", type=positive_int, default=16, help="latent dimensions")
-    p.add_argument("--hidden", type=ints, default=[256, 512], help="decoder widths, e.g. 256,512")
-    p.add_argument("--activation", default="silu")
-    p.add_argument("--latent-scale", type=float, default=1.0, dest="latent_scale", help="the latent's unit: z = scale * N(0, I)")
+    p.add_argument("--latent", type=positive_int, default=None,
+                   help=f"latent dimensions (default: {CVAE_DEFAULTS['latent']} for cvae, {GAN_DEFAULTS['latent']} for cgan; the paper's cGAN: 256)")
+    p.add_argument("--hidden", type=ints, default=[256, 512], help="decoder widths, e.g. 256,512 (cvae)")
+    p.add_argument("--activation", default="silu", help="(cvae)")
+    p.add_argument("--latent-scale", type=float, default=None, dest="latent_scale",
+                   help=f"the latent's unit: z = scale * N(0, I), so the prior is N(0, scale^2) (default: 1 for cvae, "
+                        f"{GAN_DEFAULTS['latent_scale']:g} for cgan; the paper's N(0, 1) is 1)")
+    g = p.add_argument_group("conditional GAN (--model cgan)")
+    g.add_argument("--channels", type=ints, default=None, help=f"generator widths at 7x7 and 14x14 (default: {_csv(GAN_DEFAULTS['channels'])})")
+    g.add_argument("--d-channels", type=ints, default=None, dest="d_channels",
+                   help=f"discriminator widths at 14x14 and 7x7 (default: {_csv(GAN_DEFAULTS['d_channels'])})")
+    g.add_argument("--ema", type=float, default=None, help=f"decay of the generator's weight average, 0: off (default: {GAN_DEFAULTS['ema']:g})")
+    g.add_argument("--mismatch", type=float, default=None,
+                   help=f"weight of real images with a wrong class among the discriminator's fakes (default: {GAN_DEFAULTS['mismatch']:g})")
     p.add_argument("--conditioning", default="bias", choices=["bias", "film"], help="how hidden layers see the class")
     p.add_argument("--class-heads", action="store_true", dest="class_heads", help="one output layer per class")
     p.add_argument("--decoder", default="shared", choices=["shared", "per_class"],
@@ -71,8 +99,13 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.task == "two-digit" and args.model == "cnn":
-        raise ValueError("the CNN baseline reads one digit: --task two-digit needs --model cvae or cgan")
+        raise ValueError("the CNN baseline reads one digit: --task two-digit needs --model cvae")
+    if args.task == "two-digit" and args.model == "cgan":
+        raise ValueError("the convolutional cGAN reads one digit: --task two-digit needs --model cvae")
     checkpoints.check_writable(args.out)  # before hours of training, not after
+    for key, value in (GAN_DEFAULTS if args.model == "cgan" else CVAE_DEFAULTS).items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
     train = load_dataset(args.data, "train")
     test = load_dataset(args.data, "test")
     printed = None
@@ -89,13 +122,21 @@ def run(args: argparse.Namespace) -> int:
     from ..augment import AugmentConfig
 
     augment = AugmentConfig(probability=args.augment) if args.augment else None
-    tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.train_lr, beta=args.beta, seed=args.seed,
-                     limit=args.limit, augment=augment, kl_warmup=args.kl_warmup, contrast=args.contrast,
-                     contrast_temperature=args.contrast_temperature)
+    if args.model == "cgan" and (args.augment or args.contrast or args.kl_warmup or args.init):
+        raise ValueError("--augment, --contrast, --kl-warmup and --init train the cvae; the cgan takes none of them")
+    if args.model == "cgan":
+        from ..gan import GANConfig, GANTrainConfig
+
+        tc = GANTrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.train_lr, ema=args.ema, mismatch=args.mismatch,
+                            seed=args.seed, limit=args.limit)
+    else:
+        tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.train_lr, beta=args.beta, seed=args.seed,
+                         limit=args.limit, augment=augment, kl_warmup=args.kl_warmup, contrast=args.contrast,
+                         contrast_temperature=args.contrast_temperature)
     start = None
     if args.init:
         if args.model == "cnn" or args.task != "digit":
-            raise ValueError("--init continues a single-digit generator: it needs --model cvae or cgan and --task digit")
+            raise ValueError("--init continues a single-digit generator: it needs --model cvae and --task digit")
         start, start_meta = checkpoints.load_generator(args.init)
         if start.config.kind != args.model:
             raise ValueError(f"--init {args.init} is a {start.config.kind}, not a {args.model}")
@@ -103,6 +144,9 @@ def run(args: argparse.Namespace) -> int:
         from ..baseline import CNNConfig
 
         model_config = CNNConfig()
+    elif args.model == "cgan":
+        model_config = GANConfig(latent_dim=args.latent, latent_scale=args.latent_scale, channels=tuple(args.channels),
+                                 d_channels=tuple(args.d_channels))
     elif start is not None:
         model_config = start.config
     else:

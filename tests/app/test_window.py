@@ -274,10 +274,10 @@ def test_load_a_cgan_checkpoint(qtbot, make_window, tiny_model_path, tmp_path):
     import torch
 
     from igc_core import checkpoints
-    from igc_core.generators import ConditionalGenerator, GeneratorConfig
+    from igc_core.gan import CGANGenerator, GANConfig
 
     torch.manual_seed(1)
-    gan = ConditionalGenerator(GeneratorConfig(kind="cgan", latent_dim=4, hidden=(32, 32), encoder_hidden=(32,)))
+    gan = CGANGenerator(GANConfig(latent_dim=4, channels=(8, 4), d_channels=(4, 8), latent_scale=0.05)).eval()
     path = checkpoints.save(gan, tmp_path / "gan", {"command": "test"})
     w = make_window(tiny_model_path)
     set_field(w, "init", "encoder")

@@ -42,8 +42,28 @@ def test_train_writes_a_checkpoint_that_records_itself(trained):
 
 def test_train_cgan(tiny_data_dir, tmp_path):
     assert main(["train", "--model", "cgan", "--data", str(tiny_data_dir), "--out", str(tmp_path / "g"), "--epochs", "1",
-                 "--latent", "4", "--hidden", "32", "--check", "0", "--quiet"]) == 0
-    assert checkpoints.load(tmp_path / "g")[1]["kind"] == "cgan"
+                 "--latent", "4", "--latent-scale", "0.1", "--channels", "8,4", "--d-channels", "4,8", "--batch-size", "32",
+                 "--check", "4", "--half", "--quiet"]) == 0
+    model, meta = checkpoints.load(tmp_path / "g")
+    assert meta["kind"] == "cgan" and meta["model"]["channels"] == [8, 4] and meta["model"]["latent_scale"] == 0.1
+    assert meta["training"]["batch_size"] == 32 and meta["training"]["ema"] == 0.999  # the cgan's own defaults fill the rest
+    assert meta["command"].startswith("igc train --model cgan") and "igc_accuracy_first_4_test" in meta["metrics"]
+    assert model.latent_dim == 4 and not model.has_encoder
+
+
+def test_evaluate_fid_prints_a_row_per_class_and_refuses_no_cnn(tiny_data_dir, tmp_path, capsys):
+    main(["train", "--model", "cgan", "--data", str(tiny_data_dir), "--out", str(tmp_path / "g"), "--epochs", "1",
+          "--latent", "4", "--channels", "8,4", "--d-channels", "4,8", "--batch-size", "32", "--check", "0", "--quiet"])
+    capsys.readouterr()
+    report = tmp_path / "fid.json"
+    assert main(["evaluate", "--fid", "--fid-samples", "8", "--model", str(tmp_path / "g"), "--data", str(tiny_data_dir),
+                 "--json", str(report), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "floor (train vs test)" in out and out.count("\n| ") >= 11  # ten classes and their mean
+    rows = json.loads(report.read_text())["fid"]["per_class"]
+    assert [r["label"] for r in rows] == list(range(10)) and all(r["fid"] >= 0 and r["floor"] >= 0 for r in rows)
+    assert main(["evaluate", "--fid", "--model", str(tmp_path / "g"), "--data", str(tiny_data_dir), "--cnn", "none", "--quiet"]) == 2
+    assert "CNN" in capsys.readouterr().err
 
 
 def test_classify_json_lines(trained, tmp_path, capsys):

@@ -27,7 +27,7 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_the_wheel_carries_the_models_and_samples(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for asset in ("default.safetensors", "default.json", "cnn.safetensors", "cnn.json", "samples/7.png"):
+    for asset in ("default.safetensors", "default.json", "cnn.safetensors", "cnn.json", "cgan.safetensors", "cgan.json", "samples/7.png"):
         assert f"igc_core/assets/{asset}" in names
     assert not any(n.startswith("assets/") or n.startswith("tests/") for n in names)
 
