@@ -15,13 +15,14 @@ from igc_core import checkpoints, data
 
 from ..canvas import DigitView, DrawingCanvas
 from ..settings import NOISE_MAX
+from .noisy_input import NoisyInput
 from ..style import TIPS
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = checkpoints.ASSETS / "samples"
 
 
-class InputPanel(QWidget):
+class InputPanel(NoisyInput, QWidget):
     """Owns the input image: drawn, opened or sampled; emits when it changes so the window can re-run."""
 
     edited = Signal()  # a stroke ended, a file or sample was loaded, the canvas was cleared or the noise moved
@@ -170,38 +171,10 @@ class InputPanel(QWidget):
             QTimer.singleShot(0, self._fit_canvas)  # check once the layout has given it its place
 
     # ------------------------------------------------------------------------------------ the input
-    def current_input(self) -> tuple[np.ndarray, np.ndarray]:
-        """(framed [0, 1] (28, 28), model input [-0.5, 0.5] with the noise); data.DataError when empty."""
-        if self._exact is not None:
-            framed = self._exact
-        else:
-            if self.canvas.is_empty():
-                raise data.DataError("the canvas is empty: draw a digit first (or open an image, or pick a sample)")
-            framed = data.frame_digit(self.canvas.to_array())
-        x = data.to_model_range(framed)
-        if self.noise_sigma > 0:
-            x = data.add_noise(x, self.noise_sigma, np.random.default_rng(self.seed))
-        return framed, x
+    EMPTY_MESSAGE = "the canvas is empty: draw a digit first (or open an image, or pick a sample)"
 
-    @property
-    def noise_sigma(self) -> float:
-        return self.noise_slider.value() / 100.0
-
-    def set_noise(self, sigma: float) -> None:
-        self.noise_slider.setValue(int(round(sigma * 100)))
-
-    def set_seed(self, seed: int) -> None:
-        if seed != self.seed:
-            self.seed = seed
-            self.update_preview()
-
-    def update_preview(self) -> None:
-        try:
-            _, x = self.current_input()
-        except data.DataError:
-            self.engine_view.set_image(None)
-            return
-        self.engine_view.set_image(x + 0.5)
+    def frame(self, drawing: np.ndarray) -> np.ndarray:
+        return data.frame_digit(drawing)
 
     def _set_source(self, name: str, true_label: int | None = None) -> None:
         self.input_name, self.true_label = name, true_label

@@ -28,6 +28,7 @@ from igc_core.pairs import compose, fixed_pairs
 
 from ..canvas import DrawingCanvas
 from ..settings import NOISE_MAX
+from .noisy_input import NoisyInput
 from ..style import INK, MUTED, TIPS, VERDICT_MARKS, VERDICT_TINTS, class_colour
 from ..two_digit import CLASSES, LABELS, TwoDigitView
 from ..widgets import PAINT, mosaic
@@ -261,7 +262,7 @@ class TwoDigitGrid(QWidget):
             p.fillRect(QRectF(rect.left() + j * w + 1, rect.bottom() - 1 - h, max(1.0, w - 2), h), colour)
 
 
-class TwoDigitPanel(QWidget):
+class TwoDigitPanel(NoisyInput, QWidget):
     """Input (1:2 canvas, files, random test pairs, noise, the search mode) and the two-digit result."""
 
     edited = Signal()  # the input or the mode changed: the window may re-run
@@ -389,39 +390,11 @@ class TwoDigitPanel(QWidget):
         self.mode_box.setCurrentText(mode)
 
     # ------------------------------------------------------------------------------------ the input
-    def current_input(self) -> tuple[np.ndarray, np.ndarray]:
-        """(framed [0, 1] (28, 56), model input [-0.5, 0.5] with the noise); data.DataError when empty."""
-        if self._exact is not None:
-            framed = self._exact
-        else:
-            if self.canvas.is_empty():
-                raise data.DataError("the canvas is empty: draw a two-digit number first (or open an image, "
-                                     "or pick a random pair)")
-            framed = frame_number(self.canvas.to_array())
-        x = data.to_model_range(framed)
-        if self.noise_sigma > 0:
-            x = data.add_noise(x, self.noise_sigma, np.random.default_rng(self.seed))
-        return framed, x
+    EMPTY_MESSAGE = ("the canvas is empty: draw a two-digit number first (or open an image, "
+                     "or pick a random pair)")
 
-    @property
-    def noise_sigma(self) -> float:
-        return self.noise_slider.value() / 100.0
-
-    def set_noise(self, sigma: float) -> None:
-        self.noise_slider.setValue(int(round(sigma * 100)))
-
-    def set_seed(self, seed: int) -> None:
-        if seed != self.seed:
-            self.seed = seed
-            self.update_preview()
-
-    def update_preview(self) -> None:
-        try:
-            _, x = self.current_input()
-        except data.DataError:
-            self.engine_view.set_image(None)
-            return
-        self.engine_view.set_image(x + 0.5)
+    def frame(self, drawing: np.ndarray) -> np.ndarray:
+        return frame_number(drawing)
 
     def _set_source(self, name: str, true_label: int | None = None) -> None:
         self.input_name, self.true_label = name, true_label
