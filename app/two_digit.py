@@ -310,3 +310,13 @@ def _status_text(state: SessionState, mode: str, searches: int) -> str:
     took = f" in {state.seconds:.2f} s" if state.seconds is not None else ""
     why = f" ({result.precision_reason})" if result.precision_reason else ""
     return f"Done: {what}{took}, L_DD {c.dif}, precision {result.precision}{why}."
+
+
+def noise_warning(dif: str, sigma: float) -> str | None:
+    """A warning when the distance cannot read noisy input: with L_DD bce every noisy background pixel costs
+    -t·log p where the decoder draws p ≈ 0, so the background outweighs the digits (measured on 200 test pairs:
+    91% both digits clean, about 1% at σ 0.2, where mae reads 86%)."""
+    if dif == "bce" and sigma > 0:
+        return (f"L_DD bce cannot read noisy numbers (noise σ {sigma:.2f}): the noisy background outweighs the "
+                "digits and the answer is close to a guess. Choose Distance L_DD mae for noisy input.")
+    return None

@@ -353,13 +353,17 @@ class MainWindow(QMainWindow):
             _, x = p.current_input()
             config = self.search_config()
             settings.search.resolve_device(config.device)
+            warning = two_digit.noise_warning(config.dif, p.noise_sigma) if self.two_digit else None
             if self.two_digit:
                 config = two_digit.make_config(config, p.mode)
             self.session.start(x, p.noise_sigma, config, name=p.input_name, true_label=p.true_label, paused=start_paused)
         except ValueError as exc:
             self.show_message(str(exc)[0].upper() + str(exc)[1:], "warning")
             return False
-        self.banner.hide()
+        if warning:
+            self.show_message(warning, "warning")
+        else:
+            self.banner.hide()
         return True
 
     def toggle_play(self) -> None:

@@ -88,6 +88,11 @@ def test_recommended_values_and_mode_config():
     assert two_digit.is_two_digit(_tiny_two_digit())
 
 
+def test_noise_warning_only_for_bce_on_noisy_input():
+    assert two_digit.noise_warning("bce", 0.2) and "mae" in two_digit.noise_warning("bce", 0.2)
+    assert two_digit.noise_warning("bce", 0.0) is None and two_digit.noise_warning("mae", 0.4) is None
+
+
 def test_two_digit_checkpoint_opens_the_mode(qtbot, make_window, tiny_two_digit_path, tiny_model_path, tmp_path):
     w = make_window(tiny_model_path)
     assert not w.two_digit and w.settings_panel.value("dif") == "mae"
@@ -122,10 +127,16 @@ def test_two_digit_checkpoint_opens_the_mode(qtbot, make_window, tiny_two_digit_
     np.testing.assert_allclose(v.others.sum(1), 1.0, atol=1e-4)  # the relaxed strips are distributions
     assert w.grab().width() > 0  # the grid paints
 
+    assert not w.banner.isVisible()  # clean input: no warning about the distance
     # exhaustive is a setting: 100 searches, the same 20 rows
     panel.set_mode("exhaustive")
     run_and_wait(qtbot, w)
     assert w.session.view.searches == 100 and w.session.view.grid.shape[0] == 20
+    # with noise, bce is warned about (it reads noisy numbers at chance), and the search still runs
+    panel.set_noise(0.2)
+    run_and_wait(qtbot, w)
+    assert w.banner.isVisible() and "mae" in w.banner.text and w.session.view.final
+    panel.set_noise(0.0)
     # a wide image file is framed as a number
     from PIL import Image
 
