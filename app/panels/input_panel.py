@@ -205,40 +205,6 @@ class InputPanel(NoisyInput, QWidget):
         self.eraser_button.setChecked(on)
         self.eraser_button.blockSignals(False)
 
-    def clear_canvas(self) -> None:
-        self._exact = None
-        self._set_source("canvas")
-        self.canvas.clear()
-        self.update_preview()
-
-    def _on_noise(self, value: int) -> None:
-        self.noise_label.setText(f"noise σ {value / 100:.2f}")
-        self.update_preview()
-        self.noise_changed.emit(value / 100)
-        self.edited.emit()
-
-    def set_input_image(self, framed01: np.ndarray, name: str, true_label: int | None = None) -> None:
-        """Use an exact 28x28 image (a file or a sample); it shows on the canvas for editing."""
-        self._quiet = True
-        try:
-            self.canvas.set_array(framed01)
-        finally:
-            self._quiet = False
-        self._exact = np.asarray(framed01, dtype=np.float32).copy()
-        self._set_source(name, true_label)
-        self.update_preview()
-        self.edited.emit()
-
-    def open_image(self, path: str) -> bool:
-        """Load an image file; a bad file gives a message and changes nothing."""
-        try:
-            framed = data.load_image(path)
-        except data.DataError as exc:
-            self.message.emit(f"Cannot open this image: {exc}", "error")
-            return False
-        self.set_input_image(framed, f"file: {Path(path).name}")
-        return True
-
     # ------------------------------------------------------------------------------------ samples
     def _data_folders(self) -> list[Path]:
         folders = [Path(self.data_dir)] if self.data_dir else []

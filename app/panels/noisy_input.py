@@ -1,7 +1,9 @@
 """What the one-digit and the two-digit input panels share: the model's input from the canvas (or an exact
-image), the noise slider and its seed, and the preview of what the model sees."""
+image, opened from a file or picked), the noise slider and its seed, and the preview of what the model sees."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -9,8 +11,10 @@ from igc_core import data
 
 
 class NoisyInput:
-    """A mixin for a panel with `canvas`, `noise_slider`, `engine_view`, `seed` and `_exact` (an image given
-    exactly, or None): subclasses say how a drawing is framed and what an empty canvas means."""
+    """A mixin for a panel with `canvas`, `noise_slider`, `noise_label`, `engine_view`, `seed`, `_exact` (an image
+    given exactly, or None), `_quiet` and the signals `edited`, `noise_changed`, `message`: subclasses say how a
+    drawing (or an image file) is framed, what an empty canvas means, and how the input's source is shown
+    (`_set_source`)."""
 
     EMPTY_MESSAGE = "the canvas is empty"
 
@@ -50,3 +54,38 @@ class NoisyInput:
             self.engine_view.set_image(None)
             return
         self.engine_view.set_image(x + 0.5)
+
+    def clear_canvas(self) -> None:
+        self._exact = None
+        self._set_source("canvas")
+        self.canvas.clear()
+        self.update_preview()
+
+    def _on_noise(self, value: int) -> None:
+        self.noise_label.setText(f"noise σ {value / 100:.2f}")
+        self.update_preview()
+        self.noise_changed.emit(value / 100)
+        self.edited.emit()
+
+    def set_input_image(self, framed01: np.ndarray, name: str, true_label: int | None = None) -> None:
+        """Use an exact, framed image (a file, a sample, a test image); it shows on the canvas for editing."""
+        self._quiet = True
+        try:
+            self.canvas.set_array(framed01)
+        finally:
+            self._quiet = False
+        self._exact = np.asarray(framed01, dtype=np.float32).copy()
+        self._set_source(name, true_label)
+        self.update_preview()
+        self.edited.emit()
+
+    def open_image(self, path: str) -> bool:
+        """Load an image file framed as this panel frames a drawing; a bad file gives a message and changes
+        nothing."""
+        try:
+            framed = data.load_image(path, frame=self.frame)
+        except data.DataError as exc:
+            self.message.emit(f"Cannot open this image: {exc}", "error")
+            return False
+        self.set_input_image(framed, f"file: {Path(path).name}")
+        return True

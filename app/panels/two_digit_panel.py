@@ -413,40 +413,6 @@ class TwoDigitPanel(NoisyInput, QWidget):
         self.update_preview()
         self.edited.emit()
 
-    def _on_noise(self, value: int) -> None:
-        self.noise_label.setText(f"noise σ {value / 100:.2f}")
-        self.update_preview()
-        self.noise_changed.emit(value / 100)
-        self.edited.emit()
-
-    def clear_canvas(self) -> None:
-        self._exact = None
-        self._set_source("canvas")
-        self.canvas.clear()
-        self.update_preview()
-
-    def set_input_image(self, framed01: np.ndarray, name: str, true_label: int | None = None) -> None:
-        """Use an exact 28x56 image (a file or a test pair); it shows on the canvas for editing."""
-        self._quiet = True
-        try:
-            self.canvas.set_array(framed01)
-        finally:
-            self._quiet = False
-        self._exact = np.asarray(framed01, dtype=np.float32).copy()
-        self._set_source(name, true_label)
-        self.update_preview()
-        self.edited.emit()
-
-    def open_image(self, path: str) -> bool:
-        """Load an image file framed as a number; a bad file gives a message and changes nothing."""
-        try:
-            framed = data.load_image(path, frame=frame_number)
-        except data.DataError as exc:
-            self.message.emit(f"Cannot open this image: {exc}", "error")
-            return False
-        self.set_input_image(framed, f"file: {Path(path).name}")
-        return True
-
     def test_pairs(self):
         """The fixed test pairs (`igc evaluate --task two-digit`'s list) when MNIST is on disk, else None."""
         if not self._pairs_tried:
