@@ -15,8 +15,23 @@ import numpy as np
 DEFAULT_BUDGET_BYTES = 256 * 1024 * 1024
 
 
+class Ranked:
+    """Ranking for a recorded step whose `difs` and `losses` are (rows, restarts): one row per class (or per
+    candidate of a label, in two-digit frames)."""
+
+    def scores(self, score: str = "dif") -> np.ndarray:
+        """(rows, R) what the rows are ranked by (L_DD or the whole loss); NaN (frozen/unknown) -> inf."""
+        values = self.difs if score == "dif" else self.losses
+        return np.where(np.isfinite(values), values, np.inf)
+
+    def per_class(self, score: str = "dif") -> tuple[np.ndarray, np.ndarray]:
+        """(rows,) best score per row and (rows,) which restart gave it."""
+        s = self.scores(score)
+        return s.min(axis=1), s.argmin(axis=1)
+
+
 @dataclass(frozen=True)
-class Frame:
+class Frame(Ranked):
     """One recorded iteration of the search of a single image."""
 
     step: int  # Adam steps done (0 = the starting points)
@@ -47,16 +62,6 @@ class Frame:
         n = self.losses.nbytes + self.difs.nbytes + self.active.nbytes
         n += self.latents.nbytes if self.latents is not None else 0
         return n + (self.reconstructions.nbytes if self.reconstructions is not None else 0)
-
-    def scores(self, score: str = "dif") -> np.ndarray:
-        """(C, R) what the classes are ranked by (L_DD or the whole loss); NaN (frozen/unknown) -> inf."""
-        values = self.difs if score == "dif" else self.losses
-        return np.where(np.isfinite(values), values, np.inf)
-
-    def per_class(self, score: str = "dif") -> tuple[np.ndarray, np.ndarray]:
-        """(C,) best score per class and (C,) which restart gave it."""
-        s = self.scores(score)
-        return s.min(axis=1), s.argmin(axis=1)
 
     def best_class(self, score: str = "dif") -> int:
         return int(np.argmin(self.per_class(score)[0]))

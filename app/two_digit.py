@@ -23,6 +23,7 @@ from igc_core.multilabel import MODES, MultiLabelConfig, MultiLabelResult
 from igc_core.pairs import number_label
 from igc_core.search import SearchConfig
 
+from .history import Ranked
 from .view import QUANTITY_NAMES, SessionState, Threshold, Verdict, format_pair
 
 LABELS = ("tens", "units")
@@ -59,7 +60,7 @@ def recommended_values(meta: dict, values: dict) -> dict:
 
 
 @dataclass(frozen=True)
-class TwoDigitFrame:
+class TwoDigitFrame(Ranked):
     """One recorded step of a two-digit search, as 20 rows (tens 0..9, units 0..9) x R restarts."""
 
     step: int
@@ -108,15 +109,6 @@ class TwoDigitFrame:
     def nbytes(self) -> int:
         n = self.losses.nbytes + self.difs.nbytes + self.others.nbytes
         return n + (self.reconstructions.nbytes if self.reconstructions is not None else 0)
-
-    def scores(self, score: str = "dif") -> np.ndarray:
-        values = self.difs if score == "dif" else self.losses
-        return np.where(np.isfinite(values), values, np.inf)
-
-    def per_class(self, score: str = "dif") -> tuple[np.ndarray, np.ndarray]:
-        """(20,) best score per row and (20,) which restart gave it."""
-        s = self.scores(score)
-        return s.min(axis=1), s.argmin(axis=1)
 
 
 def engine_search(model, image: np.ndarray, config: MultiLabelConfig, on_frame, should_stop, max_threads):
