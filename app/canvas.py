@@ -14,16 +14,18 @@ UNDO_DEPTH = 50
 class DrawingCanvas(QWidget):
     """A square sheet of paper to draw a digit on: dark ink on white, brush size, eraser, undo, clear.
 
-    The sheet is kept as an 8-bit greyscale image at `SHEET` x `SHEET` (0 = paper, 255 = ink) whatever the
-    widget's size, so strokes look the same on a laptop and on a projector.
+    The sheet is kept as an 8-bit greyscale image at `WIDTH` x `HEIGHT` (`SHEET` square; 0 = paper, 255 = ink)
+    whatever the widget's size, so strokes look the same on a laptop and on a projector.
     """
+
+    WIDTH, HEIGHT = SHEET, SHEET
 
     stroke_finished = Signal()  # a stroke ended (mouse or pen released), or undo/clear/set_image changed it
     changed = Signal()  # the sheet changed in any way (also during a stroke)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self._sheet = QImage(SHEET, SHEET, QImage.Format.Format_Grayscale8)
+        self._sheet = QImage(self.WIDTH, self.HEIGHT, QImage.Format.Format_Grayscale8)
         self._sheet.fill(0)
         self._undo: list[QImage] = []
         self._brush = 22.0
@@ -68,7 +70,7 @@ class DrawingCanvas(QWidget):
 
     # ------------------------------------------------------------------ content
     def to_array(self) -> np.ndarray:
-        """The sheet as float32 (SHEET, SHEET) in [0, 1], ink = 1."""
+        """The sheet as float32 (HEIGHT, WIDTH) in [0, 1], ink = 1."""
         img = self._sheet
         ptr = img.constBits()
         arr = np.frombuffer(ptr, dtype=np.uint8, count=img.sizeInBytes()).reshape(img.height(), img.bytesPerLine())
@@ -81,7 +83,8 @@ class DrawingCanvas(QWidget):
         src = QImage(u8.data, u8.shape[1], u8.shape[0], u8.strides[0], QImage.Format.Format_Grayscale8).copy()
         if record_undo:
             self._push_undo()
-        scaled = src.scaled(SHEET, SHEET, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        scaled = src.scaled(self.WIDTH, self.HEIGHT, Qt.AspectRatioMode.IgnoreAspectRatio,
+                            Qt.TransformationMode.SmoothTransformation)
         self._sheet = scaled.convertToFormat(QImage.Format.Format_Grayscale8)
         self.update()
         self.changed.emit()
@@ -114,7 +117,7 @@ class DrawingCanvas(QWidget):
 
     def _to_sheet(self, pos: QPointF) -> QPointF:
         r = self._target()
-        return QPointF((pos.x() - r.x()) * SHEET / r.width(), (pos.y() - r.y()) * SHEET / r.height())
+        return QPointF((pos.x() - r.x()) * self.WIDTH / r.width(), (pos.y() - r.y()) * self.HEIGHT / r.height())
 
     # ------------------------------------------------------------------ painting strokes
     def _begin(self, pos: QPointF) -> None:

@@ -52,8 +52,6 @@ class WideCanvas(DrawingCanvas):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self._sheet = QImage(self.WIDTH, self.HEIGHT, QImage.Format.Format_Grayscale8)
-        self._sheet.fill(0)
         self.setMinimumSize(200, 100)
         self.setToolTip("Draw a number of two digits here with the mouse or a pen.\n"
                         "It is framed like the training pairs (fitted into 22x44, centred in 28x56).")
@@ -67,27 +65,9 @@ class WideCanvas(DrawingCanvas):
     def heightForWidth(self, width: int) -> int:
         return width // 2
 
-    def set_array(self, image01: np.ndarray, record_undo: bool = True) -> None:
-        arr = np.clip(np.asarray(image01, dtype=np.float32), 0, 1)
-        u8 = np.ascontiguousarray((arr * 255).round().astype(np.uint8))
-        src = QImage(u8.data, u8.shape[1], u8.shape[0], u8.strides[0], QImage.Format.Format_Grayscale8).copy()
-        if record_undo:
-            self._push_undo()
-        scaled = src.scaled(self.WIDTH, self.HEIGHT, Qt.AspectRatioMode.IgnoreAspectRatio,
-                            Qt.TransformationMode.SmoothTransformation)
-        self._sheet = scaled.convertToFormat(QImage.Format.Format_Grayscale8)
-        self.update()
-        self.changed.emit()
-
     def _target(self) -> QRectF:
         w = min(self.width(), 2 * self.height())
         return QRectF((self.width() - w) / 2, (self.height() - w / 2) / 2, w, w / 2)
-
-    def _to_sheet(self, pos):
-        from PySide6.QtCore import QPointF
-
-        r = self._target()
-        return QPointF((pos.x() - r.x()) * self.WIDTH / r.width(), (pos.y() - r.y()) * self.HEIGHT / r.height())
 
 
 class NumberView(QWidget):
