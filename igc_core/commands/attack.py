@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import add_common_options, add_search_options, command_line, floats, non_negative_int, positive_int, progress_bar, prologue
+from .common import add_common_options, add_search_options, command_line, floats, non_negative_int, positive_int, progress_bar, prologue, threshold_arg
 
 DESCRIPTIONS = {
     "clean": "clean (no attack)",
@@ -31,15 +31,14 @@ THRESHOLD_KEYS = ("steps", "lr", "lambda_lr", "restarts", "dif", "score", "init"
 
 
 def _threshold_arg(text: str):
+    """A word ('auto', 'model', 'measure', 'none') or an OOC threshold as `igc classify` takes it."""
     if text in ("auto", "model", "measure", "none"):
         return text
     try:
-        value = float(text)
+        float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"the threshold is a number, 'auto', 'model', 'measure' or 'none' (got {text!r})") from None
-    if not (np.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"the OOC threshold is a distance above 0 (got {text!r})")
-    return value
+    return threshold_arg(text)
 
 
 def register(sub) -> None:
