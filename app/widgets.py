@@ -65,7 +65,8 @@ def tick_text(value: float, step: float) -> str:
     decimals = 0
     while decimals < 6 and abs(round(step, decimals) - step) > abs(step) * 1e-6:
         decimals += 1
-    return f"{value:.{decimals}f}"
+    text = f"{value:.{decimals}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # a rounding residue is 0, not -0
 
 
 def _font(points: float, bold: bool = False) -> QFont:

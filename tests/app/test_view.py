@@ -179,3 +179,9 @@ def test_the_view_modules_import_without_qt():
             "bad = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))]; print(bad); sys.exit(bool(bad))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_tick_labels_never_read_minus_zero():
+    from app.widgets import tick_text
+
+    assert tick_text(-1e-17, 0.1) == "0.0" and tick_text(-0.1, 0.1) == "-0.1" and tick_text(0.05, 0.05) == "0.05"
