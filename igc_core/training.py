@@ -36,6 +36,17 @@ class TrainConfig:
     contrast: float = 0.0
     contrast_temperature: float = 0.01  # distances are MAE in [0, 1]; class gaps are about 0.01
     contrast_images: int = 16  # images per batch that get the (10x dearer) every-class term
+    # the contrast term's inversion: the encoder's guess refined by this many steps of IGC's own search (Adam on
+    # the preset's objective, weights frozen), so the wrong class that the search fits best is the hard negative
+    contrast_steps: int = 0
+    contrast_lr: float = 0.002  # the refinement's Adam step (latent units; the search's is 0.001 over 100 steps)
+    contrast_preset: str = "igc"  # the search preset whose distance (dif, intensity fit, lambda_LR) is trained on
+    # outlier exposure (Hendrycks et al. 2019): marks no class may draw well (igc_core.marks); their nearest
+    # class's distance is pushed above `negative_margin` x the batch's 95th-percentile true-class distance
+    negatives: float = 0.0  # weight of the marks term, 0 = off
+    negative_images: int = 16  # marks per batch
+    negative_margin: float = 1.5
+    checkpoint: str = ""  # a folder: the state after every epoch is saved there, and training resumes from it
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.beta < 0 or self.limit < 0:
@@ -44,6 +55,20 @@ class TrainConfig:
             raise ValueError(f"kl_warmup must not be negative (got {self.kl_warmup})")
         if self.contrast < 0 or not self.contrast_temperature > 0 or self.contrast_images < 1:
             raise ValueError("contrast must not be negative, its temperature and images must be positive")
+        if self.contrast_steps < 0 or not self.contrast_lr > 0:
+            raise ValueError("contrast_steps must not be negative and contrast_lr must be positive")
+        if self.negatives < 0 or self.negative_images < 1 or not self.negative_margin > 0:
+            raise ValueError("negatives must not be negative, negative_images and negative_margin must be positive")
+        if self.negatives and not self.contrast:
+            raise ValueError("the marks term (negatives) is part of the contrast term: set contrast too")
+        numbers = (self.lr, self.beta, self.contrast, self.contrast_temperature, self.contrast_lr, self.negatives,
+                   self.negative_margin)
+        if not all(math.isfinite(v) for v in numbers):
+            raise ValueError("training settings must be finite numbers")
+        from .search import PRESETS
+
+        if self.contrast_preset not in PRESETS:
+            raise ValueError(f"unknown contrast preset {self.contrast_preset!r}: choose one of {', '.join(PRESETS)}")
         if isinstance(self.augment, dict):
             object.__setattr__(self, "augment", AugmentConfig(**self.augment))
 
@@ -126,11 +151,15 @@ def _train_cvae(model, source: EpochData, config, rng, progress) -> dict:
     if (config.augment is not None or config.contrast) and (len(model.label_classes) > 1 or x_all.shape[1:] != (28, 28)):
         raise ValueError("augmentation and the contrast term are for single-digit models (28x28, one label)")
     n = len(x_all)
-    total = config.epochs * ((n + config.batch_size - 1) // config.batch_size)
-    step = 0
+    per_epoch = (n + config.batch_size - 1) // config.batch_size
+    total = config.epochs * per_epoch
     L = model.latent_dim
     scale = model.config.latent_scale
-    for epoch in range(config.epochs):
+    first_epoch = 0
+    if config.checkpoint:
+        first_epoch = resume(config.checkpoint, model, opt, sched, rng, config)
+    step = first_epoch * per_epoch
+    for epoch in range(first_epoch, config.epochs):
         x_all, y_all = source(epoch) if epoch else (x_all, y_all)
         sums = np.zeros(2)
         beta = config.beta * min(1.0, (epoch + 1) / config.kl_warmup) if config.kl_warmup else config.beta
@@ -147,17 +176,28 @@ def _train_cvae(model, source: EpochData, config, rng, progress) -> dict:
             mu_u, logvar_u = mu / scale, logvar - 2 * math.log(scale)
             kl = -0.5 * (1 + logvar_u - mu_u.square() - logvar_u.exp()).sum() / len(x)
             loss = rec + beta * kl
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"the training loss became {loss.item()} at epoch {epoch + 1}: lower the "
+                                         "learning rate (--train-lr) or check the settings")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             extra = {}
             if config.contrast:
-                extra = _contrast(model, x[: config.contrast_images], y_all[idx][: config.contrast_images], config)
+                k = config.contrast_images
+                marks = None
+                if config.negatives:
+                    from .marks import training_negatives
+
+                    marks = training_negatives(config.negative_images, rng, x_all[idx])
+                extra = _contrast(model, x[:k], y_all[idx][:k], config, marks)
             opt.step()
             sums += (rec.item() * len(x), kl.item() * len(x))
             step += 1
             if progress:
                 progress(epoch, step, total, {"rec": rec.item(), "kl": kl.item(), **extra})
         sched.step()
+        if config.checkpoint:
+            save_state(config.checkpoint, model, opt, sched, rng, config, epoch + 1)
     # The latent distribution the decoder was trained on: the aggregate posterior over the training set.
     with torch.no_grad():
         mus, stds = [], []
@@ -169,32 +209,165 @@ def _train_cvae(model, source: EpochData, config, rng, progress) -> dict:
         model.prior_mean.copy_(mu.mean(0))
         # variance of z = mu + sd * eps over the data set: var(mu) + mean(sd^2)
         model.prior_std.copy_((mu.var(0) + sd.square().mean(0)).sqrt().clamp_min(1e-3))
-    return {"rec_bce_per_image": float(sums[0] / n), "kl_per_image": float(sums[1] / n), "latent_dims": L}
+    return {"rec_bce_per_image": float(sums[0] / n), "kl_per_image": float(sums[1] / n), "latent_dims": L,
+            **({"resumed_at_epoch": first_epoch} if first_epoch else {})}
 
 
-def _contrast(model, x, y, config) -> dict:
+def _refine(model, z: torch.Tensor, cond: torch.Tensor, target: torch.Tensor, search_config, steps: int,
+            lr: float) -> torch.Tensor:
+    """`steps` Adam steps of IGC's own search objective (paper Sec. 3.1) from z (M, L), the weights untouched:
+    where the search would take each class's latent. Returns the latents, detached."""
+    from .search import adam_step, objective
+
+    z = z.detach().clone()
+    m1, m2 = torch.zeros_like(z), torch.zeros_like(z)
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        for t in range(1, steps + 1):
+            z.requires_grad_(True)
+            loss, _, _ = objective(model, z, cond, target, search_config)
+            (grad,) = torch.autograd.grad(loss.sum(), z)
+            z = adam_step(z.detach(), grad, m1, m2, t, lr)
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+    return z.detach()
+
+
+def _contrast(model, x, y, config, marks: torch.Tensor | None = None) -> dict:
     """Hybrid training (a discriminative term on the generator, cf. Lasserre, Bishop & Minka 2006).
 
-    Every class's encoder inverts x (it stands in for IGC's search, paper Sec. 3); d_k is the MAE between x and
-    class k's reconstruction, the distance IGC ranks classes by. The decoder is pushed to make the true class
-    the nearest, -log softmax(-d / T)_y, i.e. not to draw other classes' digits well, while the encoder is
-    trained to fit every class as well as it can (so the decoder cannot win by a poor fit of the wrong classes).
-    Adds the gradients to the parameters' .grad.
+    Every class's encoder inverts x, and `contrast_steps` steps of IGC's own search refine the guess (it stands
+    in for the search, paper Sec. 3); d_k is the search's distance L_DD (the `contrast_preset`'s image distance
+    and intensity fit) between x and class k's reconstruction at that latent, the distance IGC ranks classes by.
+    By the envelope theorem the gradient of the searched minimum with respect to the weights is the gradient at
+    the found latent, so z is held fixed. The decoder is pushed to make the true class the nearest,
+    -log softmax(-d / T)_y (the wrong class the search fits best weighs most), i.e. not to draw other classes'
+    digits well; and, with `marks`, to draw no mark as well as it draws digits (outlier exposure): the marks'
+    nearest distance is pushed above `negative_margin` x the batch's 95th-percentile true-class distance.
+    The encoder is trained to fit every class as well as it can (so the decoder cannot win by a poor start for
+    the wrong classes). Adds the gradients to the parameters' .grad.
     """
+    from .search import SearchConfig
+
+    sc = SearchConfig.from_preset(config.contrast_preset, precision="fp32")
     B, C = len(x), model.num_classes
-    cond = model.one_hot(torch.arange(C)).repeat(B, 1)  # (B C, C): rows (image, class)
-    xx = x.repeat_interleave(C, 0)  # (B C, H, W)
-    mu, _ = model.encode(xx, cond)  # (B C, L)
-    recon = torch.sigmoid(model.decode_logits(mu, cond)) - 0.5
-    d = (recon - xx.reshape(B * C, -1)).abs().mean(-1).view(B, C)  # L_DD per class, (B, C)
-    disc = F.cross_entropy(-d / config.contrast_temperature, y)
-    fit = d.mean() / config.contrast_temperature
+    inputs = x if marks is None else torch.cat([x, marks])
+    N = len(inputs)
+    cond = model.one_hot(torch.arange(C)).repeat(N, 1)  # (N C, C): rows (image, class)
+    xx = inputs.repeat_interleave(C, 0)  # (N C, H, W)
+    target = xx.reshape(N * C, -1)
+    mu, _ = model.encode(xx, cond)  # (N C, L)
+    z = _refine(model, mu, cond, target, sc, config.contrast_steps, config.contrast_lr) if config.contrast_steps else mu.detach()
+    from .search import objective
+
+    _, d_all, _ = objective(model, z, cond, target, sc)  # L_DD per (input, class), gradient to the decoder only
+    d_all = d_all.view(N, C)
+    d = d_all[:B]
+    T = config.contrast_temperature
+    disc = F.cross_entropy(-d / T, y)
+    true_d = d.gather(1, y.view(B, 1)).squeeze(1)
+    total = disc
+    out = {"disc": disc.item(), "acc": float((d.argmin(1) == y).float().mean()), "fit": true_d.mean().item()}
+    if marks is not None:
+        level = config.negative_margin * torch.quantile(true_d.detach(), 0.95)
+        nearest = d_all[B:].min(1).values  # (marks,) the class that draws each mark best
+        neg = F.softplus((level - nearest) / T).mean()
+        total = total + config.negatives / config.contrast * neg
+        out["marks_in"] = float((nearest < level).float().mean())
     dec, enc = list(model.decoder.parameters()), list(model.encoder.parameters())
-    g_dec = torch.autograd.grad(config.contrast * disc, dec, retain_graph=True)
+    g_dec = torch.autograd.grad(config.contrast * total, dec, allow_unused=True)
+    # the encoder's own fit of every class (its guess is where the refinement starts)
+    recon_mu = torch.sigmoid(model.decode_logits(mu, cond)) - 0.5
+    fit = (recon_mu - target).abs().mean() / T
     g_enc = torch.autograd.grad(config.contrast * fit, enc)
     for p, g in zip(dec + enc, g_dec + g_enc):
-        p.grad = g if p.grad is None else p.grad + g
-    return {"disc": disc.item(), "acc": float((d.argmin(1) == y).float().mean())}
+        if g is not None:
+            p.grad = g if p.grad is None else p.grad + g
+    return out
+
+
+# ----------------------------------------------------------------------------------- resumable state
+
+
+def _state_paths(folder: str):
+    from pathlib import Path
+
+    root = Path(folder)
+    return root / "state.safetensors", root / "state.json"
+
+
+def save_state(folder: str, model, opt, sched, rng: torch.Generator, config, epochs_done: int) -> None:
+    """The training state after `epochs_done` epochs (weights, Adam's moments, the scheduler, the random
+    generator), as safetensors plus JSON, written to temporary files and renamed: a run stopped at any moment
+    resumes from the last whole epoch."""
+    import json
+    import os
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    tensors_path, json_path = _state_paths(folder)
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    steps = {}
+    for i, p in enumerate(model.parameters()):
+        st = opt.state.get(p)
+        if st:
+            tensors[f"opt.{i}.exp_avg"] = st["exp_avg"].contiguous()
+            tensors[f"opt.{i}.exp_avg_sq"] = st["exp_avg_sq"].contiguous()
+            steps[str(i)] = float(st["step"])
+    tensors["rng"] = rng.get_state()
+    state = {"epochs_done": epochs_done, "adam_steps": steps, "scheduler": sched.state_dict(),
+             "config": _resumable(config)}
+    tmp_t, tmp_j = tensors_path.with_suffix(".tmp-t"), json_path.with_suffix(".tmp-j")
+    save_file(tensors, str(tmp_t))
+    tmp_j.write_text(json.dumps(state))
+    os.replace(tmp_t, tensors_path)
+    os.replace(tmp_j, json_path)
+
+
+def _resumable(config) -> dict:
+    """The settings a resumed run must share with the run it continues (everything but the folder)."""
+    d = config.to_dict()
+    d.pop("checkpoint", None)
+    return json_safe(d)
+
+
+def json_safe(value):
+    import json
+
+    return json.loads(json.dumps(value, default=str))
+
+
+def resume(folder: str, model, opt, sched, rng: torch.Generator, config) -> int:
+    """Load the state saved in `folder`, if any, into the model, optimiser, scheduler and generator; returns the
+    number of epochs already done (0 when there is nothing to resume). Refuses a state of other settings."""
+    import json
+
+    from safetensors.torch import load_file
+
+    tensors_path, json_path = _state_paths(folder)
+    if not json_path.exists():
+        return 0
+    try:
+        state = json.loads(json_path.read_text())
+        tensors = load_file(str(tensors_path))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot resume from {folder}: {exc}") from None
+    if state.get("config") != _resumable(config):
+        raise ValueError(f"cannot resume from {folder}: it was saved by a run with other settings "
+                         "(use another checkpoint folder, or the same command)")
+    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    for i, p in enumerate(model.parameters()):
+        if f"opt.{i}.exp_avg" in tensors:
+            opt.state[p] = {"step": torch.tensor(state["adam_steps"][str(i)]),
+                            "exp_avg": tensors[f"opt.{i}.exp_avg"], "exp_avg_sq": tensors[f"opt.{i}.exp_avg_sq"]}
+    sched.load_state_dict(state["scheduler"])
+    rng.set_state(tensors["rng"])
+    return int(state["epochs_done"])
 
 
 def _train_cgan(model, source: EpochData, config, rng, progress) -> dict:

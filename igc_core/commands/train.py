@@ -68,6 +68,23 @@ def register(sub) -> None:
     p.add_argument("--contrast", type=float, default=0.0,
                    help="cvae: weight of a discriminative term on IGC's own distances (hybrid training; 0: off)")
     p.add_argument("--contrast-temperature", type=float, default=0.01, dest="contrast_temperature")
+    p.add_argument("--contrast-images", type=positive_int, default=16, dest="contrast_images",
+                   help="cvae, with --contrast: images per batch that get the every-class term")
+    p.add_argument("--contrast-steps", type=non_negative_int, default=0, dest="contrast_steps",
+                   help="cvae, with --contrast: refine the encoder's guess by this many steps of IGC's own search before "
+                        "the term, so the wrong class the search fits best is the hard negative (0: the encoder's guess)")
+    p.add_argument("--contrast-lr", type=float, default=0.002, dest="contrast_lr", help="the refinement's Adam step")
+    p.add_argument("--contrast-preset", default="igc", dest="contrast_preset",
+                   help="the search preset whose distance the contrast term trains on (igc: MAE; robust: MSE with the intensity fit)")
+    p.add_argument("--negatives", type=float, default=0.0,
+                   help="cvae, with --contrast: weight of a term that keeps every class from drawing non-digit marks well "
+                        "(dots, dashes, curves, scribbles, blobs, overlapping digits: igc_core.marks; 0: off)")
+    p.add_argument("--negative-images", type=positive_int, default=16, dest="negative_images", help="marks per batch")
+    p.add_argument("--negative-margin", type=float, default=1.5, dest="negative_margin",
+                   help="a mark's nearest class is pushed above this many times the batch's 95th-percentile digit distance")
+    p.add_argument("--resume", default=None, metavar="FOLDER",
+                   help="cvae: save the training state in FOLDER after every epoch and, when FOLDER holds one, continue "
+                        "from it (the same command resumes a stopped run)")
     p.add_argument("--printed", action="store_true",
                    help="add 0-9 typeset in the training designs' fonts (URW base35, TeX Gyre, FreeFont; igc_core.testsets) "
                         "to the training digits; the typeset test set holds out every other design")
@@ -122,8 +139,8 @@ def run(args: argparse.Namespace) -> int:
     from ..augment import AugmentConfig
 
     augment = AugmentConfig(probability=args.augment) if args.augment else None
-    if args.model == "cgan" and (args.augment or args.contrast or args.kl_warmup or args.init):
-        raise ValueError("--augment, --contrast, --kl-warmup and --init train the cvae; the cgan takes none of them")
+    if args.model == "cgan" and (args.augment or args.contrast or args.kl_warmup or args.init or args.resume):
+        raise ValueError("--augment, --contrast, --kl-warmup, --init and --resume train the cvae; the cgan takes none of them")
     if args.model == "cgan":
         from ..gan import GANConfig, GANTrainConfig
 
@@ -132,7 +149,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.train_lr, beta=args.beta, seed=args.seed,
                          limit=args.limit, augment=augment, kl_warmup=args.kl_warmup, contrast=args.contrast,
-                         contrast_temperature=args.contrast_temperature)
+                         contrast_temperature=args.contrast_temperature, contrast_images=args.contrast_images,
+                         contrast_steps=args.contrast_steps, contrast_lr=args.contrast_lr,
+                         contrast_preset=args.contrast_preset, negatives=args.negatives,
+                         negative_images=args.negative_images, negative_margin=args.negative_margin,
+                         checkpoint=args.resume or "")
     start = None
     if args.init:
         if args.model == "cnn" or args.task != "digit":
