@@ -9,7 +9,11 @@ loader frames what they give it. These sets go through the same path a user's fi
 - `strokes`: MNIST *test* digits redrawn at 4x with Pillow: thin and thick pens (erosion/dilation), slanted
   left and right, written small (so framing enlarges them) and large with a crisp pen;
 - `letters`: A-Z and a-z beside 0-9 in the same held-out faces, as out-of-class inputs (the OOC of paper
-  Sec. 3.2 should be high).
+  Sec. 3.2 should be high);
+- `marks`: simple marks that are no digit (dots, dashes, plus signs, crosses, ticks, arrows, waves, boxes,
+  triangles, spirals, stars, smileys, scribbles, filled blobs...) drawn with Pillow in several pen widths,
+  sizes and places on a white sheet, all out of class. Drawn by this code only: hybrid training's negatives
+  (`igc_core.marks`) are made by other code, so no test mark is ever trained on.
 
 The font faces depend on the machine, so every set records which faces it used.
 """
@@ -25,7 +29,7 @@ import numpy as np
 
 from .data import Dataset, frame_digit, image_to_gray
 
-SETS = ("typeset", "strokes", "letters")
+SETS = ("typeset", "strokes", "letters", "marks")
 DIGITS = "0123456789"
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Letters drawn exactly like a digit in most fonts (O as 0, I and l as 1): reported apart, since no
@@ -251,12 +255,148 @@ def strokes(mnist_test: Dataset, limit: int = 1000, variants: tuple[str, ...] = 
                    np.asarray([str(v) for v in labels_arr]), (f"{mnist_test.name} (first {n})",))
 
 
+# ---------------------------------------------------------------------------------------------- marks
+
+MARKS = ("dot", "big-dot", "dash", "long-dash", "equals", "plus", "cross", "asterisk", "hash", "tick", "arrow",
+         "caret", "wave", "zigzag", "box", "filled-box", "triangle", "diamond", "star", "spiral", "smiley",
+         "scribble", "blob", "hatching", "bracket", "check-box", "heart", "cloud", "dots-row", "ellipsis")
+MARK_PENS = (3, 8, 16)  # pen widths in pixels on a 256-pixel sheet: a fine pen, a marker, a brush
+MARK_SHEET = 256
+
+
+def _mark(kind: str, pen: int, rng: np.random.Generator):
+    """One mark drawn dark on a white sheet (a Pillow image): random size, place and slight rotation."""
+    from PIL import Image, ImageDraw
+
+    S = MARK_SHEET
+    img = Image.new("L", (S, S), 255)
+    d = ImageDraw.Draw(img)
+    size = rng.uniform(0.3, 0.8) * S
+    cx, cy = S / 2 + rng.uniform(-0.1, 0.1) * S, S / 2 + rng.uniform(-0.1, 0.1) * S
+    h = size / 2
+
+    def P(x, y):  # a point relative to the mark's centre, in units of half its size
+        return (cx + x * h, cy + y * h)
+
+    def line(*pts):
+        d.line([P(*p) for p in pts], fill=0, width=pen, joint="curve")
+
+    def curve(fx, fy, n=120, t0=0.0, t1=1.0):
+        t = np.linspace(t0, t1, n)
+        line(*zip(fx(t), fy(t)))
+
+    if kind == "dot":
+        r = max(pen, 4) / 2
+        d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=0)
+    elif kind == "big-dot":
+        r = h * 0.3
+        d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=0)
+    elif kind == "dash":
+        line((-0.4, 0), (0.4, 0))
+    elif kind == "long-dash":
+        line((-1, 0.05), (1, -0.05))
+    elif kind == "equals":
+        line((-0.8, -0.3), (0.8, -0.3)); line((-0.8, 0.3), (0.8, 0.3))  # noqa: E702
+    elif kind == "plus":
+        line((-0.8, 0), (0.8, 0)); line((0, -0.8), (0, 0.8))  # noqa: E702
+    elif kind == "cross":
+        line((-0.7, -0.7), (0.7, 0.7)); line((-0.7, 0.7), (0.7, -0.7))  # noqa: E702
+    elif kind == "asterisk":
+        for a in np.linspace(0, np.pi, 3, endpoint=False) + np.pi / 2:
+            line((-np.cos(a), -np.sin(a)), (np.cos(a), np.sin(a)))
+    elif kind == "hash":
+        for o in (-0.35, 0.35):
+            line((-0.9, o), (0.9, o)); line((o + 0.1, -0.9), (o - 0.1, 0.9))  # noqa: E702
+    elif kind == "tick":
+        line((-0.8, 0), (-0.3, 0.6), (0.8, -0.7))
+    elif kind == "arrow":
+        line((-0.9, 0), (0.9, 0)); line((0.5, -0.4), (0.9, 0), (0.5, 0.4))  # noqa: E702
+    elif kind == "caret":
+        line((-0.8, 0.5), (0, -0.5), (0.8, 0.5))
+    elif kind == "wave":
+        curve(lambda t: -1 + 2 * t, lambda t: 0.3 * np.sin(t * 4 * np.pi))
+    elif kind == "zigzag":
+        line(*[(-1 + 0.4 * i, -0.3 if i % 2 else 0.3) for i in range(6)])
+    elif kind == "box":
+        line((-0.7, -0.7), (0.7, -0.7), (0.7, 0.7), (-0.7, 0.7), (-0.7, -0.7))
+    elif kind == "filled-box":
+        d.rectangle([*P(-0.5, -0.4), *P(0.5, 0.4)], fill=0)
+    elif kind == "triangle":
+        line((0, -0.8), (0.8, 0.7), (-0.8, 0.7), (0, -0.8))
+    elif kind == "diamond":
+        line((0, -0.9), (0.6, 0), (0, 0.9), (-0.6, 0), (0, -0.9))
+    elif kind == "star":
+        pts = [(np.cos(a) * (0.9 if i % 2 == 0 else 0.4), np.sin(a) * (0.9 if i % 2 == 0 else 0.4))
+               for i, a in enumerate(np.linspace(-np.pi / 2, 1.5 * np.pi, 11))]
+        line(*pts)
+    elif kind == "spiral":
+        curve(lambda t: t * np.cos(t * 6 * np.pi), lambda t: t * np.sin(t * 6 * np.pi), n=300, t0=0.05)
+    elif kind == "smiley":
+        curve(lambda t: np.cos(2 * np.pi * t), lambda t: np.sin(2 * np.pi * t))
+        for ex in (-0.35, 0.35):
+            r = max(pen, 0.08 * h)
+            d.ellipse([*(np.array(P(ex, -0.3)) - r / 2), *(np.array(P(ex, -0.3)) + r / 2)], fill=0)
+        curve(lambda t: 0.5 * np.cos(np.pi * t), lambda t: 0.15 + 0.3 * np.sin(np.pi * t))
+    elif kind == "scribble":
+        pts = rng.uniform(-0.9, 0.9, (12, 2))
+        line(*map(tuple, pts))
+    elif kind == "blob":
+        a = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+        r = rng.uniform(0.5, 0.9, 16)
+        d.polygon([P(x, y) for x, y in zip(r * np.cos(a), r * np.sin(a))], fill=0)
+    elif kind == "hatching":
+        for o in np.linspace(-0.8, 0.8, 5):
+            line((o - 0.3, 0.6), (o + 0.3, -0.6))
+    elif kind == "bracket":
+        line((0.3, -0.9), (-0.2, -0.9), (-0.2, 0.9), (0.3, 0.9))
+    elif kind == "check-box":
+        line((-0.8, -0.8), (0.8, -0.8), (0.8, 0.8), (-0.8, 0.8), (-0.8, -0.8))
+        line((-0.5, 0), (-0.1, 0.4), (0.5, -0.5))
+    elif kind == "heart":
+        curve(lambda t: 0.8 * np.sin(t) ** 3,
+              lambda t: -(0.65 * np.cos(t) - 0.25 * np.cos(2 * t) - 0.1 * np.cos(3 * t) - 0.05 * np.cos(4 * t)),
+              n=200, t0=0, t1=2 * np.pi)
+    elif kind == "cloud":
+        for x0 in (-0.5, 0, 0.5):
+            curve(lambda t, x0=x0: x0 + 0.3 * np.cos(t), lambda t: 0.3 * np.sin(t) - 0.1, t0=np.pi, t1=2 * np.pi)
+        line((-0.8, -0.1), (-0.8, 0.3), (0.8, 0.3), (0.8, -0.1))
+    elif kind == "dots-row":
+        for x0 in (-0.6, 0, 0.6):
+            r = max(pen, 0.1 * h)
+            d.ellipse([*(np.array(P(x0, 0)) - r), *(np.array(P(x0, 0)) + r)], fill=0)
+    elif kind == "ellipsis":
+        for x0 in (-0.8, 0, 0.8):
+            r = max(pen, 0.06 * h) / 2
+            d.ellipse([*(np.array(P(x0, 0.5)) - r), *(np.array(P(x0, 0.5)) + r)], fill=0)
+    else:
+        raise ValueError(f"unknown mark {kind!r}: choose one of {', '.join(MARKS)}")
+    angle = rng.uniform(-12, 12)
+    return img.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=255)
+
+
+def marks(per_kind: int = 4, seed: int = 0, kinds: tuple[str, ...] = MARKS) -> TestSet:
+    """Every mark kind in every pen width, `per_kind` random sizes/places each, framed like a user's file;
+    all out of class (label -1), grouped by kind."""
+    rng = np.random.default_rng(seed)
+    images, groups = [], []
+    for kind in kinds:
+        for pen in MARK_PENS:
+            for _ in range(per_kind):
+                images.append(frame_digit(image_to_gray(_mark(kind, pen, rng))))
+                groups.append(kind)
+    n = len(images)
+    return TestSet("marks", np.stack(images).astype(np.float32), np.full(n, -1, np.int64), np.asarray(groups),
+                   np.asarray(groups), ("drawn by igc_core.testsets.marks",))
+
+
 def build(name: str, mnist_test: Dataset | None = None, limit: int = 1000, fonts: list[Path] | None = None) -> TestSet:
     """One of SETS by name."""
     if name == "typeset":
         return typeset(fonts)
     if name == "letters":
         return letters(fonts)
+    if name == "marks":
+        return marks()
     if name == "strokes":
         if mnist_test is None:
             raise ValueError("the strokes set is made from the MNIST test set: give its folder with --data")
