@@ -41,6 +41,10 @@ class TrainConfig:
     contrast_steps: int = 0
     contrast_lr: float = 0.002  # the refinement's Adam step (latent units; the search's is 0.001 over 100 steps)
     contrast_preset: str = "igc"  # the search preset whose distance (dif, intensity fit, lambda_LR) is trained on
+    # where the refinement starts: the encoder's guess, or "both" that and the prior mean (where IGC's search
+    # starts), each class keeping the closer of the two (the search can fit a wrong class or a mark better than
+    # the encoder's guess suggests)
+    contrast_start: str = "encoder"
     # outlier exposure (Hendrycks et al. 2019): marks no class may draw well (igc_core.marks); their nearest
     # class's distance is pushed above `negative_margin` x the batch's 95th-percentile true-class distance
     negatives: float = 0.0  # weight of the marks term, 0 = off
@@ -55,6 +59,8 @@ class TrainConfig:
             raise ValueError(f"kl_warmup must not be negative (got {self.kl_warmup})")
         if self.contrast < 0 or not self.contrast_temperature > 0 or self.contrast_images < 1:
             raise ValueError("contrast must not be negative, its temperature and images must be positive")
+        if self.contrast_start not in ("encoder", "both"):
+            raise ValueError(f"contrast_start is 'encoder' or 'both' (got {self.contrast_start!r})")
         if self.contrast_steps < 0 or not self.contrast_lr > 0:
             raise ValueError("contrast_steps must not be negative and contrast_lr must be positive")
         if self.negatives < 0 or self.negative_images < 1 or not self.negative_margin > 0:
@@ -260,11 +266,16 @@ def _contrast(model, x, y, config, marks: torch.Tensor | None = None) -> dict:
     xx = inputs.repeat_interleave(C, 0)  # (N C, H, W)
     target = xx.reshape(N * C, -1)
     mu, _ = model.encode(xx, cond)  # (N C, L)
-    z = _refine(model, mu, cond, target, sc, config.contrast_steps, config.contrast_lr) if config.contrast_steps else mu.detach()
+    starts = mu.detach()
+    if config.contrast_start == "both":  # also where the search starts: the prior mean
+        starts = torch.cat([starts, model.prior_mean.detach().expand_as(starts)])  # (2 N C, L)
+        cond, target = cond.repeat(2, 1), target.repeat(2, 1)
+    z = _refine(model, starts, cond, target, sc, config.contrast_steps, config.contrast_lr) if config.contrast_steps else starts
     from .search import objective
 
-    _, d_all, _ = objective(model, z, cond, target, sc)  # L_DD per (input, class), gradient to the decoder only
-    d_all = d_all.view(N, C)
+    _, d_all, _ = objective(model, z, cond, target, sc)  # L_DD per (start, input, class), gradient to the decoder
+    d_all = d_all.view(-1, N, C).amin(0)  # (N, C): each class's closer start
+    cond, target = cond[: N * C], target[: N * C]
     d = d_all[:B]
     T = config.contrast_temperature
     disc = F.cross_entropy(-d / T, y)

@@ -74,6 +74,9 @@ def register(sub) -> None:
                    help="cvae, with --contrast: refine the encoder's guess by this many steps of IGC's own search before "
                         "the term, so the wrong class the search fits best is the hard negative (0: the encoder's guess)")
     p.add_argument("--contrast-lr", type=float, default=0.002, dest="contrast_lr", help="the refinement's Adam step")
+    p.add_argument("--contrast-start", default="encoder", choices=["encoder", "both"], dest="contrast_start",
+                   help="the refinement starts at the encoder's guess, or at both that and the prior mean (where IGC's "
+                        "search starts), each class keeping the closer")
     p.add_argument("--contrast-preset", default="igc", dest="contrast_preset",
                    help="the search preset whose distance the contrast term trains on (igc: MAE; robust: MSE with the intensity fit)")
     p.add_argument("--negatives", type=float, default=0.0,
@@ -151,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
                          limit=args.limit, augment=augment, kl_warmup=args.kl_warmup, contrast=args.contrast,
                          contrast_temperature=args.contrast_temperature, contrast_images=args.contrast_images,
                          contrast_steps=args.contrast_steps, contrast_lr=args.contrast_lr,
-                         contrast_preset=args.contrast_preset, negatives=args.negatives,
+                         contrast_preset=args.contrast_preset, contrast_start=args.contrast_start,
+                         negatives=args.negatives,
                          negative_images=args.negative_images, negative_margin=args.negative_margin,
                          checkpoint=args.resume or "")
     start = None
