@@ -1,5 +1,7 @@
 """Every setting of the app declared once: one table of fields builds the settings panel, loads and saves the
-settings file, and builds the engine's `SearchConfig`. No Qt here (the panel that renders the table is
+settings file, and builds the engine's `SearchConfig`. The search's fields are made from the `Setting` each
+`SearchConfig` field declares (`igc_core.search`: title, tooltip, range, panel group); only the app's own
+settings (autorun, curves, window...) are written here. No Qt here (the panel that renders the table is
 `app.panels.settings_panel`), so all of it is tested without a window.
 
 The settings file is plain JSON written by us (never `QSettings`, whose reader unpickles `PyObjectWrapper`
