@@ -28,7 +28,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _setting(text: str) -> tuple[str, object]:
-    from . import settings
+    from .model import settings
 
     name, sep, raw = text.partition("=")
     if not sep or name not in settings.BY_NAME:
@@ -47,7 +47,7 @@ TABS = ("distances", "why", "latent", "compare", "attack")
 
 
 def _sweep(text: str) -> tuple[str, tuple]:
-    from .compare import parse_values
+    from .model.compare import parse_values
 
     name, sep, values = text.partition("=")
     try:

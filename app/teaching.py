@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from igc_core import checkpoints
 
 from . import style
-from .compare import parse_values
+from .model.compare import parse_values
 
 if TYPE_CHECKING:
     from .attack_demo import AttackOutcome

@@ -16,7 +16,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QImage, QPainter,
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from . import style
-from .explain import diverging_rgb, rgb_mosaic
+from .model.explain import diverging_rgb, rgb_mosaic
 from .style import INK, MUTED, class_colour
 
 class PaintMeter:

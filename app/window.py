@@ -16,17 +16,18 @@ from PySide6.QtWidgets import (
 
 from igc_core import checkpoints, data
 
-from . import about, export, settings, two_digit
+from . import about, export
 from .keys import KeyRouter
+from .model import settings, two_digit
+from .model.session import Session
+from .model.view import View
 from .panels.input_panel import SAMPLES, InputPanel
 from .panels.result_panel import ResultPanel
 from .panels.settings_panel import SettingsPanel
 from .panels.transport import Transport
 from .panels.two_digit_panel import TwoDigitPanel
-from .session import Session
 from .style import TIPS, Banner, apply_theme  # noqa: F401 - apply_theme is re-exported for main and tests
 from .teaching import Teaching
-from .view import View
 
 WELCOME = ("Welcome! Draw a digit in the Input box on the left (or click a digit button under it), then press Space "
            "or ▶ Play to watch the search. F1 explains how IGC works.")

@@ -14,9 +14,9 @@ from PySide6.QtWidgets import (
 from igc_core import checkpoints, data
 
 from ..canvas import DigitView, DrawingCanvas
-from ..settings import NOISE_MAX
-from .noisy_input import NoisyInput
+from ..model.settings import NOISE_MAX
 from ..style import TIPS
+from .noisy_input import NoisyInput
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = checkpoints.ASSETS / "samples"

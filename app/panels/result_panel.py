@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
 
 from .. import style
 from ..curves import CurvesView
+from ..model.view import View
 from ..style import INK, MUTED, TIPS, VERDICT_MARKS, VERDICT_TINTS
-from ..view import View
 from ..widgets import DistanceBars, OOCGauge, ReconstructionGrid
 from .attack_panel import AttackPanel
 from .compare_panel import ComparePanel

@@ -11,9 +11,9 @@ from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from .. import style
-from ..explain import POSITIVE, NEGATIVE, difference, distance_of, diverging_rgb
+from ..model.explain import POSITIVE, NEGATIVE, difference, distance_of, diverging_rgb
+from ..model.view import View, format_pair
 from ..style import INK, MUTED, class_colour
-from ..view import View, format_pair
 from ..widgets import PAINT
 
 SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")

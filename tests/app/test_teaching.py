@@ -10,12 +10,12 @@ import pytest
 from PySide6.QtCore import QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import QAbstractButton, QLabel
 
-from app.compare import parse_values
-from app.explain import diverging_rgb, rgb_mosaic
-from app.history import Frame, History
-from app.narration import narrate
-from app.replay import Replayer
-from app.view import RunInfo, SessionState, format_pair, make_view
+from app.model.compare import parse_values
+from app.model.explain import diverging_rgb, rgb_mosaic
+from app.model.history import Frame, History
+from app.model.narration import narrate
+from app.model.replay import Replayer
+from app.model.view import RunInfo, SessionState, format_pair, make_view
 from igc_core import search
 from igc_core.search import SearchConfig
 
@@ -83,7 +83,7 @@ class InProcessRunner(QObject):
 
 @pytest.fixture
 def in_process(monkeypatch):
-    monkeypatch.setattr("app.session.SearchRunner", InProcessRunner)
+    monkeypatch.setattr("app.model.session.SearchRunner", InProcessRunner)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def digit() -> np.ndarray:
 
 @pytest.fixture
 def session(qtbot, in_process, tiny):
-    from app.session import Session
+    from app.model.session import Session
 
     s = Session(max_threads=1)
     s.set_model(tiny[0], tiny[1], "tiny")
@@ -502,7 +502,7 @@ def test_a_two_digit_model_keeps_the_teaching_tools_out_of_its_way(qtbot, make_w
     """Two-digit mode (issue 11) has no replay, sweeps or tabs yet: they stay off, and what is shared still works."""
     from test_two_digit import _tiny_two_digit, two_digit_frame
 
-    from app import two_digit
+    from app.model import two_digit
     from conftest import run_and_wait
     from igc_core import checkpoints
 

@@ -6,9 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from app.history import Frame, History
-from app.threshold import Threshold, gauge_max_for, threshold_for
-from app.view import RunInfo, SessionState, format_pair, make_view
+from app.model.history import Frame, History
+from app.model.threshold import Threshold, gauge_max_for, threshold_for
+from app.model.view import RunInfo, SessionState, format_pair, make_view
 from igc_core.search import SearchConfig, SearchResult
 
 C = 10
@@ -175,7 +175,7 @@ def test_a_threshold_for_another_distance_gives_no_out_of_class_verdict():
 
 
 def test_the_view_modules_import_without_qt():
-    code = ("import sys; import app.view, app.settings, app.threshold, app.history, app.engine_process; "
+    code = ("import sys; import app.model.view, app.model.settings, app.model.threshold, app.model.history, app.engine.engine_process; "
             "bad = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))]; print(bad); sys.exit(bool(bad))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr

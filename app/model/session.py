@@ -25,14 +25,14 @@ from igc_core import runtime
 from igc_core import search as engine
 from igc_core.search import SearchConfig
 
+from ..engine.worker import SearchRunner
+from ..widgets import PAINT
 from . import two_digit
 from .compare import RunSummary, Sweep, SweepPoint, image_key
 from .history import History
 from .replay import SPEEDS, Replayer
 from .threshold import gauge_max_for, manual, threshold_for
 from .view import RunInfo, SessionState, Threshold, View, make_view
-from .widgets import PAINT
-from .worker import SearchRunner
 
 MIN_INTERVAL_S = 1 / 30
 DRAW_SHARE = 0.1  # drawing may take at most this share of the time while a search runs
