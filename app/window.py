@@ -1,7 +1,7 @@
 """The main window: panels laid out, menus, dialogs, drag and drop, the message banner and the settings file.
 
-The run itself belongs to the session (`app.session.Session`); the panels draw its `View`. This class only
-wires them together and talks to the user (files, messages, keys).
+The run itself belongs to the session (`app.model.session.Session`, wired to Qt in `app.qt_session`); the panels
+draw its `View`. This class only wires them together and talks to the user (files, messages, keys).
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from igc_core import checkpoints, data
 from . import about, export
 from .keys import KeyRouter
 from .model import settings, two_digit
-from .model.session import Session
 from .model.view import View
 from .panels.input_panel import SAMPLES, InputPanel
 from .panels.result_panel import ResultPanel
 from .panels.settings_panel import SettingsPanel
 from .panels.transport import Transport
 from .panels.two_digit_panel import TwoDigitPanel
+from .qt_session import QtSession
 from .style import TIPS, Banner, apply_theme  # noqa: F401 - apply_theme is re-exported for main and tests
 from .teaching import Teaching
 
@@ -48,7 +48,7 @@ class MainWindow(QMainWindow):
         loaded = settings.load(self.settings_path)
         self.values = {**loaded.values, **(overrides or {})}
         self.model_path: str | None = None
-        self.session = Session(self)
+        self.session = QtSession(self)
         self.session.view_changed.connect(self._render)
         self.session.run_finished.connect(self._on_finished)
         self.session.run_failed.connect(lambda msg: self.show_message(f"The search failed: {msg}", "error"))

@@ -81,9 +81,25 @@ class InProcessRunner(QObject):
         pass
 
 
+class HandTimer:
+    """A timer that never fires by itself: the test ticks by hand."""
+
+    def __init__(self):
+        self.active = False
+
+    def start(self, ms: int) -> None:
+        self.active = True
+
+    def stop(self) -> None:
+        self.active = False
+
+    def is_active(self) -> bool:
+        return self.active
+
+
 @pytest.fixture
 def in_process(monkeypatch):
-    monkeypatch.setattr("app.model.session.SearchRunner", InProcessRunner)
+    monkeypatch.setattr("app.qt_session.SearchRunner", InProcessRunner)
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +118,9 @@ def digit() -> np.ndarray:
 
 @pytest.fixture
 def session(qtbot, in_process, tiny):
-    from app.model.session import Session
+    from app.qt_session import QtSession
 
-    s = Session(max_threads=1)
+    s = QtSession(max_threads=1)
     s.set_model(tiny[0], tiny[1], "tiny")
     yield s
     s.shutdown()
@@ -160,7 +176,8 @@ def test_the_replay_keeps_to_its_speed_and_passes_no_frame_when_it_can_draw_them
     steps = list(range(0, 21))
     now = [0.0]
     shown, ended = [], []
-    r = Replayer(lambda: steps, shown.append, lambda: ended.append(True), clock=lambda: now[0])
+    r = Replayer(lambda: steps, shown.append, lambda: ended.append(True), lambda _callback, _repeating: HandTimer(),
+                 clock=lambda: now[0])
     r.play(0, "2x")
     r.pause()  # the test ticks by hand
     for k in range(1, 21):
