@@ -50,6 +50,20 @@ def mosaic(recons: np.ndarray, gap: int = 1) -> np.ndarray:
     return out
 
 
+def gray_image(a: np.ndarray) -> QImage:
+    """(H, W) in [-0.5, 0.5] -> an 8-bit grey QImage (white ink on black, as the model sees it)."""
+    pixels = np.ascontiguousarray((np.clip(a.astype(np.float32) + 0.5, 0, 1) * 255).round().astype(np.uint8))
+    h, w = pixels.shape
+    return QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+
+
+def rgb_image(rgb: np.ndarray) -> QImage:
+    """(H, W, 3) uint8 -> an RGB QImage (a copy: the array may change)."""
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
 def nice_ticks(top: float, count: int = 4) -> list[float]:
     """Round tick values from 0 to about `top`."""
     if not (top > 0 and math.isfinite(top)):

@@ -21,11 +21,11 @@ from .keys import KeyRouter
 from .model import settings, two_digit
 from .model.view import View
 from .panels.input_panel import SAMPLES, InputPanel
-from .panels.result_panel import ResultPanel
 from .panels.settings_panel import SettingsPanel
 from .panels.transport import Transport
 from .panels.two_digit_panel import TwoDigitPanel
 from .qt_session import QtSession
+from .result_panel import ResultPanel
 from .style import TIPS, Banner, apply_theme  # noqa: F401 - apply_theme is re-exported for main and tests
 from .teaching import Teaching
 
@@ -175,7 +175,7 @@ class MainWindow(QMainWindow):
             "images" if self.session.state.grid_mode == "differences" else "differences"),
                "Show each reconstruction's difference from the input instead of the reconstruction")
         m.addSeparator()
-        from .panels.result_panel import TAB_TITLES, TABS
+        from .result_panel import TAB_TITLES, TABS
 
         for i, tab in enumerate(TABS):
             action(m, TAB_TITLES[tab], f"Ctrl+{i + 1}", lambda _=False, t=tab: self.result_panel.show_tab(t))

@@ -16,7 +16,7 @@ from ..attack_demo import EPS_MAX, METHODS, AttackOutcome, Cancelled, make_adver
 from ..model.explain import diverging_rgb
 from ..model.view import View
 from ..style import INK, MUTED
-from .why_panel import gray_image, rgb_image
+from ..widgets import gray_image, rgb_image
 
 
 class _Relay(QObject):

@@ -15,8 +15,8 @@ from igc_core import checkpoints, data
 
 from ..canvas import DigitView, DrawingCanvas
 from ..model.settings import NOISE_MAX
+from ..noisy_input import NoisyInput
 from ..style import TIPS
-from .noisy_input import NoisyInput
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = checkpoints.ASSETS / "samples"

@@ -29,9 +29,9 @@ from igc_core.pairs import compose, fixed_pairs
 from ..canvas import DrawingCanvas
 from ..model.settings import NOISE_MAX
 from ..model.two_digit import CLASSES, LABELS, TwoDigitView
+from ..noisy_input import NoisyInput
 from ..style import INK, MUTED, TIPS, VERDICT_MARKS, VERDICT_TINTS, class_colour
 from ..widgets import PAINT, mosaic
-from .noisy_input import NoisyInput
 
 SAMPLES = checkpoints.ASSETS / "samples"
 MODE_TIPS = ("per-label (paper Sec. 1.4): tens fixed to each class with the units' condition relaxed and searched,\n"

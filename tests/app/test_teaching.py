@@ -410,7 +410,7 @@ def test_sweep_values_are_checked():
 
 def clipped(w) -> list[str]:
     """Visible labels and buttons whose text does not fit (word-wrapped and eliding labels excepted)."""
-    from app.panels.result_panel import ElidedLabel
+    from app.result_panel import ElidedLabel
 
     bad = []
     for widget in w.findChildren(QLabel) + w.findChildren(QAbstractButton):
