@@ -7,33 +7,13 @@ a sweep and a replay publish, with no event loop and no process.
 import numpy as np
 import pytest
 
-from app.model.history import Frame
 from app.model.session import Session
-from igc_core import checkpoints, search
+from igc_core import checkpoints
 from igc_core.search import SearchConfig
 
+from conftest import HandTimer, search_in_process
+
 FAST = dict(steps=6, lr=0.05, precision="fp32")
-
-
-class HandTimer:
-    """A timer that fires only when the test says."""
-
-    def __init__(self, callback, repeating):
-        self.callback, self.repeating, self.active = callback, repeating, False
-
-    def start(self, ms: int) -> None:
-        self.active = True
-
-    def stop(self) -> None:
-        self.active = False
-
-    def is_active(self) -> bool:
-        return self.active
-
-    def fire(self) -> None:
-        if not self.repeating:
-            self.active = False
-        self.callback()
 
 
 class HandRunner:
@@ -50,11 +30,7 @@ class HandRunner:
 
     def start(self, model, image, config, start_paused=False, max_threads=None) -> int:
         self.calls.append(config)
-        snaps = []
-        result = search.search(model, np.array(image, np.float32)[None], config, on_snapshot=snaps.append,
-                               snapshot_every=1, snapshot_images=True, snapshot_latents=True,
-                               return_reconstructions=True, max_threads=1)
-        self._pending = ([Frame.from_snapshot(s) for s in snaps], result)
+        self._pending = search_in_process(model, image, config)
         self.state = "paused" if start_paused else "running"
         self.session.on_state(self.state)  # as the engine's runner says at once
         return len(self.calls)

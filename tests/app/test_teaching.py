@@ -19,7 +19,7 @@ from app.model.view import RunInfo, SessionState, format_pair, make_view
 from igc_core import search
 from igc_core.search import SearchConfig
 
-from conftest import draw_one, fast_settings, set_field
+from conftest import HandTimer, draw_one, fast_settings, search_in_process, set_field
 
 C = 10
 FAST = dict(steps=12, lr=0.05, precision="fp32")
@@ -48,11 +48,7 @@ class InProcessRunner(QObject):
 
     def start(self, model, image, config, start_paused=False, max_threads=None) -> int:
         self.calls.append(config)
-        snaps = []
-        result = search.search(model, np.array(image, np.float32)[None], config, on_snapshot=snaps.append,
-                               snapshot_every=1, snapshot_images=True, snapshot_latents=True,
-                               return_reconstructions=True, max_threads=1)
-        frames = [Frame.from_snapshot(s) for s in snaps]
+        frames, result = search_in_process(model, image, config)
         self._gen += 1
         gen = self._gen
         self.state = "running"
@@ -79,22 +75,6 @@ class InProcessRunner(QObject):
 
     def set_interval(self, seconds: float) -> None:
         pass
-
-
-class HandTimer:
-    """A timer that never fires by itself: the test ticks by hand."""
-
-    def __init__(self):
-        self.active = False
-
-    def start(self, ms: int) -> None:
-        self.active = True
-
-    def stop(self) -> None:
-        self.active = False
-
-    def is_active(self) -> bool:
-        return self.active
 
 
 @pytest.fixture
