@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.size:
         window.resize(*args.size)
     if args.presentation:
-        window.teaching.set_presentation(True)
+        window.set_presentation(True)
     if args.tab:
         window.result_panel.show_tab(args.tab)
     if args.grid:

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 
 from igc_core import checkpoints, data
 
-from . import about, export
+from . import about, export, style
 from .keys import KeyRouter
 from .model import settings, two_digit
 from .model.view import View
@@ -59,7 +59,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("IGC: draw a digit and watch the generator find it")
         self.setAcceptDrops(True)
         self._build_ui(data_dir)
-        self.teaching = Teaching(self)
+        self.teaching = Teaching(self.session, self.result_panel, self, self)
+        self.presenting = False
+        self._inheriting: list | None = None  # the widgets that take the window's font (presentation mode)
         self._build_actions()
         self.keys = KeyRouter(self, {"play": self.toggle_play, "step": self.single_step, "back": self.scrub_back,
                                      "stop": self.stop_search, "run": self.start_search})
@@ -123,6 +125,8 @@ class MainWindow(QMainWindow):
         self.transport.stop.connect(self.stop_search)
         self.transport.reset.connect(self.reset)
         self.transport.scrub.connect(self.session.scrub)
+        self.transport.run.connect(lambda: self.start_search())
+        self.transport.speed.connect(self.session.set_speed)
         outer.addWidget(self.transport)
         self.status_label = QLabel()
         self.statusBar().addWidget(self.status_label, 1)
@@ -167,8 +171,8 @@ class MainWindow(QMainWindow):
         for name in settings.search.PRESETS:
             action(m, f"Preset: {name}", None, lambda _=False, n=name: self.settings_panel.set_preset(n), TIPS["preset"])
         m = self.menuBar().addMenu("&View")
-        self.presentation_action = action(m, "Presentation mode", "F11", lambda: self.teaching.set_presentation(
-            not self.teaching.presenting), "Large fonts, no settings panel: for a projector (F11 again leaves it)")
+        self.presentation_action = action(m, "Presentation mode", "F11", lambda: self.set_presentation(
+            not self.presenting), "Large fonts, no settings panel: for a projector (F11 again leaves it)")
         self.presentation_action.setCheckable(True)
         action(m, "Replay the run\tSpace", None, self.session.replay, "Play the recorded run again without searching")
         action(m, "Differences in the grid", "Ctrl+D", lambda: self.session.set_grid_mode(
@@ -466,6 +470,29 @@ class MainWindow(QMainWindow):
     def show_message(self, text: str, level: str = "info") -> None:
         self.banner.show_message(text, level)
         self.flash(text.splitlines()[0], 10000)
+
+    def hide_message(self) -> None:
+        self.banner.hide()
+
+    def set_presentation(self, on: bool) -> None:
+        """Large fonts (1.6x), no settings panel: the grid, the curves and the verdict fill the screen."""
+        self.presenting = bool(on)
+        style.set_scale(style.PRESENTATION_SCALE if on else 1.0)
+        apply_theme(QApplication.instance())
+        if self._inheriting is None:  # the widgets that take the window's font (no font of their own), found once
+            self._inheriting = [c for c in self.findChildren(QWidget) if not c.testAttribute(Qt.WidgetAttribute.WA_SetFont)]
+        for c in [self, *self._inheriting]:  # set one by one: a font change does not reach widgets under a style sheet
+            f = c.font()
+            f.setPointSizeF(style.BASE_POINTS * style.scale())
+            c.setFont(f)
+        self.settings_panel.setVisible(not on)
+        self.menuBar().setVisible(not on)  # its shortcuts (F11, F1, Ctrl+…) still work
+        self.statusBar().setVisible(not on)
+        self.input_panel.set_compact(on)
+        for panel in (self.result_panel, self.transport, self.banner):
+            panel.rescale()
+        self.presentation_action.setChecked(on)
+        self.flash("Presentation mode: F11 leaves it." if on else "Presentation mode off.", 4000)
 
     def show_help(self):
         return about.show_how(self, self.session.view, self.session.model_name or "")

@@ -279,6 +279,18 @@ class Session:
             self.replayer.play(index, speed)
         return True
 
+    def replay_ready(self, next_search: Callable[[], tuple[np.ndarray, object]]) -> bool:
+        """Whether Play would replay: a finished run is shown and what a new search would use now (`next_search()`:
+        model input and settings; ValueError when there is nothing to search) is still the run's own."""
+        v = self._view
+        if self.is_two_digit or self.is_active() or v.run is None or self.result is None or v.frames < 2:
+            return False
+        try:
+            x, config = next_search()
+        except ValueError:
+            return True  # nothing else to search (an empty canvas): the shown run is what there is
+        return config == v.run.config and x.shape == v.run.image.shape and np.array_equal(x, v.run.image)
+
     def pause_replay(self) -> None:
         if self._state.replay == "playing":
             self.replayer.pause()
@@ -308,6 +320,13 @@ class Session:
     def select_class(self, c: int | None) -> None:
         """Compare the leader with class `c` in 'why this class' (None, or the leader itself: the runner-up)."""
         self._update(selected=None if c is None or c < 0 else int(c))
+
+    def pick_class(self, c: int) -> bool:
+        """A class clicked: compare it with the winner; clicked again, or the winner itself, the runner-up again.
+        True when `c` is now the class compared."""
+        v = self._view
+        self.select_class(None if c == v.selected or c == v.leader else c)
+        return c not in (v.leader, v.selected)
 
     def set_grid_mode(self, mode: str) -> None:
         """The grid shows the reconstructions ("images") or their differences from the input ("differences")."""

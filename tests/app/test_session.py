@@ -116,3 +116,29 @@ def test_a_replay_walks_the_recorded_steps_on_a_repeating_timer(hand):
     assert len(ticking) == 1 and len(runner.calls) == 1
     s.pause_replay()
     assert s.view.replay == "paused" and not ticking[0].active
+
+
+def test_replay_is_offered_only_while_the_input_and_settings_are_the_runs_own(hand):
+    s, runner, _ = hand
+    config = SearchConfig(**FAST)
+
+    def nothing():
+        raise ValueError("the canvas is empty")
+
+    assert not s.replay_ready(lambda: (digit(), config)), "no run yet"
+    s.start(digit(), 0.0, config)
+    runner.deliver(s)
+    assert s.replay_ready(lambda: (digit(), config)) and s.replay_ready(nothing)
+    assert not s.replay_ready(lambda: (digit(), config.with_(steps=7)))
+    assert not s.replay_ready(lambda: (-digit(), config))
+
+
+def test_a_class_clicked_is_compared_and_a_second_click_goes_back_to_the_runner_up(hand):
+    s, runner, _ = hand
+    s.start(digit(), 0.0, SearchConfig(**FAST))
+    runner.deliver(s)
+    v = s.view
+    other = next(c for c in v.order if c not in (v.leader, v.runner_up))
+    assert s.pick_class(other) and s.view.compare == other
+    assert not s.pick_class(other) and s.view.compare == v.runner_up
+    assert not s.pick_class(v.leader) and s.view.compare == v.runner_up

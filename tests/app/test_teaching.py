@@ -412,7 +412,7 @@ def test_presentation_mode_fits_a_projector_with_nothing_clipped(qtbot, window, 
 
     w = window
     narration_points = w.transport.narration.font().pointSizeF()
-    w.teaching.set_presentation(True)
+    w.set_presentation(True)
     w.resize(*size)
     w.input_panel.set_input_image(digit() + 0.5, "MNIST test #9999", 7)  # the longest name a sample gets
     fast(w)
@@ -439,7 +439,7 @@ def test_presentation_mode_fits_a_projector_with_nothing_clipped(qtbot, window, 
     assert rp.why.diffs and rp.why.elided == []
     assert w.input_panel.digit_buttons[0].font().pointSizeF() >= 1.6 * 11 - 1e-6  # the inherited fonts grow too
     assert rp.tabs.tabBar().font().pointSizeF() >= 1.6 * 11 - 1e-6
-    w.teaching.set_presentation(False)
+    w.set_presentation(False)
     assert w.settings_panel.isVisible() and abs(w.transport.narration.font().pointSizeF() - narration_points) < 1e-6
 
 
@@ -519,5 +519,5 @@ def test_a_two_digit_model_keeps_the_teaching_tools_out_of_its_way(qtbot, make_w
     with pytest.raises(ValueError, match="two-digit"):
         w.session.sweep(np.zeros((28, 56), np.float32), 0.0, SearchConfig(), "lambda_lr", (0.0, 0.1))
     w.show_help().close()
-    w.teaching.set_presentation(True)
-    w.teaching.set_presentation(False)
+    w.set_presentation(True)
+    w.set_presentation(False)
