@@ -314,7 +314,7 @@ def test_window_stays_responsive_during_a_search(qtbot, make_window, tiny_model_
 
 
 def test_a_vanished_remembered_model_falls_back(qtbot, make_window, settings_file, tmp_path):
-    from app import settings
+    from app.model import settings
     from igc_core import checkpoints
 
     settings.save(settings_file, {**settings.defaults(), "model": str(tmp_path / "gone.safetensors")})
