@@ -276,7 +276,7 @@ class MainWindow(QMainWindow):
         cfg = meta.get("model", {})
         self.session.set_model(model, meta, f"{name} ({meta.get('kind', '?')}, latent {cfg.get('latent_dim', '?')})")
         self._set_two_digit(two_digit.is_two_digit(model), meta)
-        self.settings_panel.set_encoder_available(meta.get("kind") == "cvae")
+        self.settings_panel.set_encoder_available(model.has_encoder)
         self.result_panel.latent.set_latent_dim(int(cfg.get("latent_dim", 2) or 2))
         self._plan()
         self.settings_panel.model_label.setText(f"Model: {self.session.model_name}")

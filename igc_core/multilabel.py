@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .generators import ConditionalGenerator
+from .generators import Generator
 from .runtime import ThreadTuner, choose_precision
 from .search import setting, settings_of
 from .search import (SearchConfig, adam_step, check_images, divergence, freeze, objective, preprocess, resolve_device,
@@ -160,7 +160,7 @@ class MultiLabelResult:
 
 
 def search(
-    generator: ConditionalGenerator,
+    generator: Generator,
     images: np.ndarray | torch.Tensor,
     config: MultiLabelConfig = MultiLabelConfig(),
     *,
