@@ -151,6 +151,7 @@ def check_sidecar(meta: Any, name: str = "the sidecar") -> dict:
         raise CheckpointError(f"{name}: {problem}")
     recommended_search(meta, name)
     _check_metrics(meta.get("metrics", {}), name)
+    _check_calibrations(meta.get("calibrations", []), name)
     return {**meta, "kind": kind.name, "model": model}
 
 
@@ -243,6 +244,19 @@ def _entries_problem(meta: dict) -> str | None:
         if key in meta and not isinstance(meta[key], dict):
             return f"the entry {key!r} must be a section of entries (got {_short(meta[key])})"
     return None
+
+
+def _check_calibrations(entries: Any, name: str) -> None:
+    """The out-of-class calibrations (igc_core.verdict): a list of them, each readable."""
+    from .verdict import Calibration
+
+    if not isinstance(entries, list) or len(entries) > 100:
+        raise CheckpointError(f"{name}: 'calibrations' must be a list of calibrations (got {_short(entries)})")
+    for entry in entries:
+        try:
+            Calibration.from_dict(entry)
+        except ValueError as exc:
+            raise CheckpointError(f"{name}: an out-of-class calibration is invalid ({exc})") from None
 
 
 def _check_metrics(metrics: dict, name: str) -> None:
@@ -401,11 +415,34 @@ def load_classifier(path: str | Path, device: str = "cpu"):
 def set_metric(path: str | Path | None, key: str, value, note: dict | None = None) -> None:
     """Record a measured figure (such as the OOC threshold) in a checkpoint's sidecar; a figure the schema
     refuses (a non-finite threshold) is refused before anything is written, so the model keeps loading."""
+    update_sidecar(path, lambda meta: {**meta, "metrics": {**meta.get("metrics", {}), key: value, **(note or {})}})
+
+
+def update_sidecar(path: str | Path | None, change) -> dict:
+    """Change a checkpoint's sidecar by `change(meta) -> meta`, checked by the schema before anything is written,
+    and written whole or not at all (a temporary file beside it, then renamed): a full disk or a refused value
+    leaves the old sidecar, so the model keeps loading. Returns the new sidecar."""
     _, sidecar = paths(path if path is not None else DEFAULT_MODEL)
-    meta = read_meta(sidecar)
-    meta["metrics"] = {**meta.get("metrics", {}), key: value, **(note or {})}
-    meta = check_sidecar(meta, sidecar.name)
-    sidecar.write_text(json.dumps(meta, indent=2) + "\n")
+    meta = check_sidecar(change(read_meta(sidecar)), sidecar.name)
+    write_atomically(sidecar, (json.dumps(meta, indent=2, allow_nan=False) + "\n").encode())
+    return meta
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a new temporary file in the same folder and a rename."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def recommended_threshold(meta: dict, sigma: float = 0.0) -> float | None:

@@ -367,6 +367,8 @@ def resume(folder: str, model, opt, sched, rng: torch.Generator, config) -> int:
             opt.state[p] = {"step": torch.tensor(state["adam_steps"][str(i)]),
                             "exp_avg": tensors[f"opt.{i}.exp_avg"], "exp_avg_sq": tensors[f"opt.{i}.exp_avg_sq"]}
     sched.load_state_dict(state["scheduler"])
+    for group, lr in zip(opt.param_groups, sched.get_last_lr()):  # the rate the scheduler had set
+        group["lr"] = lr
     rng.set_state(tensors["rng"])
     return int(state["epochs_done"])
 

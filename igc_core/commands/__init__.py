@@ -4,6 +4,6 @@ Commands parse arguments, call the engine and print; the measuring itself lives 
 (`igc_core.evaluate`, `igc_core.search`, ...), which never print.
 """
 
-from . import attack, bench, classify, evaluate, train
+from . import attack, bench, calibrate, classify, evaluate, train
 
-COMMANDS = (train, classify, evaluate, bench, attack)
+COMMANDS = (train, classify, evaluate, calibrate, bench, attack)
