@@ -8,14 +8,16 @@ as the reference). Per row (one image, one search, one restart) the loss is the 
 (paper Sec. 3.1):
     L = dif(G(c, z), d) + lambda_LR * mean|zscore(z)|,   c = [one-hot of the fixed labels | softmax(u / T)]
 with z and the logits u both trained by Adam and the softmax temperature T annealed from `temperature` to
-`final_temperature`. Label i's class k scores the final L_DD of the search that fixed it (the best over
+`final_temperature`. Label i's class k scores what the single-label search scores (`search.class_score`:
+the final L_DD, or with score "loss" L_DD + score_lambda * L_LR) of the search that fixed it (the best over
 restarts); in the exhaustive mode, the best of the combinations holding it. The predicted class per label is
 the best-scoring one; OOC (paper Sec. 3.2) is the largest over labels of each label's best score, so an image
 is in class only if every label's search explains it.
 
-Like `igc_core.search`, the work is one tensor of shape (images, searches, restarts, ...) kept flat as rows;
-rows never interact, so a batch equals a one-image loop, and starting points are drawn per (search, restart)
-from the seed, shared by all images.
+This module only says what to search (`plan`, the relaxed starting logits); the loop is the single-label
+search's own (`igc_core.search.solve` over a `Problem`): one tensor of shape (images, searches, restarts, ...)
+kept flat as rows; rows never interact, so a batch equals a one-image loop, and starting points are drawn per
+(search, restart) from the seed, shared by all images.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ import numpy as np
 import torch
 
 from .generators import ConditionalGenerator
-from .search import Hooks, Problem, SearchConfig, check_images, preprocess, resolve_device, run_chunks, start_points
+from .search import (Hooks, Problem, SearchConfig, check_images, fields_of, preprocess, resolve_device, run_chunks,
+                     start_points)
 
 MODES = ("per-label", "exhaustive")
 ROWS_PER_CHUNK = 10  # x search.batch_size: latents per chunk, as many as the single-label search's 10 classes
@@ -198,22 +201,5 @@ def search(
                   return_reconstructions=return_reconstructions, return_latents=return_latents,
                   return_conditions=return_conditions)
     per_chunk = max(1, min(sc.batch_size, sc.batch_size * ROWS_PER_CHUNK // (S * R)))
-    out, choice = run_chunks(generator, imgs, sc, per_chunk, S, problem, hooks, max_threads)
-    K = len(classes)
-    return MultiLabelResult(
-        labels=out.get("labels", np.zeros((0, K), dtype=np.int64)),
-        ooc=out.get("ooc", np.zeros(0, dtype=np.float32)),
-        distances=out.get("distances", [np.zeros((0, c), np.float32) for c in classes]),
-        diverged=out.get("diverged", np.zeros(0, dtype=bool)),
-        searches=searches,
-        search_distances=out.get("search_distances", np.zeros((0, S), dtype=np.float32)),
-        best_restart=out.get("best_restart", np.zeros((0, S), dtype=np.int64)),
-        steps_done=out.get("steps_done", 0),
-        stopped=out.get("stopped", False),
-        config=config,
-        precision=choice.precision,
-        precision_reason=choice.reason,
-        conditions=out.get("conditions"),
-        reconstructions=out.get("reconstructions"),
-        latents=out.get("latents"),
-    )
+    out = run_chunks(generator, imgs, sc, per_chunk, S, problem, hooks, max_threads)
+    return MultiLabelResult(config=config, searches=searches, **fields_of(MultiLabelResult, out))

@@ -10,6 +10,10 @@ Each latent's loss depends on its own z only, and Adam is elementwise, so the la
 the summed loss gives every latent exactly its own gradient, and a batch equals a one-image loop.
 The random restarts are drawn once per (class, restart) from the seed and shared by all images, so an
 image's result does not depend on which images share its batch.
+
+The loop (`solve`) is shared with the multi-label search (`igc_core.multilabel`, paper Sec. 1.4): a `Problem`
+says which latents to search under which conditions (fixed one-hots, or relaxed logits trained beside z);
+the single-label search is the case of one label whose searches fix one class each.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import torch
 from torch.nn import functional as F
 
 from .generators import ConditionalGenerator
-from .runtime import PrecisionChoice, ThreadTuner, check_threads, choose_precision
+from .runtime import ThreadTuner, check_threads, choose_precision
 
 DIFS = ("mae", "mse", "bce")
 SCORES = ("dif", "loss")
@@ -404,21 +408,9 @@ def search(
     hooks = Hooks(on_frame=snapshot if on_snapshot is not None else None, every=snapshot_every,
                   frame_images=snapshot_images, frame_latents=snapshot_latents, should_stop=should_stop,
                   return_reconstructions=return_reconstructions, return_latents=return_latents)
-    out, choice = run_chunks(generator, imgs, config, config.batch_size, len(searches), problem, hooks, max_threads)
-    return SearchResult(
-        labels=out["labels"][:, 0] if out else np.zeros(0, dtype=np.int64),
-        ooc=out.get("ooc", np.zeros(0, dtype=np.float32)),
-        distances=out["distances"][0] if out else np.zeros((0, C), dtype=np.float32),
-        best_restart=out.get("best_restart", np.zeros((0, C), dtype=np.int64)),
-        diverged=out.get("diverged", np.zeros(0, dtype=bool)),
-        steps_done=out.get("steps_done", 0),
-        stopped=out.get("stopped", False),
-        config=config,
-        precision=choice.precision,
-        precision_reason=choice.reason,
-        reconstructions=out.get("reconstructions"),
-        latents=out.get("latents"),
-    )
+    out = run_chunks(generator, imgs, config, config.batch_size, len(searches), problem, hooks, max_threads)
+    out.update(labels=out["labels"][:, 0], distances=out["distances"][0])  # the one label's
+    return SearchResult(config=config, **fields_of(SearchResult, out))
 
 
 # ------------------------------------------------------------------------------ the search loop (one, shared)
@@ -473,11 +465,12 @@ class Hooks:
 
 def run_chunks(generator: ConditionalGenerator, images: torch.Tensor, config: SearchConfig, per_chunk: int,
                searches: int, problem: Callable[[torch.Tensor], Problem], hooks: Hooks,
-               max_threads: int | None = None) -> tuple[dict, PrecisionChoice]:
-    """Search `images` (N, H, W) `per_chunk` at a time: `problem(chunk)` says what to search for a chunk.
+               max_threads: int | None = None) -> dict:
+    """Search `images` (N, H, W) `per_chunk` at a time, `searches` per image: `problem(chunk)` says what.
 
-    Freezes the generator, chooses precision and threads, stops at the first chunk that was stopped, and
-    returns the chunks' outcomes joined along the images (empty for no images) and the precision choice."""
+    Freezes the generator, chooses precision and threads, and stops at the first chunk that was stopped.
+    Returns `solve`'s outcome joined along the images (empty arrays for no images; None for what `hooks` did
+    not ask for), with the precision the search ran in and why."""
     device = resolve_device(config.device)
     frozen = freeze(generator, device)
     tuner = ThreadTuner(config.threads, max_threads) if device.type == "cpu" else None
@@ -495,17 +488,28 @@ def run_chunks(generator: ConditionalGenerator, images: torch.Tensor, config: Se
         if tuner is not None:
             tuner.close()
         frozen.restore()
+    out = {"precision": choice.precision, "precision_reason": choice.reason, "reconstructions": None,
+           "latents": None, "conditions": None}
     if not parts:
-        return {}, choice
-    out = {"steps_done": min(p["steps_done"] for p in parts), "stopped": parts[-1]["stopped"],
-           "distances": [np.concatenate(d) for d in zip(*(p["distances"] for p in parts))]}
+        K, S = len(generator.label_classes), searches
+        return {**out, "labels": np.zeros((0, K), np.int64), "ooc": np.zeros(0, np.float32),
+                "distances": [np.zeros((0, c), np.float32) for c in generator.label_classes],
+                "search_distances": np.zeros((0, S), np.float32), "best_restart": np.zeros((0, S), np.int64),
+                "diverged": np.zeros(0, bool), "steps_done": 0, "stopped": False}
+    out.update(steps_done=min(p["steps_done"] for p in parts), stopped=parts[-1]["stopped"],
+               distances=[np.concatenate(d) for d in zip(*(p["distances"] for p in parts))])
     for key, value in parts[0].items():
         if isinstance(value, np.ndarray):
             out[key] = np.concatenate([p[key] for p in parts])
-    return out, choice
+    return out
 
 
-def solve(generator: ConditionalGenerator, problem: Problem, config: SearchConfig, hooks: Hooks = Hooks(),
+def fields_of(cls, values: dict) -> dict:
+    """The entries of `values` that are fields of the dataclass `cls` (to build a result from an outcome)."""
+    return {name: values[name] for name in cls.__dataclass_fields__ if name in values}
+
+
+def solve(generator: ConditionalGenerator, problem: Problem, config: SearchConfig, hooks: Hooks | None = None,
           first: int = 0, tuner: ThreadTuner | None = None) -> dict:
     """Run one chunk's search (paper Sec. 3: Adam on z, and on the relaxed logits u, of Sec. 1.4) and rank it.
 
@@ -513,6 +517,7 @@ def solve(generator: ConditionalGenerator, problem: Problem, config: SearchConfi
     best_restart (n, S), diverged (n,); steps_done, stopped; and, when `hooks` asks, the best restart's final
     reconstructions (n, S, H, W), latents (n, S, L) and conditions (n, S, D).
     """
+    hooks = hooks if hooks is not None else Hooks()
     n, S, R, L = problem.z.shape
     P, M = problem.target.shape[1], n * S * R
     blocks, D = problem.blocks, problem.blocks[-1].stop
