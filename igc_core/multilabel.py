@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .generators import ConditionalGenerator
+from .generators import Generator
 from .search import (Hooks, Problem, SearchConfig, check_images, fields_of, preprocess, resolve_device, run_chunks,
                      setting, settings_of, start_points)
 
@@ -160,7 +160,7 @@ class MultiLabelResult:
 
 
 def search(
-    generator: ConditionalGenerator,
+    generator: Generator,
     images: np.ndarray | torch.Tensor,
     config: MultiLabelConfig = MultiLabelConfig(),
     *,

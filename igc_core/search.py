@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .generators import ConditionalGenerator
+from .generators import Generator
 from .runtime import ThreadTuner, check_threads, choose_precision
 
 DIFS = ("mae", "mse", "bce")
@@ -341,7 +341,7 @@ def fit_intensity(recon: torch.Tensor, target: torch.Tensor, lo: float, hi: floa
     return a, target_mean - a * recon_mean
 
 
-def objective(generator: ConditionalGenerator, z: torch.Tensor, cond: torch.Tensor, target: torch.Tensor,
+def objective(generator: Generator, z: torch.Tensor, cond: torch.Tensor, target: torch.Tensor,
               config: SearchConfig, autocast=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The search's objective for latents z (M, L) under conditions cond (M, C) against target (M, P).
 
@@ -360,7 +360,7 @@ def objective(generator: ConditionalGenerator, z: torch.Tensor, cond: torch.Tens
     return dif + config.lambda_lr * latent_reg, dif, recon
 
 
-def class_score(generator: ConditionalGenerator, config: SearchConfig, dif: torch.Tensor, loss: torch.Tensor,
+def class_score(generator: Generator, config: SearchConfig, dif: torch.Tensor, loss: torch.Tensor,
                 z: torch.Tensor) -> torch.Tensor:
     """What classes are ranked by, per latent (M,): L_DD ("dif", paper Sec. 3.2), or L_DD + w * L_LR ("loss")."""
     if config.score == "dif":
@@ -377,7 +377,7 @@ def preprocess(images: torch.Tensor, config: SearchConfig) -> torch.Tensor:
     return images
 
 
-def start_points(generator: ConditionalGenerator, config: SearchConfig, device: torch.device,
+def start_points(generator: Generator, config: SearchConfig, device: torch.device,
                  searches: int | None = None) -> torch.Tensor:
     """(C, R, L) starting latents shared by every image: restart 0 at the prior mean, the rest around it.
 
@@ -390,7 +390,7 @@ def start_points(generator: ConditionalGenerator, config: SearchConfig, device: 
     return (mean + config.restart_spread * std * noise).to(device)  # (C, R, L)
 
 
-def starting_images(generator: ConditionalGenerator, config: SearchConfig) -> np.ndarray:
+def starting_images(generator: Generator, config: SearchConfig) -> np.ndarray:
     """(C, R, H, W) in [-0.5, 0.5]: what every class's latent draws before the first step (the app shows it
     before a run). Restart 0 at the prior mean (with init "encoder" it starts from the input's encoding instead,
     which needs an image: the prior mean is shown)."""
@@ -425,7 +425,7 @@ class freeze:
     """The generator in eval mode on `device` with no weight gradients (a search never needs them);
     `restore()` puts back its training mode and gradient flags."""
 
-    def __init__(self, generator: ConditionalGenerator, device: torch.device):
+    def __init__(self, generator: Generator, device: torch.device):
         self.generator, self.was_training = generator, generator.training
         self.flags = [p.requires_grad for p in generator.parameters()]
         generator.eval()
@@ -467,7 +467,7 @@ def divergence(final_loss: torch.Tensor, initial_loss: torch.Tensor, z: torch.Te
 
 
 def search(
-    generator: ConditionalGenerator,
+    generator: Generator,
     images: np.ndarray | torch.Tensor,
     config: SearchConfig = SearchConfig(),
     *,
@@ -576,7 +576,7 @@ class Hooks:
     return_conditions: bool = False
 
 
-def run_chunks(generator: ConditionalGenerator, images: torch.Tensor, config: SearchConfig, per_chunk: int,
+def run_chunks(generator: Generator, images: torch.Tensor, config: SearchConfig, per_chunk: int,
                searches: int, problem: Callable[[torch.Tensor], Problem], hooks: Hooks,
                max_threads: int | None = None) -> dict:
     """Search `images` (N, H, W) `per_chunk` at a time, `searches` per image: `problem(chunk)` says what.
@@ -622,7 +622,7 @@ def fields_of(cls, values: dict) -> dict:
     return {name: values[name] for name in cls.__dataclass_fields__ if name in values}
 
 
-def solve(generator: ConditionalGenerator, problem: Problem, config: SearchConfig, hooks: Hooks | None = None,
+def solve(generator: Generator, problem: Problem, config: SearchConfig, hooks: Hooks | None = None,
           first: int = 0, tuner: ThreadTuner | None = None) -> dict:
     """Run one chunk's search (paper Sec. 3: Adam on z, and on the relaxed logits u, of Sec. 1.4) and rank it.
 
@@ -814,7 +814,7 @@ def solve(generator: ConditionalGenerator, problem: Problem, config: SearchConfi
     return out
 
 
-def classify_one(generator: ConditionalGenerator, image: np.ndarray, config: SearchConfig = SearchConfig(), **kw) -> SearchResult:
+def classify_one(generator: Generator, image: np.ndarray, config: SearchConfig = SearchConfig(), **kw) -> SearchResult:
     """Search one (H, W) image; raises `SearchDiverged` with advice when the search blew up."""
     result = search(generator, np.asarray(image)[None], config, **kw)
     if result.diverged[0]:
