@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-from igc_core.commands.common import threads_arg
+from igc_core.argtypes import threads_arg
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -113,14 +113,16 @@ def main(argv: list[str] | None = None) -> int:
 
     # leave a core to the window so drawing stays smooth while the search runs
     torch.set_num_threads(args.threads or max(1, runtime.available_cores() - 1))
-    # The search loop and the window's Python paint code share the GIL; a shorter switch interval than
-    # the default 5 ms keeps the window from waiting in 5 ms slices while the worker runs.
+    # The window's Python paint code shares the GIL with the thread that relays the engine process's frames
+    # and with the attack demo's thread; a shorter switch interval than the default 5 ms keeps the window
+    # from waiting in 5 ms slices while they run.
     sys.setswitchinterval(0.001)
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from .window import MainWindow, apply_theme
+    from .style import apply_theme
+    from .window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("igc")

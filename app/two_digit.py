@@ -29,7 +29,6 @@ from .view import QUANTITY_NAMES, SessionState, Threshold, Verdict, format_pair
 LABELS = ("tens", "units")
 CLASSES = 10
 ROWS = 2 * CLASSES  # the tens search's 10 rows, then the units search's 10
-IMAGE_SHAPE = (28, 56)
 
 
 def is_two_digit(model) -> bool:
