@@ -4,7 +4,8 @@ Scripted figures for a talk (and the docs' screenshots) come from the same progr
 
     python -m app digit.png --size 1366x700 --run --screenshot out.png
 
-opens the image, searches, waits for the result, saves the whole window at exactly that size and exits 0.
+opens the image, searches, waits for the result, saves the whole window at exactly that size and exits 0
+(1 when the search failed or the window could not take that size: the picture is saved all the same).
 """
 
 from __future__ import annotations
@@ -168,8 +169,14 @@ def main(argv: list[str] | None = None) -> int:
         window.close()
 
     later = (lambda: QTimer.singleShot(150, shoot)) if args.screenshot else (lambda: None)
+
+    def run_failed(message: str) -> None:  # the figure shows the failure, and the exit status says so
+        print(f"igc-app: the search failed: {message}", file=sys.stderr)
+        status["code"] = 1
+        later()
+
     if args.screenshot:
-        session.run_failed.connect(lambda _msg: later())
+        session.run_failed.connect(run_failed)
     if args.attack:
         attack = window.result_panel.attack
         attack.set_choice(*args.attack)
