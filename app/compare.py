@@ -14,20 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from igc_core.search import SearchConfig
+from igc_core.search import SETTINGS, SearchConfig, describe
 
-# what a sweep can vary: field -> (the name shown, the type of its values)
+# what a sweep can vary: field -> (the name shown, the type of its values), from the settings' declarations
 SWEEPABLE: dict[str, tuple[str, type]] = {
-    "lambda_lr": ("λ_LR", float),
-    "lr": ("learning rate", float),
-    "restarts": ("restarts", int),
-    "steps": ("steps", int),
-}
+    name: (SETTINGS[name].label, SETTINGS[name].type) for name in ("lambda_lr", "lr", "restarts", "steps")}
 SWEEP_EXAMPLES = {"lambda_lr": "0, 0.01, 0.03, 0.1, 0.3", "lr": "0.0003, 0.001, 0.003, 0.01", "restarts": "1, 2, 5, 10",
                   "steps": "10, 30, 100, 300"}
 MAX_SWEEP = 12
-SHOWN = (("steps", "steps"), ("lr", "lr"), ("lambda_lr", "λ_LR"), ("restarts", "restarts"), ("dif", "L_DD"),
-         ("init", "start"), ("seed", "seed"))
 
 
 def image_key(image: np.ndarray) -> str:
@@ -57,18 +51,13 @@ class RunSummary:
 
 def settings_text(config: SearchConfig) -> str:
     """The settings a teacher changes, in a few words: '100 steps · lr 0.001 · λ_LR 0.03 · 1 restart'."""
-    restarts = f"{config.restarts} restart{'s' if config.restarts != 1 else ''}"
-    return f"{config.steps} steps · lr {config.lr:g} · λ_LR {config.lambda_lr:g} · {restarts}"
+    return " · ".join(describe(config, ("steps", "lr", "lambda_lr", "restarts")))
 
 
 def differences(old: SearchConfig, new: SearchConfig) -> list[str]:
-    """What changed from `old` to `new`, in words: ['λ_LR 0.03 → 0.1']."""
-    out = []
-    for name, shown in SHOWN:
-        a, b = getattr(old, name), getattr(new, name)
-        if a != b:
-            out.append(f"{shown} {a:g} → {b:g}" if isinstance(a, (int, float)) else f"{shown} {a} → {b}")
-    return out
+    """What changed from `old` to `new`, in words and in field order: ['λ_LR 0.03 → 0.1']."""
+    return [f"{s.label} {s.value_text(getattr(old, name))} → {s.value_text(getattr(new, name))}"
+            for name, s in SETTINGS.items() if getattr(old, name) != getattr(new, name)]
 
 
 def ghost_of(runs: tuple[RunSummary, ...], current_number: int | None, key: str | None) -> RunSummary | None:

@@ -1,5 +1,7 @@
 """Every setting of the app declared once: one table of fields builds the settings panel, loads and saves the
-settings file, and builds the engine's `SearchConfig`. No Qt here (the panel that renders the table is
+settings file, and builds the engine's `SearchConfig`. The search's fields are made from the `Setting` each
+`SearchConfig` field declares (`igc_core.search`: title, tooltip, range, panel group); only the app's own
+settings (autorun, curves, window...) are written here. No Qt here (the panel that renders the table is
 `app.panels.settings_panel`), so all of it is tested without a window.
 
 The settings file is plain JSON written by us (never `QSettings`, whose reader unpickles `PyObjectWrapper`
@@ -22,7 +24,6 @@ from igc_core import search
 FORMAT = "igc-app-settings"
 VERSION = 1
 MAX_TEXT = 4096  # longer strings (paths) in the file are refused
-MAX_RESTARTS = 64  # the grid shows one column per restart; beyond this it is unreadable on any screen
 NOISE_MAX = 0.5  # thresholds are measured for sigma 0 ... 0.5 (igc evaluate --ood --save-threshold)
 
 
@@ -86,43 +87,19 @@ class Field:
 
 _P = search.PRESETS[search.DEFAULT_PRESET]
 
+
+def _search_field(s: search.Setting) -> Field:
+    """The panel field of a SearchConfig setting, from its `Setting` (default: the default preset's value)."""
+    choices = s.offered or s.choices
+    kind = "choice" if choices else {int: "int", float: "float"}[s.type]
+    return Field(s.name, kind, getattr(_P, s.name), s.title, s.tip or s.help, s.minimum, s.maximum, s.decimals, s.step,
+                 choices, s.panel, in_config=True)
+
+
 FIELDS: tuple[Field, ...] = (
-    # ---- the search (SearchConfig fields; what the panel does not show comes from the default preset)
-    Field("steps", "int", _P.steps, "Steps", "How many Adam steps each latent takes while searching for the input.",
-          1, 100_000, step=10, group="search", in_config=True),
-    Field("lr", "float", _P.lr, "Learning rate", "Adam's learning rate for the latents. Too large and the search diverges.",
-          0.00001, 100.0, decimals=5, step=0.0005, group="search", in_config=True),
-    Field("lambda_lr", "float", _P.lambda_lr, "λ_LR",
-          "Weight of the latent regulariser L_LR = mean |zscore(z)|, which keeps latents close to the\n"
-          "generator's prior so it cannot draw just any shape (IGC paper, Sec. 3.1).",
-          0.0, 10.0, decimals=4, step=0.01, group="search", in_config=True),
-    Field("restarts", "int", _P.restarts, "Restarts",
-          "Latents per class, each from its own starting point (Parallel IGC, Sec. 3.3);\n"
-          "the best one counts. One column of the grid per restart.",
-          1, MAX_RESTARTS, group="search", in_config=True),
-    Field("dif", "choice", _P.dif, "Distance L_DD",
-          "Image distance L_DD between the reconstruction and the input: mae (the paper's),\n"
-          "mse or bce (binary cross-entropy). The class with the smallest L_DD wins.",
-          choices=search.DIFS, group="search", in_config=True),
-    Field("precision", "choice", _P.precision, "Precision",
-          "auto: the faster of float32 and bfloat16 for this batch on this CPU, measured once and\n"
-          "remembered (one image is usually fastest in float32; bfloat16 only helps large batches on\n"
-          "CPUs that have it natively). The status line says what ran and why.",
-          choices=search.PRECISIONS, group="search", in_config=True),
-    Field("init", "choice", _P.init, "Start at",
-          "Where restart 0 starts: the prior mean (the paper), or the CVAE encoder's guess (CVAE models only).",
-          choices=search.INITS, group="advanced", in_config=True),
-    Field("intensity", "choice", _P.intensity, "Intensity fit",
-          "affine: every reconstruction is compared after fitting it a contrast and a brightness, so a faint or\n"
-          "grey-backed digit is matched by its own class (the 'robust' preset; ROBUSTNESS.md). none: as drawn.",
-          choices=search.INTENSITIES, group="advanced", in_config=True),
-    Field("seed", "int", _P.seed, "Seed", "Random seed for the restarts' starting points and the noise pattern:\nsame seed, same run.",
-          0, 2**31 - 1, group="advanced", in_config=True),
-    Field("device", "choice", _P.device, "Device", "Where the search runs: cpu, cuda (an NVIDIA GPU) or auto (cuda when available).",
-          choices=("cpu", "auto", "cuda"), group="advanced", in_config=True),
-    Field("threads", "int", _P.threads, "Threads",
-          "CPU threads for the search; 0 = automatic (timed while it runs, one core is always left to the window).",
-          0, 256, group="advanced", in_config=True),
+    # ---- the search: the SearchConfig fields the panel shows, in the panel's two groups (the rest come from
+    # the default preset); everything about them is declared beside the field in igc_core.search
+    *(_search_field(s) for group in ("search", "advanced") for s in search.SETTINGS.values() if s.panel == group),
     # ---- the app
     Field("autorun", "bool", False, "Re-run automatically",
           "Search again automatically when a stroke ends, an input is picked or a setting changes.", group="search"),

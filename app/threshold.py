@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from igc_core import checkpoints
+from igc_core import checkpoints, search
 
 FALLBACK_THRESHOLD = 0.12  # MAE scale; used (and said so) when the model's sidecar has no measured threshold
 # "Uncertain" when the winner leads the runner-up by less than this (L_DD, MAE scale). Measured by
@@ -22,8 +22,8 @@ FALLBACK_THRESHOLD = 0.12  # MAE scale; used (and said so) when the model's side
 # 2 / 4 / 10 % of the right ones; the verdicts left "in class" are about 99 % right at every noise level.
 UNCERTAIN_MARGIN = 0.004
 MARGIN_DIF = "mae"  # the image distance the margin was measured with
-# settings that change the distances the threshold was measured on (precision, seed, threads do not matter)
-COMPARED = ("steps", "lr", "lambda_lr", "restarts", "dif", "score", "init")
+# settings that change the distances the threshold was measured on (declared on SearchConfig's fields)
+COMPARED = search.DISTANCE_SETTINGS
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,8 @@ class Threshold:
             text = f"measured for noise σ {self.sigma:.2f}"
         else:
             text = f"interpolated for noise σ {self.sigma:.2f}"
-        return text + (f", other {', '.join(self.differs)}" if self.differs else "")
+        other = ", ".join(search.SETTINGS[name].label for name in self.differs)
+        return text + (f", other {other}" if other else "")
 
 
 def threshold_for(meta: dict, sigma: float, config=None) -> Threshold:

@@ -30,6 +30,7 @@ import torch
 
 from .generators import ConditionalGenerator
 from .runtime import ThreadTuner, choose_precision
+from .search import setting, settings_of
 from .search import (SearchConfig, adam_step, check_images, divergence, freeze, objective, preprocess, resolve_device,
                      start_points)
 
@@ -41,12 +42,20 @@ ROWS_PER_CHUNK = 10  # x search.batch_size: latents per chunk, as many as the si
 class MultiLabelConfig:
     """The multi-label search: the mode, the latent search's settings (`search`), and the relaxed conditions'."""
 
-    mode: str = "per-label"  # "per-label" (paper Sec. 1.4) or "exhaustive" (every combination fixed)
+    mode: str = setting(
+        "per-label", "per-label: fix one label's class, search the other labels' relaxed conditions with the latent "
+                     "(paper Sec. 1.4; 10+10 searches for two digits); exhaustive: every combination (100)",
+        "mode", changes_distances=True, choices=MODES, flag="--multi-label")
     search: SearchConfig = field(default_factory=SearchConfig)  # steps, lr, lambda_LR, restarts, dif, ...
-    cond_lr: float = 0.05  # Adam's learning rate for the relaxed conditions' logits
-    temperature: float = 1.0  # the softmax's temperature at the first step ...
-    final_temperature: float = 1.0  # ... annealed geometrically to this at the last
-    cond_spread: float = 0.0  # restarts 1..: the logits start at cond_spread * N(0, 1) (restart 0: uniform)
+    cond_lr: float = setting(0.05, "Adam learning rate of the relaxed conditions' logits", "condition lr",
+                             changes_distances=True)
+    temperature: float = setting(1.0, "the relaxed conditions' softmax temperature at the first step", "temperature",
+                                 changes_distances=True)
+    final_temperature: float = setting(
+        1.0, "the softmax temperature at the last step (annealed geometrically from --temperature)",
+        "final temperature", changes_distances=True)
+    cond_spread: float = setting(0.0, "restarts 1..: the logits start at spread * N(0, 1)", "condition spread",
+                                 changes_distances=True)  # restart 0: uniform
 
     def __post_init__(self) -> None:
         problems = []
@@ -78,6 +87,9 @@ class MultiLabelConfig:
         inner = {k: v for k, v in changes.items() if k not in own}
         search = self.search.with_(**inner) if inner else self.search
         return MultiLabelConfig(**{**{k: getattr(self, k) for k in self.__dataclass_fields__}, **own, "search": search})
+
+
+SETTINGS = settings_of(MultiLabelConfig)  # the multi-label search's own settings (not `search`), in field order
 
 
 def label_blocks(label_classes: tuple[int, ...]) -> list[slice]:

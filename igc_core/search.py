@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import asdict, dataclass, replace
-from typing import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Callable, get_args, get_type_hints
 
 import numpy as np
 import torch
@@ -35,37 +35,145 @@ MAX_MEAN_ZSCORE = 4.0  # a latent further out than this (mean |zscore|) has left
 
 
 @dataclass(frozen=True)
-class SearchConfig:
-    """Everything that decides a search's outcome. Validated on creation."""
+class Setting:
+    """What one configuration field means, declared once beside the field (`setting(...)`).
 
-    steps: int = 100
-    lr: float = 0.001
-    lambda_lr: float = 0.03
-    restarts: int = 1
-    dif: str = "mae"  # image distance L_DD: "mae" (the paper's), "mse" or "bce"
-    score: str = "dif"  # rank classes by the final L_DD ("dif", the paper's) or by the whole loss ("loss")
-    init: str = "mean"  # restart 0 starts at the prior mean ("mean") or at the CVAE encoder's guess ("encoder")
-    restart_spread: float = 1.0  # restarts 1.. start at mean + spread * std * N(0, 1)
-    keep_classes: int = 0  # > 0: after `prune_step` steps only the best k classes per image keep searching
-    prune_step: int = 0
-    seed: int = 0
-    device: str = "cpu"
+    The CLI's options (`igc_core.commands.common`), the app's settings panel and settings file (`app.settings`),
+    the OOC threshold's validity (`DISTANCE_SETTINGS`) and the summaries (`describe`) are all built from these.
+    """
+
+    help: str  # one line: the CLI's --help, and the app's tooltip when `tip` is empty
+    label: str  # a short name for summaries: "λ_LR 0.03", "100 steps"
+    # True: the distances depend on it, so an OOC threshold measured with another value is not this run's
+    changes_distances: bool = False
+    choices: tuple[str, ...] = ()  # the values a text setting may take (checked on creation)
+    counted: bool = False  # summaries write the value before the label: "100 steps", "1 restart"
+    flag: str = ""  # the command-line option; "" = "--" + the field's name with '-' for '_'
+    # the app's settings panel: "search" (always shown), "advanced" (folded away) or "" (not shown)
+    panel: str = ""
+    title: str = ""  # the panel's name for it
+    tip: str = ""  # the panel's tooltip (may be several lines)
+    minimum: float | None = None  # the panel's range (the engine's own checks are in __post_init__)
+    maximum: float | None = None
+    step: float = 1.0
+    decimals: int = 0  # a float is kept rounded to this many decimals (what a spin box shows)
+    offered: tuple[str, ...] = ()  # the panel's choices for a free text setting (device: cpu, auto, cuda)
+    # filled in from the dataclass field by `settings_of`
+    name: str = ""
+    type: type = object  # int, float or str (a setting that may be None: its other type)
+    default: Any = None
+
+    @property
+    def cli_flag(self) -> str:
+        return self.flag or "--" + self.name.replace("_", "-")
+
+    @staticmethod
+    def value_text(value: Any) -> str:
+        """A value as summaries write it: 0.03, 100, mae; None (a setting that follows another) as 'default'."""
+        return f"{value:g}" if isinstance(value, float) else "default" if value is None else str(value)
+
+    def text(self, value: Any) -> str:
+        """The value with its label, as a summary writes it: 'λ_LR 0.03', '100 steps', '1 restart'."""
+        if self.counted:
+            return f"{value} {self.label[:-1] if value == 1 and self.label.endswith('s') else self.label}"
+        return f"{self.label} {self.value_text(value)}"
+
+
+def setting(default: Any, help: str, label: str, **meta: Any) -> Any:
+    """A dataclass field with its `Setting` (see there) as metadata."""
+    return field(default=default, metadata={"setting": Setting(help, label, **meta)})
+
+
+def settings_of(cls: type) -> dict[str, Setting]:
+    """The `Setting` of every field of the dataclass `cls` that has one, in field order, with name, type, default."""
+    hints = get_type_hints(cls)
+    out = {}
+    for f in fields(cls):
+        if "setting" in f.metadata:
+            kind = hints[f.name]
+            kind = next((a for a in get_args(kind) if a is not type(None)), kind)  # float | None -> float
+            out[f.name] = replace(f.metadata["setting"], name=f.name, type=kind, default=f.default)
+    return out
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything that decides a search's outcome, each field with its meaning (`Setting`). Validated on creation.
+
+    A new setting is one field here; the CLI, the app and the threshold lookup follow from its `Setting`.
+    """
+
+    steps: int = setting(100, "Adam steps per latent", "steps", changes_distances=True, counted=True,
+                         panel="search", title="Steps", minimum=1, maximum=100_000, step=10,
+                         tip="How many Adam steps each latent takes while searching for the input.")
+    lr: float = setting(0.001, "Adam learning rate", "lr", changes_distances=True, panel="search", title="Learning rate",
+                        minimum=0.00001, maximum=100.0, decimals=5, step=0.0005,
+                        tip="Adam's learning rate for the latents. Too large and the search diverges.")
+    lambda_lr: float = setting(
+        0.03, "weight of the latent regulariser L_LR", "λ_LR", changes_distances=True, panel="search", title="λ_LR",
+        minimum=0.0, maximum=10.0, decimals=4, step=0.01,
+        tip="Weight of the latent regulariser L_LR = mean |zscore(z)|, which keeps latents close to the\n"
+            "generator's prior so it cannot draw just any shape (IGC paper, Sec. 3.1).")
+    restarts: int = setting(
+        1, "latents per class (Parallel IGC)", "restarts", changes_distances=True, counted=True, panel="search",
+        title="Restarts", minimum=1, maximum=64,  # the grid shows one column per restart: more is unreadable
+        tip="Latents per class, each from its own starting point (Parallel IGC, Sec. 3.3);\n"
+            "the best one counts. One column of the grid per restart.")
+    dif: str = setting(
+        "mae", "image distance L_DD", "L_DD", changes_distances=True, choices=DIFS, panel="search",
+        title="Distance L_DD",
+        tip="Image distance L_DD between the reconstruction and the input: mae (the paper's),\n"
+            "mse or bce (binary cross-entropy). The class with the smallest L_DD wins.")
+    score: str = setting("dif", "rank classes by final L_DD ('dif') or whole loss ('loss')", "score",
+                         changes_distances=True, choices=SCORES)
+    init: str = setting(
+        "mean", "start at the prior mean or at the CVAE encoder's guess", "start", changes_distances=True,
+        choices=INITS, panel="advanced", title="Start at",
+        tip="Where restart 0 starts: the prior mean (the paper), or the CVAE encoder's guess (CVAE models only).")
+    restart_spread: float = setting(1.0, "restarts 1.. start at the prior mean + spread * std * N(0, 1)",
+                                    "restart spread", changes_distances=True)
+    keep_classes: int = setting(0, "after --prune-step steps keep only the best k classes (0: all)", "kept classes",
+                                changes_distances=True)
+    prune_step: int = setting(0, "the step after which --keep-classes prunes", "prune step", changes_distances=True)
+    seed: int = setting(0, "random seed of the restarts' starting points", "seed", panel="advanced", title="Seed",
+                        minimum=0, maximum=2**31 - 1,
+                        tip="Random seed for the restarts' starting points and the noise pattern:\nsame seed, same run.")
+    device: str = setting("cpu", "cpu, cuda or auto", "device", panel="advanced", title="Device",
+                          offered=("cpu", "auto", "cuda"),
+                          tip="Where the search runs: cpu, cuda (an NVIDIA GPU) or auto (cuda when available).")
     # "bf16" runs the generator in bfloat16 (autocast; the latents stay fp32); "auto" picks the faster of the two
     # for this machine and batch (igc_core.runtime.choose_precision: bf16 only where the CPU has it natively)
-    precision: str = "auto"
-    batch_size: int = 256  # images per chunk
-    threads: int = 0  # torch threads; 0 = automatic (igc_core.runtime.ThreadTuner times the steps themselves)
+    precision: str = setting(
+        "auto", "auto (default: bf16 only where it is measured faster here), fp32 or bf16", "precision",
+        choices=PRECISIONS, panel="search", title="Precision",
+        tip="auto: the faster of float32 and bfloat16 for this batch on this CPU, measured once and\n"
+            "remembered (one image is usually fastest in float32; bfloat16 only helps large batches on\n"
+            "CPUs that have it natively). The status line says what ran and why.")
+    batch_size: int = setting(256, "images per chunk", "batch size")
+    # torch threads; 0 = automatic (igc_core.runtime.ThreadTuner times the steps themselves)
+    threads: int = setting(
+        0, "torch threads: a number, or 'auto' (default: chosen by timing the work on this machine)", "threads",
+        panel="advanced", title="Threads", minimum=0, maximum=256,
+        tip="CPU threads for the search; 0 = automatic (timed while it runs, one core is always left to the window).")
     # Robustness options (ROBUSTNESS.md); the defaults are the paper's search.
     # "affine": every latent's reconstruction is compared as a * G(c, z) + b, with contrast a (clamped to
     # [min_contrast, max_contrast]) and brightness b fitted to the image in closed form (least squares) at every
     # step, so a faint or grey-backed digit is matched by its own class instead of a thicker digit.
-    intensity: str = "none"
-    min_contrast: float = 0.25
-    max_contrast: float = 1.5
-    binarize: float = 0.0  # > 0: pixels above this ink level (0-1 scale) become full ink, the rest paper; 0 = off
+    intensity: str = setting(
+        "none", "'affine': fit a contrast and brightness to every reconstruction (robust to faint or grey digits)",
+        "intensity fit", changes_distances=True, choices=INTENSITIES, panel="advanced", title="Intensity fit",
+        tip="affine: every reconstruction is compared after fitting it a contrast and a brightness, so a faint or\n"
+            "grey-backed digit is matched by its own class (the 'robust' preset; ROBUSTNESS.md). none: as drawn.")
+    min_contrast: float = setting(0.25, "with --intensity affine: the lowest contrast fitted", "min contrast",
+                                  changes_distances=True)
+    max_contrast: float = setting(1.5, "with --intensity affine: the highest contrast fitted", "max contrast",
+                                  changes_distances=True)
+    binarize: float = setting(0.0, "ink level (0-1) above which a pixel counts as ink, the rest as paper; 0 = off",
+                              "binarize", changes_distances=True)
     # score "loss" ranks classes by L_DD + w * L_LR (like ABS's ELBO: an unlikely latent costs); w = score_lambda,
     # or lambda_LR when None (the whole objective the search minimised)
-    score_lambda: float | None = None
+    score_lambda: float | None = setting(None, "with --score loss: the weight of L_LR in the score (default: --lambda-lr)",
+                                         "score λ", changes_distances=True)
 
     def __post_init__(self) -> None:
         problems = []
@@ -79,15 +187,9 @@ class SearchConfig:
             problems.append(f"restarts must be from 1 to 1000 (got {self.restarts!r})")
         if not (math.isfinite(self.restart_spread) and self.restart_spread >= 0):
             problems.append(f"restart spread must be zero or positive (got {self.restart_spread!r})")
-        for name, value, allowed in (
-            ("dif", self.dif, DIFS),
-            ("score", self.score, SCORES),
-            ("init", self.init, INITS),
-            ("precision", self.precision, PRECISIONS),
-            ("intensity", self.intensity, INTENSITIES),
-        ):
-            if value not in allowed:
-                problems.append(f"{name} must be one of {', '.join(allowed)} (got {value!r})")
+        for name, s in SETTINGS.items():
+            if s.choices and getattr(self, name) not in s.choices:
+                problems.append(f"{name} must be one of {', '.join(s.choices)} (got {getattr(self, name)!r})")
         if self.keep_classes < 0 or self.prune_step < 0:
             problems.append("keep_classes and prune_step must not be negative")
         elif self.keep_classes and not 1 <= self.prune_step < max(self.steps, 1):
@@ -139,6 +241,17 @@ class SearchConfig:
     def preset_name(self) -> str | None:
         """The preset this configuration equals in every setting, if any."""
         return next((name for name, preset in PRESETS.items() if preset == self), None)
+
+
+SETTINGS: dict[str, Setting] = settings_of(SearchConfig)  # every field's meaning, in field order
+# the settings the distances depend on: an OOC threshold measured with other values of these is not this run's
+# (precision, seed, device, batch size and threads leave them as they are, to rounding)
+DISTANCE_SETTINGS: tuple[str, ...] = tuple(name for name, s in SETTINGS.items() if s.changes_distances)
+
+
+def describe(config: Any, names: tuple[str, ...] | None = None) -> list[str]:
+    """Settings of `config` as summaries write them: ['100 steps', 'lr 0.001', 'λ_LR 0.03'] (default: all)."""
+    return [SETTINGS[name].text(getattr(config, name)) for name in (SETTINGS if names is None else names)]
 
 
 # The paper's protocol (Sec. 4): 100 Adam steps at lr 0.001, lambda_LR 0.03, MAE; Parallel IGC uses 5 latents,

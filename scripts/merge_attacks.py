@@ -29,8 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("runs", nargs="+", help="JSON files written by igc attack --json")
     ap.add_argument("--budgets", nargs="+", default=["linf:0.1,0.2,0.3", "l2:1,1.5"], help="NORM:EPS,EPS,...")
     args = ap.parse_args(argv)
+    from igc_core.search import DISTANCE_SETTINGS  # the settings the product's distances depend on
+
     runs = [json.load(open(path)) for path in args.runs]
-    if len({json.dumps([r["search"].get(k) for k in ("steps", "lr", "lambda_lr", "dif", "score", "intensity", "binarize")])
+    if len({json.dumps([r["search"].get(k) for k in DISTANCE_SETTINGS])
             for r in runs}) > 1 or len({r["model"] for r in runs}) > 1:
         raise SystemExit("the runs attacked different products (model or search settings differ)")
     common = sorted(set.intersection(*(set(r["test_indices"]) for r in runs)))

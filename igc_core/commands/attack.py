@@ -26,8 +26,6 @@ DESCRIPTIONS = {
     "noise": "random noise on the budget's edge ({noise_draws} draws)",
     "boundary": "boundary walk, labels only ({boundary_steps} steps)",
 }
-THRESHOLD_KEYS = ("steps", "lr", "lambda_lr", "restarts", "dif", "score", "init", "restart_spread", "keep_classes",
-                  "prune_step", "intensity", "min_contrast", "max_contrast", "binarize")
 
 
 def _threshold_arg(text: str):
@@ -183,14 +181,14 @@ def default_surrogate(dif: str) -> str:
 
 def _threshold(args, ctx, images) -> tuple[float | None, str]:
     from ..checkpoints import recommended_threshold
-    from ..search import search
+    from ..search import DISTANCE_SETTINGS, search
 
     if isinstance(args.threshold, float):
         return args.threshold, "given"
     if args.threshold == "none":
         return None, "none"
     measured_with = ctx.meta.get("metrics", {}).get("ooc_threshold_search", {})
-    same = all(measured_with.get(k, getattr(ctx.config, k)) == getattr(ctx.config, k) for k in THRESHOLD_KEYS)
+    same = all(measured_with.get(k, getattr(ctx.config, k)) == getattr(ctx.config, k) for k in DISTANCE_SETTINGS)
     model_value = recommended_threshold(ctx.meta)
     if args.threshold == "model" or (args.threshold == "auto" and same and model_value is not None and not args.via_files):
         if model_value is None:

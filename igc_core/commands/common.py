@@ -75,38 +75,32 @@ def add_common_options(p: argparse.ArgumentParser, model: bool = True, data: boo
     if data:
         p.add_argument("--data", default=None,
                        help="folder with the MNIST IDX files (default: $IGC_DATA, else a cache folder; downloaded when missing)")
-    p.add_argument("--threads", type=threads_arg, default=0,
-                   help="torch threads: a number, or 'auto' (default: chosen by timing the work on this machine)")
+    from ..search import SETTINGS
+
+    p.add_argument("--threads", type=threads_arg, default=0, help=SETTINGS["threads"].help)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+# SearchConfig fields whose option `add_common_options` declares (commands that do not search take it too)
+COMMON_SETTINGS = ("threads",)
+
+
+def add_setting_option(group, s, default=None) -> None:
+    """One setting (an `igc_core.search.Setting`) as a command-line option; unset, it stays `default`."""
+    group.add_argument(s.cli_flag, dest=s.name, type=s.type, choices=list(s.choices) or None, default=default,
+                       help=s.help)
+
+
 def add_search_options(p: argparse.ArgumentParser, restarts: bool = True) -> None:
-    """Search settings shared by classify, evaluate and bench; unset ones come from --preset."""
-    from ..search import DEFAULT_PRESET, DIFS, INITS, INTENSITIES, PRECISIONS, PRESETS, SCORES
+    """Every SearchConfig setting as an option, built from its `Setting`; unset ones come from --preset."""
+    from ..search import DEFAULT_PRESET, PRESETS, SETTINGS
 
     g = p.add_argument_group("search settings (default: the --preset's)")
     g.add_argument("--preset", default=None, choices=list(PRESETS), help=f"a named set of search settings (default: {DEFAULT_PRESET})")
-    g.add_argument("--steps", type=int, help="Adam steps per latent")
-    if restarts:  # evaluate takes a list of restarts of its own
-        g.add_argument("--restarts", type=int, help="latents per class (Parallel IGC)")
-    g.add_argument("--lr", type=float, help="Adam learning rate")
-    g.add_argument("--lambda-lr", type=float, dest="lambda_lr", help="weight of the latent regulariser L_LR")
-    g.add_argument("--dif", choices=DIFS, help="image distance L_DD")
-    g.add_argument("--score", choices=SCORES, help="rank classes by final L_DD ('dif') or whole loss ('loss')")
-    g.add_argument("--init", choices=INITS, help="start at the prior mean or at the CVAE encoder's guess")
-    g.add_argument("--keep-classes", type=int, dest="keep_classes", help="after --prune-step steps keep only the best k classes")
-    g.add_argument("--prune-step", type=int, dest="prune_step")
-    g.add_argument("--precision", choices=PRECISIONS, help="auto (default: bf16 only where it is measured faster here), fp32 or bf16")
-    g.add_argument("--seed", type=int)
-    g.add_argument("--device", help="cpu, cuda or auto")
-    g.add_argument("--batch-size", type=int, dest="batch_size", help="images per chunk")
-    g.add_argument("--intensity", choices=INTENSITIES,
-                   help="'affine': fit a contrast and brightness to every reconstruction (robust to faint or grey digits)")
-    g.add_argument("--min-contrast", type=float, dest="min_contrast", help="with --intensity affine: the lowest contrast fitted")
-    g.add_argument("--max-contrast", type=float, dest="max_contrast", help="with --intensity affine: the highest contrast fitted")
-    g.add_argument("--score-lambda", type=float, dest="score_lambda",
-                   help="with --score loss: the weight of L_LR in the score (default: --lambda-lr)")
-    g.add_argument("--binarize", type=float, help="ink level (0-1) above which a pixel counts as ink, the rest as paper; 0 = off")
+    for name, s in SETTINGS.items():
+        if name in COMMON_SETTINGS or name == "restarts" and not restarts:  # evaluate takes a list of restarts
+            continue
+        add_setting_option(g, s)
 
 
 def search_config(args: argparse.Namespace, meta: dict | None = None):
@@ -141,26 +135,23 @@ def model_search(meta: dict | None) -> dict:
 
 def add_multilabel_options(p: argparse.ArgumentParser, mode: bool = True) -> None:
     """The multi-label search's own settings (IGC paper Sec. 1.4), for models of several labels (two digits)."""
-    from ..multilabel import MODES
+    from ..multilabel import SETTINGS
 
     g = p.add_argument_group("multi-label search (models of several labels, such as assets/two-digit)")
-    if mode:
-        g.add_argument("--multi-label", dest="multi_label", choices=MODES, default="per-label",
-                       help="per-label: fix one label's class, search the other labels' relaxed conditions with the "
-                            "latent (paper Sec. 1.4; 10+10 searches for two digits); exhaustive: every combination (100)")
-    g.add_argument("--cond-lr", type=float, dest="cond_lr", help="Adam learning rate of the relaxed conditions' logits")
-    g.add_argument("--temperature", type=float, help="the relaxed conditions' softmax temperature at the first step")
-    g.add_argument("--final-temperature", type=float, dest="final_temperature", help="... annealed to this at the last step")
-    g.add_argument("--cond-spread", type=float, dest="cond_spread", help="restarts 1..: the logits start at spread * N(0, 1)")
+    for name, s in SETTINGS.items():
+        if name != "mode":
+            add_setting_option(g, s)
+        elif mode:
+            add_setting_option(g, s, default=s.default)
 
 
 def multilabel_config(args: argparse.Namespace, search_config, mode: str | None = None):
     """The multi-label search's config: its defaults, the options given, and the latent search's settings."""
-    from ..multilabel import MultiLabelConfig
+    from ..multilabel import SETTINGS, MultiLabelConfig
 
-    fields = ("cond_lr", "temperature", "final_temperature", "cond_spread")
-    changes = {k: getattr(args, k) for k in fields if getattr(args, k, None) is not None}
-    return MultiLabelConfig(mode=mode or getattr(args, "multi_label", "per-label"), search=search_config, **changes)
+    changes = {k: getattr(args, k) for k in SETTINGS if k != "mode" and getattr(args, k, None) is not None}
+    return MultiLabelConfig(mode=mode or getattr(args, "mode", SETTINGS["mode"].default), search=search_config,
+                            **changes)
 
 
 # -------------------------------------------------------------------------------------- the prologue

@@ -87,6 +87,38 @@ def test_round_trip(tmp_path):
     assert loaded.messages == [] and loaded.values == values
 
 
+def test_the_panels_search_fields_are_built_from_the_settings_declared_on_searchconfig():
+    """Each SearchConfig setting marked for the panel is a field, with its declared words, range and choices."""
+    shown = [name for name, s in search.SETTINGS.items() if s.panel]
+    assert sorted(settings.CONFIG_FIELDS) == sorted(shown)
+    assert {"steps", "lr", "lambda_lr", "restarts", "dif", "precision", "init", "intensity", "seed", "device",
+            "threads"} == set(shown)  # what the panel showed before the settings were declared on SearchConfig
+    preset = search.PRESETS[search.DEFAULT_PRESET]
+    for name in shown:
+        f, s = settings.BY_NAME[name], search.SETTINGS[name]
+        assert (f.label, f.tip, f.group, f.minimum, f.maximum, f.step, f.decimals) == (
+            s.title, s.tip, s.panel, s.minimum, s.maximum, s.step, s.decimals), name
+        assert f.default == getattr(preset, name) and f.choices == (s.offered or s.choices), name
+        assert f.check(getattr(preset, name)) == getattr(preset, name), name  # the file accepts the preset's value
+    assert settings.BY_NAME["device"].choices == ("cpu", "auto", "cuda")
+
+
+def test_the_panel_shows_one_editor_per_declared_field(qtbot):
+    from PySide6.QtWidgets import QComboBox
+
+    from app.panels.settings_panel import SettingsPanel
+
+    panel = SettingsPanel()
+    qtbot.addWidget(panel)
+    assert set(panel.editors) == {f.name for f in settings.FIELDS if f.group}
+    for name in settings.CONFIG_FIELDS:
+        editor, s = panel.editors[name], search.SETTINGS[name]
+        assert editor.toolTip() == s.tip, name
+        if isinstance(editor, QComboBox):
+            assert tuple(editor.itemText(i) for i in range(editor.count())) == (s.offered or s.choices), name
+    assert panel.search_config() == search.SearchConfig.from_preset(None)
+
+
 # ------------------------------------------------------------------------------------ the app with planted files
 
 

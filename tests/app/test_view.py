@@ -174,6 +174,25 @@ def test_a_threshold_for_another_distance_gives_no_out_of_class_verdict():
     assert other.comparable and other.differs == ("steps",) and "other steps" in other.note
 
 
+def test_a_threshold_measured_without_the_robustness_options_says_so():
+    """The intensity fit, binarising and the rest change the distances: the note names them (it once did not)."""
+    t = threshold_for(META, 0.0, SearchConfig(intensity="affine"))
+    assert t.differs == ("intensity",) and t.note == "measured for noise σ 0.00, other intensity fit"
+    t = threshold_for(META, 0.0, SearchConfig(lambda_lr=0.1, binarize=0.5, score="loss", score_lambda=0.2))
+    assert t.differs == ("lambda_lr", "score", "binarize", "score_lambda") and not t.comparable
+    t = threshold_for(META, 0.0, SearchConfig(lambda_lr=0.1, binarize=0.5, precision="fp32", seed=3))
+    assert t.comparable and t.note == "measured for noise σ 0.00, other λ_LR, binarize"  # precision, seed: no change
+
+
+def test_summaries_use_the_declared_labels():
+    from app.compare import differences, settings_text
+
+    assert settings_text(SearchConfig()) == "100 steps · lr 0.001 · λ_LR 0.03 · 1 restart"
+    assert settings_text(SearchConfig(restarts=5)).endswith("· 5 restarts")
+    assert differences(SearchConfig(), SearchConfig(lambda_lr=0.1, intensity="affine")) == [
+        "λ_LR 0.03 → 0.1", "intensity fit none → affine"]
+
+
 def test_the_view_modules_import_without_qt():
     code = ("import sys; import app.view, app.settings, app.threshold, app.history, app.engine_process; "
             "bad = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))]; print(bad); sys.exit(bool(bad))")
