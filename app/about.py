@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMessageBox, QTextBrowser, QVBoxLayout, QWidget
 
-from .view import View, format_pair
+from .model.view import View, format_pair
 
 PAPER = "the Inverted Generator Classifier (IGC) paper"
 KEYS = ("<p><b>Keys</b> (whatever has the focus): Space play / pause, or replay a finished run · Return search "

@@ -14,10 +14,10 @@ import numpy as np
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
-from .history import History
-from .style import INK, MUTED, VERDICT_MARKS, VERDICT_TINTS, class_colour
-from .view import View
 from .curves import CurveStyle, draw_curves
+from .model.history import History
+from .model.view import View
+from .style import INK, MUTED, VERDICT_MARKS, VERDICT_TINTS, class_colour
 from .widgets import mosaic
 
 FIGURE_SIZE = (1600, 900)

@@ -29,7 +29,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _setting(text: str) -> tuple[str, object]:
-    from . import settings
+    from .model import settings
 
     name, sep, raw = text.partition("=")
     if not sep or name not in settings.BY_NAME:
@@ -48,7 +48,7 @@ TABS = ("distances", "why", "latent", "compare", "attack")
 
 
 def _sweep(text: str) -> tuple[str, tuple]:
-    from .compare import parse_values
+    from .model.compare import parse_values
 
     name, sep, values = text.partition("=")
     try:
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.size:
         window.resize(*args.size)
     if args.presentation:
-        window.teaching.set_presentation(True)
+        window.set_presentation(True)
     if args.tab:
         window.result_panel.show_tab(args.tab)
     if args.grid:

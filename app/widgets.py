@@ -16,7 +16,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QImage, QPainter,
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from . import style
-from .explain import diverging_rgb, rgb_mosaic
+from .model.explain import diverging_rgb, rgb_mosaic
 from .style import INK, MUTED, class_colour
 
 class PaintMeter:
@@ -48,6 +48,20 @@ def mosaic(recons: np.ndarray, gap: int = 1) -> np.ndarray:
         for r in range(R):
             out[c * (H + gap) : c * (H + gap) + H, r * (W + gap) : r * (W + gap) + W] = pixels[c, r]
     return out
+
+
+def gray_image(a: np.ndarray) -> QImage:
+    """(H, W) in [-0.5, 0.5] -> an 8-bit grey QImage (white ink on black, as the model sees it)."""
+    pixels = np.ascontiguousarray((np.clip(a.astype(np.float32) + 0.5, 0, 1) * 255).round().astype(np.uint8))
+    h, w = pixels.shape
+    return QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+
+
+def rgb_image(rgb: np.ndarray) -> QImage:
+    """(H, W, 3) uint8 -> an RGB QImage (a copy: the array may change)."""
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
 def nice_ticks(top: float, count: int = 4) -> list[float]:

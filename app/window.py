@@ -1,7 +1,7 @@
 """The main window: panels laid out, menus, dialogs, drag and drop, the message banner and the settings file.
 
-The run itself belongs to the session (`app.session.Session`); the panels draw its `View`. This class only
-wires them together and talks to the user (files, messages, keys).
+The run itself belongs to the session (`app.model.session.Session`, wired to Qt in `app.qt_session`); the panels
+draw its `View`. This class only wires them together and talks to the user (files, messages, keys).
 """
 
 from __future__ import annotations
@@ -16,17 +16,18 @@ from PySide6.QtWidgets import (
 
 from igc_core import checkpoints, data
 
-from . import about, export, settings, two_digit
+from . import about, export, style
 from .keys import KeyRouter
+from .model import settings, two_digit
+from .model.view import View
 from .panels.input_panel import SAMPLES, InputPanel
-from .panels.result_panel import ResultPanel
 from .panels.settings_panel import SettingsPanel
 from .panels.transport import Transport
 from .panels.two_digit_panel import TwoDigitPanel
-from .session import Session
-from .style import TIPS, Banner
+from .qt_session import QtSession
+from .result_panel import ResultPanel
+from .style import TIPS, Banner, apply_theme
 from .teaching import Teaching
-from .view import View
 
 WELCOME = ("Welcome! Draw a digit in the Input box on the left (or click a digit button under it), then press Space "
            "or ▶ Play to watch the search. F1 explains how IGC works.")
@@ -47,7 +48,7 @@ class MainWindow(QMainWindow):
         loaded = settings.load(self.settings_path)
         self.values = {**loaded.values, **(overrides or {})}
         self.model_path: str | None = None
-        self.session = Session(self)
+        self.session = QtSession(self)
         self.session.view_changed.connect(self._render)
         self.session.run_finished.connect(self._on_finished)
         self.session.run_failed.connect(lambda msg: self.show_message(f"The search failed: {msg}", "error"))
@@ -58,7 +59,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("IGC: draw a digit and watch the generator find it")
         self.setAcceptDrops(True)
         self._build_ui(data_dir)
-        self.teaching = Teaching(self)
+        self.teaching = Teaching(self.session, self.result_panel, self, self)
+        self.presenting = False
+        self._inheriting: list | None = None  # the widgets that take the window's font (presentation mode)
         self._build_actions()
         self.keys = KeyRouter(self, {"play": self.toggle_play, "step": self.single_step, "back": self.scrub_back,
                                      "stop": self.stop_search, "run": self.start_search})
@@ -122,6 +125,8 @@ class MainWindow(QMainWindow):
         self.transport.stop.connect(self.stop_search)
         self.transport.reset.connect(self.reset)
         self.transport.scrub.connect(self.session.scrub)
+        self.transport.run.connect(lambda: self.start_search())
+        self.transport.speed.connect(self.session.set_speed)
         outer.addWidget(self.transport)
         self.status_label = QLabel()
         self.statusBar().addWidget(self.status_label, 1)
@@ -163,15 +168,15 @@ class MainWindow(QMainWindow):
         for name in settings.search.PRESETS:
             action(m, f"Preset: {name}", None, lambda _=False, n=name: self.settings_panel.set_preset(n), TIPS["preset"])
         m = self.menuBar().addMenu("&View")
-        self.presentation_action = action(m, "Presentation mode", "F11", lambda: self.teaching.set_presentation(
-            not self.teaching.presenting), "Large fonts, no settings panel: for a projector (F11 again leaves it)")
+        self.presentation_action = action(m, "Presentation mode", "F11", lambda: self.set_presentation(
+            not self.presenting), "Large fonts, no settings panel: for a projector (F11 again leaves it)")
         self.presentation_action.setCheckable(True)
         action(m, "Replay the run\tSpace", None, self.session.replay, "Play the recorded run again without searching")
         action(m, "Differences in the grid", "Ctrl+D", lambda: self.session.set_grid_mode(
             "images" if self.session.state.grid_mode == "differences" else "differences"),
                "Show each reconstruction's difference from the input instead of the reconstruction")
         m.addSeparator()
-        from .panels.result_panel import TAB_TITLES, TABS
+        from .result_panel import TAB_TITLES, TABS
 
         for i, tab in enumerate(TABS):
             action(m, TAB_TITLES[tab], f"Ctrl+{i + 1}", lambda _=False, t=tab: self.result_panel.show_tab(t))
@@ -268,7 +273,7 @@ class MainWindow(QMainWindow):
         cfg = meta.get("model", {})
         self.session.set_model(model, meta, f"{name} ({meta.get('kind', '?')}, latent {cfg.get('latent_dim', '?')})")
         self._set_two_digit(two_digit.is_two_digit(model), meta)
-        self.settings_panel.set_encoder_available(meta.get("kind") == "cvae")
+        self.settings_panel.set_encoder_available(model.has_encoder)
         self.result_panel.latent.set_latent_dim(int(cfg.get("latent_dim", 2) or 2))
         self._plan()
         self.settings_panel.model_label.setText(f"Model: {self.session.model_name}")
@@ -462,6 +467,29 @@ class MainWindow(QMainWindow):
     def show_message(self, text: str, level: str = "info") -> None:
         self.banner.show_message(text, level)
         self.flash(text.splitlines()[0], 10000)
+
+    def hide_message(self) -> None:
+        self.banner.hide()
+
+    def set_presentation(self, on: bool) -> None:
+        """Large fonts (1.6x), no settings panel: the grid, the curves and the verdict fill the screen."""
+        self.presenting = bool(on)
+        style.set_scale(style.PRESENTATION_SCALE if on else 1.0)
+        apply_theme(QApplication.instance())
+        if self._inheriting is None:  # the widgets that take the window's font (no font of their own), found once
+            self._inheriting = [c for c in self.findChildren(QWidget) if not c.testAttribute(Qt.WidgetAttribute.WA_SetFont)]
+        for c in [self, *self._inheriting]:  # set one by one: a font change does not reach widgets under a style sheet
+            f = c.font()
+            f.setPointSizeF(style.BASE_POINTS * style.scale())
+            c.setFont(f)
+        self.settings_panel.setVisible(not on)
+        self.menuBar().setVisible(not on)  # its shortcuts (F11, F1, Ctrl+…) still work
+        self.statusBar().setVisible(not on)
+        self.input_panel.set_compact(on)
+        for panel in (self.result_panel, self.transport, self.banner):
+            panel.rescale()
+        self.presentation_action.setChecked(on)
+        self.flash("Presentation mode: F11 leaves it." if on else "Presentation mode off.", 4000)
 
     def show_help(self):
         return about.show_how(self, self.session.view, self.session.model_name or "")

@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .generators import Generator
 from .search import SearchConfig, class_score, objective, preprocess, search
 
 NORMS = ("linf", "l2")
@@ -186,7 +187,7 @@ class OptimumOracle:
     must also keep the wrong class's distance under the threshold, so that the reject option does not catch it.
     """
 
-    def __init__(self, generator, config: SearchConfig, surrogate: str = "mse", refine_steps: int = 10,
+    def __init__(self, generator: Generator, config: SearchConfig, surrogate: str = "mse", refine_steps: int = 10,
                  threshold: float | None = None, frame: Frame | None = None, soft_binarize: float = 0.0):
         if surrogate not in SURROGATES:
             raise ValueError(f"surrogate must be one of {', '.join(SURROGATES)} (got {surrogate!r})")
@@ -265,7 +266,7 @@ class UnrolledOracle(OptimumOracle):
     """As `OptimumOracle`, and the gradient also flows through `unroll` further search steps (fp32, second
     order): how the optimum itself moves when the image does."""
 
-    def __init__(self, generator, config: SearchConfig, unroll: int = 10, **kw):
+    def __init__(self, generator: Generator, config: SearchConfig, unroll: int = 10, **kw):
         super().__init__(generator, config, **kw)
         if unroll < 1:
             raise ValueError(f"unroll must be 1 or more steps (got {unroll!r})")
@@ -295,7 +296,7 @@ def _adam(z: torch.Tensor, grad: torch.Tensor, m1: torch.Tensor, m2: torch.Tenso
     return z - lr * (m1 / (1 - 0.9**t)) / ((m2 / (1 - 0.999**t)).sqrt() + 1e-8)
 
 
-def _auto_bf16(generator, config: SearchConfig) -> bool:
+def _auto_bf16(generator: Generator, config: SearchConfig) -> bool:
     from .runtime import choose_precision
 
     rows = config.batch_size * generator.num_classes

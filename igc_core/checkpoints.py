@@ -2,11 +2,13 @@
 
 `model.safetensors` holds the tensors, `model.json` says what they are: the model kind and sizes, the latent
 prior, the data set, the training command and config, and measured metrics. Loading checks all of it and
-says plainly what is wrong with a missing, truncated, corrupt or mismatched file.
+says plainly what is wrong with a missing, truncated, corrupt or mismatched file; one schema (`check_sidecar`)
+judges every sidecar, for the commands and the app alike. The kinds are those of igc_core.model_kinds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -14,12 +16,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from .generators import ConditionalGenerator, GeneratorConfig
+from .generators import Generator
+from .model_kinds import KINDS, ModelKind, sidecar_kind
 
 FORMAT = "igc-checkpoint"
 VERSION = 1
@@ -44,7 +48,6 @@ ASSETS = _assets_dir()
 DEFAULT_MODEL = ASSETS / "default.safetensors"
 DEFAULT_CNN = ASSETS / "cnn.safetensors"
 TWO_DIGIT_MODEL = ASSETS / "two-digit.safetensors"  # two labels, tens and units (IGC paper Sec. 1.4)
-GENERATOR_KINDS = ("cvae", "cgan")
 
 
 class CheckpointError(ValueError):
@@ -81,7 +84,7 @@ def save(model: torch.nn.Module, path: str | Path, meta: dict, half: bool = Fals
     doc = {"format": FORMAT, "version": VERSION, **meta}
     doc["kind"] = model.config.kind
     doc["model"] = model.config.to_dict()
-    if hasattr(model, "prior_mean"):  # a generator (cvae or cgan): the latent distribution it was trained on
+    if KINDS[model.config.kind].generator:  # the latent distribution it was trained on
         doc["latent_prior"] = {"mean": model.prior_mean.tolist(), "std": model.prior_std.tolist()}
     doc["weights_sha256"] = _sha256(weights)
     sidecar.write_text(json.dumps(doc, indent=2) + "\n")
@@ -89,7 +92,7 @@ def save(model: torch.nn.Module, path: str | Path, meta: dict, half: bool = Fals
 
 
 def read_meta(path: str | Path) -> dict:
-    """Read and check a checkpoint's sidecar."""
+    """Read a checkpoint's sidecar and check it against the schema (`check_sidecar`)."""
     weights, sidecar = paths(path)
     if not weights.exists():
         raise CheckpointError(f"no checkpoint at {weights}")
@@ -99,17 +102,176 @@ def read_meta(path: str | Path) -> dict:
         meta = json.loads(sidecar.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{sidecar.name} is not valid JSON ({exc})") from None
+    return check_sidecar(meta, sidecar.name)
+
+
+# Bounds no model of any kind comes near; beyond them a sidecar is refused before anything is built.
+MAX_WHOLE_NUMBER = 2**31 - 1
+MAX_LIST = 64  # layers, labels, channel widths
+MAX_LATENT = 65_536  # entries of the latent prior's mean and std
+_TEXT_ENTRIES = ("command", "task", "created", "provenance", "igc_version", "weights_sha256")
+_SECTION_ENTRIES = ("dataset", "training", "metrics")
+
+
+def check_sidecar(meta: Any, name: str = "the sidecar") -> dict:
+    """The one schema of a checkpoint's sidecar, applied by every loader (the commands and the app).
+
+    Checks the format and version, the model kind (igc_core.model_kinds; an old `cgan` is resolved by its
+    `channels`), the model's sizes (types, bounds, then the kind's config), the latent prior, the recommended
+    search settings (via SearchConfig), the OOC thresholds and the types of the other entries. Returns the sidecar
+    with its kind under today's name; raises CheckpointError saying what is wrong.
+    """
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{sidecar.name} is not an igc checkpoint sidecar")
+        raise CheckpointError(f"{name} is not an igc checkpoint sidecar")
     if meta.get("version") != VERSION:
-        raise CheckpointError(f"{sidecar.name} has format version {meta.get('version')!r}; this igc reads {VERSION}")
+        raise CheckpointError(f"{name} has format version {_short(meta.get('version'))}; this igc reads {VERSION}")
     if "kind" not in meta:
-        raise CheckpointError(f"{sidecar.name} does not say what kind of model it holds (no 'kind' entry)")
-    if meta["kind"] not in (*GENERATOR_KINDS, "cnn"):
-        raise CheckpointError(f"{sidecar.name}: unknown model kind {meta['kind']!r} (this igc reads {', '.join((*GENERATOR_KINDS, 'cnn'))})")
-    if not isinstance(meta.get("model"), dict):
-        raise CheckpointError(f"{sidecar.name} has no model description (a 'model' entry with the model's sizes)")
-    return meta
+        raise CheckpointError(f"{name} does not say what kind of model it holds (no 'kind' entry)")
+    model = meta.get("model")
+    kind = sidecar_kind(meta["kind"], model if isinstance(model, dict) else {})
+    if kind is None:
+        raise CheckpointError(f"{name}: unknown model kind {_short(meta['kind'])} (this igc reads {', '.join(KINDS)})")
+    if not isinstance(model, dict):
+        raise CheckpointError(f"{name} has no model description (a 'model' entry with the model's sizes)")
+    if "kind" in model and sidecar_kind(model["kind"], model) is not kind:
+        raise CheckpointError(f"{name}: invalid model description (its kind {_short(model['kind'])} is not the "
+                              f"sidecar's {_short(meta['kind'])})")
+    model = {**model, "kind": kind.name}
+    problem = _field_problem(model, kind.config, "model")
+    if problem is None:
+        try:
+            kind.config(**model)
+        except (TypeError, ValueError, OverflowError) as exc:
+            problem = str(exc)
+    if problem is not None:
+        raise CheckpointError(f"{name}: invalid model description ({problem})")
+    problem = (_prior_problem(meta.get("latent_prior")) if kind.generator and "latent_prior" in meta else None)
+    problem = problem or _entries_problem(meta)
+    if problem is not None:
+        raise CheckpointError(f"{name}: {problem}")
+    recommended_search(meta, name)
+    _check_metrics(meta.get("metrics", {}), name)
+    return {**meta, "kind": kind.name, "model": model}
+
+
+def recommended_search(meta: dict | None, name: str = "the model's sidecar") -> dict:
+    """The search settings a sidecar recommends (its "search" entry: known SearchConfig fields, values it
+    accepts); raises CheckpointError otherwise."""
+    from .search import SearchConfig
+
+    recommended = (meta or {}).get("search", {})
+    if not isinstance(recommended, dict):
+        raise CheckpointError(f"{name} recommends search settings that are not a list of settings: {_short(recommended)}")
+    problem = _field_problem(recommended, SearchConfig, "search")
+    if problem is None:
+        try:
+            SearchConfig().with_(**recommended)
+        except (TypeError, ValueError) as exc:
+            problem = str(exc)
+    if problem is not None:
+        raise CheckpointError(f"{name} recommends invalid search settings ({problem})")
+    return recommended
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _value_problem(key: str, value: Any, annotation: str) -> str | None:
+    """Why `value` cannot be the dataclass field `key` of type `annotation` (a string: the configs use postponed
+    annotations), or None; types the schema does not know are left to the config's own checks."""
+    if annotation == "int":
+        if not _whole(value):
+            return f"{key} must be a whole number (got {_short(value)})"
+        if abs(value) > MAX_WHOLE_NUMBER:
+            return f"{key} {value} is beyond any model (at most {MAX_WHOLE_NUMBER:,})"
+    elif annotation in ("float", "float | None"):
+        if not (_finite(value) or (value is None and annotation == "float | None")):
+            return f"{key} must be a finite number (got {_short(value)})"
+    elif annotation == "str" and not isinstance(value, str):
+        return f"{key} must be text (got {_short(value)})"
+    elif annotation == "bool" and not isinstance(value, bool):
+        return f"{key} must be true or false (got {_short(value)})"
+    elif annotation.startswith("tuple[int"):
+        if not isinstance(value, (list, tuple)) or not all(_whole(v) for v in value):
+            return f"{key} must be a list of whole numbers (got {_short(value)})"
+        if len(value) > MAX_LIST or any(abs(v) > MAX_WHOLE_NUMBER for v in value):
+            return f"{key} has {len(value)} entries or one beyond any model (at most {MAX_LIST} of at most {MAX_WHOLE_NUMBER:,})"
+    return None
+
+
+def _field_problem(values: dict, config: type, section: str, unknown_ok: bool = False) -> str | None:
+    """The first problem of `values` as fields of the dataclass `config`: an unknown entry or a wrong type."""
+    fields = {f.name: str(f.type) for f in dataclasses.fields(config)}
+    unknown = sorted(str(k)[:40] for k in values if k not in fields)
+    if unknown and not unknown_ok:
+        return f"unknown {section} entries: {', '.join(unknown[:5])}{', ...' if len(unknown) > 5 else ''} (known: {', '.join(fields)})"
+    for key, value in values.items():
+        problem = _value_problem(key, value, fields[key]) if key in fields else None
+        if problem is not None:
+            return problem
+    return None
+
+
+def _prior_problem(prior: Any) -> str | None:
+    """Why a sidecar's latent_prior is not {"mean": [...], "std": [...]} of finite numbers, stds above 0."""
+    if not isinstance(prior, dict) or set(prior) != {"mean", "std"}:
+        return "latent_prior must have a 'mean' and a 'std' list, nothing else"
+    mean, std = prior["mean"], prior["std"]
+    if not (isinstance(mean, list) and isinstance(std, list) and 1 <= len(mean) == len(std) <= MAX_LATENT):
+        return f"latent_prior's mean and std must be lists of equal length, 1 to {MAX_LATENT:,} numbers"
+    if not all(_finite(v) for v in mean + std) or min(std) <= 0:
+        return "latent_prior's mean and std must be finite numbers, and the stds above 0"
+    return None
+
+
+def _entries_problem(meta: dict) -> str | None:
+    """Why the free-form entries do not have their types (text, or a section of entries), or None."""
+    for key in _TEXT_ENTRIES:
+        if key in meta and not isinstance(meta[key], str):
+            return f"the entry {key!r} must be text (got {_short(meta[key])})"
+    for key in _SECTION_ENTRIES:
+        if key in meta and not isinstance(meta[key], dict):
+            return f"the entry {key!r} must be a section of entries (got {_short(meta[key])})"
+    return None
+
+
+def _check_metrics(metrics: dict, name: str) -> None:
+    """The measured figures the code reads: the OOC thresholds (positive finite distances, per noise level) and
+    the search they were measured with."""
+    from .search import SearchConfig
+
+    threshold = metrics.get("ooc_threshold")
+    if threshold is not None and not (_finite(threshold) and threshold > 0):
+        raise CheckpointError(f"{name}: the OOC threshold must be a finite distance above 0 (got {_short(threshold)})")
+    by_sigma = metrics.get("ooc_thresholds_by_sigma")
+    if by_sigma is not None:
+        if not isinstance(by_sigma, dict):
+            raise CheckpointError(f"{name}: ooc_thresholds_by_sigma must map noise levels to thresholds (got {_short(by_sigma)})")
+        for sigma, value in by_sigma.items():
+            try:
+                level = float(sigma)
+            except ValueError:
+                level = math.nan
+            if not (math.isfinite(level) and level >= 0 and _finite(value) and value > 0):
+                raise CheckpointError(f"{name}: ooc_thresholds_by_sigma needs noise levels of 0 or more and thresholds above 0 "
+                                      f"(got {_short(sigma)}: {_short(value)})")
+    measured_with = metrics.get("ooc_threshold_search")
+    if measured_with is not None:
+        # the settings of a search some earlier igc ran: settings it no longer has are kept, known ones typed
+        problem = (_field_problem(measured_with, SearchConfig, "search", unknown_ok=True) if isinstance(measured_with, dict)
+                   else f"not a list of settings: {_short(measured_with)}")
+        if problem is not None:
+            raise CheckpointError(f"{name}: the search the OOC threshold was measured with is invalid ({problem})")
 
 
 def check_writable(path: str | Path) -> None:
@@ -159,7 +321,7 @@ def load(path: str | Path | None = None, device: str = "cpu") -> tuple[torch.nn.
         )
     # Compare the sidecar's model with the shapes in the safetensors header before allocating anything: a
     # sidecar that claims absurd sizes is refused with a message instead of exhausting memory.
-    build, expected = _builder(meta, sidecar.name)
+    build, expected = _builder(KINDS[meta["kind"]], meta, sidecar.name)
     try:
         with safe_open(str(weights), framework="pt") as f:
             stored = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
@@ -175,36 +337,30 @@ def load(path: str | Path | None = None, device: str = "cpu") -> tuple[torch.nn.
         if not tensor.is_floating_point() or not torch.isfinite(tensor).all():
             raise CheckpointError(f"{weights.name}: {name} holds non-numeric or non-finite values")
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
-    if hasattr(model, "prior_std"):
+    if isinstance(model, Generator):
         if not (model.prior_std > 0).all():
             raise CheckpointError(f"{weights.name}: the latent prior's standard deviations must be positive")
+        prior = meta.get("latent_prior")
+        if prior is not None and not all(
+            len(prior[key]) == len(stored) and torch.allclose(torch.tensor(prior[key], dtype=torch.float32), stored, rtol=1e-6, atol=0)
+            for key, stored in (("mean", model.prior_mean), ("std", model.prior_std))
+        ):
+            raise CheckpointError(f"{sidecar.name}: its latent_prior is not the prior stored with the weights: the sidecar "
+                                  "does not describe these weights")
     model.eval()
     return model.to(device), meta
 
 
-def _builder(meta: dict, sidecar_name: str):
+def _builder(kind: ModelKind, meta: dict, sidecar_name: str):
     """A function that builds the (untrained) model the sidecar describes, and the shapes of its tensors
     (from a model built on the meta device, which allocates nothing)."""
-    kind = meta.get("kind")
-    if kind == "cgan" and "channels" in (meta.get("model") or {}):  # the convolutional conditional GAN (igc_core.gan)
-        from .gan import CGANGenerator, GANConfig
-
-        cls, config_cls = CGANGenerator, GANConfig
-    elif kind in GENERATOR_KINDS:
-        cls, config_cls = ConditionalGenerator, GeneratorConfig
-    elif kind == "cnn":
-        from .baseline import CNNClassifier, CNNConfig
-
-        cls, config_cls = CNNClassifier, CNNConfig
-    else:
-        raise CheckpointError(f"{sidecar_name}: unknown model kind {kind!r} (this igc reads {', '.join((*GENERATOR_KINDS, 'cnn'))})")
     try:
-        config = config_cls(**meta["model"])
+        config = kind.config(**meta["model"])
         with torch.device("meta"):
-            expected = cls(config).state_dict()
+            expected = kind.model(config).state_dict()
     except (TypeError, KeyError, ValueError, RuntimeError, OverflowError) as exc:
         raise CheckpointError(f"{sidecar_name}: invalid model description ({exc})") from None
-    return (lambda: cls(config)), expected
+    return (lambda: kind.model(config)), expected
 
 
 def _check_shapes(name: str, expected: dict, stored: dict) -> None:
@@ -223,30 +379,32 @@ def _check_shapes(name: str, expected: dict, stored: dict) -> None:
             )
 
 
-def load_generator(path: str | Path | None = None, device: str = "cpu") -> tuple[ConditionalGenerator, dict]:
+def load_generator(path: str | Path | None = None, device: str = "cpu") -> tuple[Generator, dict]:
     """`load`, refusing a checkpoint that is not a generator (the CNN baseline, say) with a message."""
     weights, _ = paths(path if path is not None else DEFAULT_MODEL)
-    kind = read_meta(weights).get("kind")
-    if kind not in GENERATOR_KINDS:
-        raise CheckpointError(f"{weights.name} is a {kind} classifier, not a generator: IGC needs a cvae or cgan checkpoint")
+    kind = read_meta(weights)["kind"]
+    if not KINDS[kind].generator:
+        generators = ", ".join(name for name, k in KINDS.items() if k.generator)
+        raise CheckpointError(f"{weights.name} is a {kind} classifier, not a generator: IGC needs a checkpoint of {generators}")
     return load(weights, device)
 
 
 def load_classifier(path: str | Path, device: str = "cpu"):
     """`load` for the CNN baseline, refusing a generator with a message."""
     weights, _ = paths(path)
-    kind = read_meta(weights).get("kind")
-    if kind != "cnn":
+    kind = read_meta(weights)["kind"]
+    if KINDS[kind].generator:
         raise CheckpointError(f"{weights.name} is a {kind} generator, not the CNN baseline")
     return load(weights, device)
 
 
 def set_metric(path: str | Path | None, key: str, value, note: dict | None = None) -> None:
-    """Record a measured figure (such as the OOC threshold) in a checkpoint's sidecar."""
+    """Record a measured figure (such as the OOC threshold) in a checkpoint's sidecar; a figure the schema
+    refuses (a non-finite threshold) is refused before anything is written, so the model keeps loading."""
     _, sidecar = paths(path if path is not None else DEFAULT_MODEL)
     meta = read_meta(sidecar)
-    meta.setdefault("metrics", {})[key] = value
-    meta["metrics"].update(note or {})
+    meta["metrics"] = {**meta.get("metrics", {}), key: value, **(note or {})}
+    meta = check_sidecar(meta, sidecar.name)
     sidecar.write_text(json.dumps(meta, indent=2) + "\n")
 
 

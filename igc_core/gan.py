@@ -16,9 +16,9 @@ The latent: the generator is trained on u ~ N(0, I) and takes z = latent_scale *
 N(0, latent_scale^2 I). The scale does not change what G can draw, only the unit the search's learning rate
 is measured in: with latent_scale 1 the prior is the paper's N(0, 1).
 
-Only the generator is kept after training (`CGANGenerator`); it offers the interface the search uses:
-`decode_logits(z, c)`, `decode`, `one_hot`, `prior_mean` / `prior_std`, `latent_dim`, `num_classes`,
-`image_shape`, `has_encoder`.
+Only the generator is kept after training (`CGANGenerator`, the model kind `cgan-conv` of
+igc_core.model_kinds; sidecars written before that name say `cgan` and have `channels`); it is a
+`igc_core.generators.Generator`, the interface the search uses.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
+from .data import Dataset, to_model_range
+
 Progress = Callable[[int, int, int, dict], None]
 
 
@@ -42,7 +44,7 @@ class GANConfig:
     """The conditional GAN's shape. `channels`: generator widths at 7x7 and 14x14; `d_channels`: the
     discriminator's at 14x14 and 7x7 (the discriminator is not shipped, its size is recorded)."""
 
-    kind: str = "cgan"
+    kind: str = "cgan-conv"
     latent_dim: int = 64
     num_classes: int = 10
     image_size: int = 28
@@ -54,8 +56,8 @@ class GANConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         object.__setattr__(self, "d_channels", tuple(int(c) for c in self.d_channels))
-        if self.kind != "cgan":
-            raise ValueError(f"a GAN config needs kind 'cgan' (got {self.kind!r})")
+        if self.kind != "cgan-conv":
+            raise ValueError(f"a convolutional GAN config needs kind 'cgan-conv' (got {self.kind!r})")
         if self.image_size != 28:
             raise ValueError("the convolutional GAN draws 28x28 images (image_size 28)")
         if self.latent_dim < 1 or self.num_classes < 2:
@@ -209,7 +211,7 @@ class CGANGenerator(nn.Module):
         return self.decode(self.prior_mean + self.prior_std * eps, self.one_hot(labels))
 
     def encode(self, images: torch.Tensor, condition: torch.Tensor):
-        raise ValueError("a cgan generator has no encoder")
+        raise ValueError("a cgan-conv generator has no encoder")
 
 
 # ---------------------------------------------------------------------------------------------- training
@@ -316,3 +318,11 @@ def train_cgan(config: GANConfig, images: torch.Tensor, labels: torch.Tensor, tr
         "train_cpu_seconds": round(time.process_time() - cpu_started, 1),
     }
     return model, metrics
+
+
+def train_model(config: GANConfig, data, train: GANTrainConfig, progress: Progress | None = None) -> tuple[CGANGenerator, dict]:
+    """The model-kind table's trainer (igc_core.model_kinds): `train_cgan` on a data set of single digits."""
+    if not isinstance(data, Dataset) or np.asarray(data.labels).ndim != 1:
+        raise ValueError("the convolutional cGAN reads one digit: train it on a data set of single digits")
+    images = torch.from_numpy(to_model_range(data.images))  # train_cgan applies train.limit itself
+    return train_cgan(config, images, torch.from_numpy(data.labels).long(), train, progress)

@@ -1,9 +1,11 @@
-"""Conditional generators behind one interface: `decode(z, condition) -> images`.
+"""Conditional generators behind one interface, the `Generator` protocol the search relies on.
 
-Both kinds share the conditional decoder below; they differ in how it was trained:
+The MLP generators of this module come in two kinds (igc_core.model_kinds lists every kind); they share the
+conditional decoder below and differ in how it was trained:
 - `cvae`: the decoder of a conditional VAE (Kingma et al. 2014, Sohn et al. 2015); the encoder is kept and
   can give the search a starting guess.
-- `cgan`: the generator of a conditional least-squares GAN (Mao et al. 2017), as in the IGC paper (Sec. 4.1).
+- `cgan-mlp`: the generator of a conditional least-squares GAN (Mao et al. 2017), as in the IGC paper (Sec. 4.1),
+  with an MLP discriminator (sidecars written before the convolutional cGAN call it `cgan`).
 
 Each model carries the latent distribution it was trained with (`prior_mean`, `prior_std`, per dimension):
 the search starts there and measures z against it (the z-score of L_LR, IGC paper Sec. 3.1).
@@ -18,13 +20,84 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any, Iterator, Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
-KINDS = ("cvae", "cgan")
+KINDS = ("cvae", "cgan-mlp")  # the kinds this module's ConditionalGenerator is
 DECODERS = ("shared", "per_class")
 ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "elu": nn.ELU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
+
+
+class ModelConfig(Protocol):
+    """A model's configuration: the sidecar's "model" section (igc_core.checkpoints)."""
+
+    kind: str
+
+    def to_dict(self) -> dict: ...
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """A trained conditional generator G(z, c) with its latent prior: all that the search, the multi-label
+    search, the attacks, evaluation, training's checks, the checkpoints and the app use of one.
+
+    Every generator kind in igc_core.model_kinds is one (`ConditionalGenerator` here, `gan.CGANGenerator`).
+    Shapes: z (B, latent_dim), condition (B, num_classes) (one-hot, or relaxed for the multi-label search),
+    images (B, H, W) in [-0.5, 0.5] with (H, W) = image_shape.
+    """
+
+    config: ModelConfig
+    prior_mean: torch.Tensor  # (latent_dim,) where the search starts (IGC paper Sec. 3.1)
+    prior_std: torch.Tensor  # (latent_dim,) the unit of L_LR's z-score
+    training: bool  # torch.nn.Module's mode flag (the search restores it)
+
+    @property
+    def latent_dim(self) -> int: ...
+
+    @property
+    def num_classes(self) -> int:
+        """The condition's width: all labels' classes together."""
+
+    @property
+    def label_classes(self) -> tuple[int, ...]:
+        """The classes of each label (IGC paper Sec. 1.4): (num_classes,) for a single-label model."""
+
+    @property
+    def image_shape(self) -> tuple[int, int]: ...
+
+    @property
+    def has_encoder(self) -> bool:
+        """Whether `encode` gives a starting guess (the search's init 'encoder')."""
+
+    def decode_logits(self, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """(B, latent_dim), (B, num_classes) -> (B, H * W) pre-sigmoid outputs."""
+
+    def decode(self, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """(B, latent_dim), (B, num_classes) -> images (B, H, W) in [-0.5, 0.5]."""
+
+    def encode(self, images: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z | x, c): mean and log-variance (B, latent_dim); raises ValueError without an encoder."""
+
+    def one_hot(self, labels: torch.Tensor) -> torch.Tensor:
+        """(B,) class indices (or (B, labels) for several labels) -> conditions (B, num_classes)."""
+
+    def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Images of the given classes drawn from the prior."""
+
+    # torch.nn.Module's, which the search and the checkpoints use to freeze, move and store the weights
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
+
+    def requires_grad_(self, requires_grad: bool = True) -> Any: ...
+
+    def train(self, mode: bool = True) -> Any: ...
+
+    def eval(self) -> Any: ...
+
+    def to(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)

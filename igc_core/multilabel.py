@@ -8,14 +8,16 @@ as the reference). Per row (one image, one search, one restart) the loss is the 
 (paper Sec. 3.1):
     L = dif(G(c, z), d) + lambda_LR * mean|zscore(z)|,   c = [one-hot of the fixed labels | softmax(u / T)]
 with z and the logits u both trained by Adam and the softmax temperature T annealed from `temperature` to
-`final_temperature`. Label i's class k scores the final L_DD of the search that fixed it (the best over
+`final_temperature`. Label i's class k scores what the single-label search scores (`search.class_score`:
+the final L_DD, or with score "loss" L_DD + score_lambda * L_LR) of the search that fixed it (the best over
 restarts); in the exhaustive mode, the best of the combinations holding it. The predicted class per label is
 the best-scoring one; OOC (paper Sec. 3.2) is the largest over labels of each label's best score, so an image
 is in class only if every label's search explains it.
 
-Like `igc_core.search`, the work is one tensor of shape (images, searches, restarts, ...) kept flat as rows;
-rows never interact, so a batch equals a one-image loop, and starting points are drawn per (search, restart)
-from the seed, shared by all images.
+This module only says what to search (`plan`, the relaxed starting logits); the loop is the single-label
+search's own (`igc_core.search.solve` over a `Problem`): one tensor of shape (images, searches, restarts, ...)
+kept flat as rows; rows never interact, so a batch equals a one-image loop, and starting points are drawn per
+(search, restart) from the seed, shared by all images.
 """
 
 from __future__ import annotations
@@ -28,11 +30,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .generators import ConditionalGenerator
-from .runtime import ThreadTuner, choose_precision
-from .search import setting, settings_of
-from .search import (SearchConfig, adam_step, check_images, divergence, freeze, objective, preprocess, resolve_device,
-                     start_points)
+from .generators import Generator
+from .search import (Hooks, Problem, SearchConfig, check_images, fields_of, preprocess, resolve_device, run_chunks,
+                     setting, settings_of, start_points)
 
 MODES = ("per-label", "exhaustive")
 ROWS_PER_CHUNK = 10  # x search.batch_size: latents per chunk, as many as the single-label search's 10 classes
@@ -160,7 +160,7 @@ class MultiLabelResult:
 
 
 def search(
-    generator: ConditionalGenerator,
+    generator: Generator,
     images: np.ndarray | torch.Tensor,
     config: MultiLabelConfig = MultiLabelConfig(),
     *,
@@ -180,196 +180,37 @@ def search(
     with the results of the steps done; `max_threads` caps the automatic thread choice.
     """
     sc = config.search
-    device = resolve_device(sc.device)
     classes = generator.label_classes
     imgs = preprocess(check_images(images, generator.image_shape), sc)  # binarised when the config says so
     if snapshot_every < 1:
         raise ValueError("snapshot_every must be at least 1")
     searches = plan(classes, config.mode)
-    S, R = len(searches), sc.restarts
-    per_chunk = max(1, min(sc.batch_size, sc.batch_size * ROWS_PER_CHUNK // (S * R)))
-    frozen = freeze(generator, device)
-    tuner = ThreadTuner(sc.threads, max_threads) if device.type == "cpu" else None
-    try:
-        choice = choose_precision(generator, min(max(len(imgs), 1), per_chunk) * S * R, device, sc.precision)
-        run = config.with_(precision=choice.precision)
-        z0 = start_points(generator, sc, device, searches=S)  # (S, R, L)
-        rng = torch.Generator(device="cpu").manual_seed(sc.seed + 1)
-        u0 = config.cond_spread * torch.randn(S, R, generator.num_classes, generator=rng)
-        u0[:, 0] = 0.0  # restart 0: the uniform mixture
-        parts, steps_done, stopped = [], sc.steps, False
-        for first in range(0, len(imgs), per_chunk):
-            part = _chunk(generator, imgs[first : first + per_chunk].to(device), searches, z0, u0.to(device), run,
-                          first, on_snapshot, snapshot_every, snapshot_images, should_stop,
-                          return_conditions, return_reconstructions, return_latents, tuner)
-            parts.append(part)
-            steps_done = min(steps_done, part["steps_done"])
-            if part["stopped"]:
-                stopped = True
-                break
-    finally:
-        if tuner is not None:
-            tuner.close()
-        frozen.restore()
-
-    def cat(key, empty):
-        if not parts:
-            return empty
-        return None if parts[0][key] is None else np.concatenate([p[key] for p in parts])
-
-    K = len(classes)
-    return MultiLabelResult(
-        labels=cat("labels", np.zeros((0, K), dtype=np.int64)),
-        ooc=cat("ooc", np.zeros(0, dtype=np.float32)),
-        distances=[np.concatenate([p["distances"][k] for p in parts]) if parts else np.zeros((0, c), np.float32)
-                   for k, c in enumerate(classes)],
-        diverged=cat("diverged", np.zeros(0, dtype=bool)),
-        searches=searches,
-        search_distances=cat("search_distances", np.zeros((0, S), dtype=np.float32)),
-        best_restart=cat("best_restart", np.zeros((0, S), dtype=np.int64)),
-        steps_done=steps_done if parts else 0,
-        stopped=stopped,
-        config=config,
-        precision=choice.precision,
-        precision_reason=choice.reason,
-        conditions=cat("conditions", None),
-        reconstructions=cat("reconstructions", None),
-        latents=cat("latents", None),
-    )
-
-
-def _chunk(generator, images, searches, z0, u0, config, first, on_snapshot, snapshot_every, snapshot_images,
-           should_stop, return_conditions, return_reconstructions, return_latents, tuner) -> dict:
-    sc = config.search
-    n, (S, R, L), D, P = len(images), z0.shape, generator.num_classes, images[0].numel()
-    device = images.device
-    classes = generator.label_classes
     blocks = label_blocks(classes)
-    mean, std = generator.prior_mean, generator.prior_std
-    plan_t = torch.as_tensor(searches, device=device)  # (S, K)
+    S, R, D = len(searches), sc.restarts, generator.num_classes
+    device = resolve_device(sc.device)
+    z0 = start_points(generator, sc, device, searches=S)  # (S, R, L)
+    rng = torch.Generator(device="cpu").manual_seed(sc.seed + 1)
+    u0 = config.cond_spread * torch.randn(S, R, D, generator=rng)
+    u0[:, 0] = 0.0  # restart 0: the uniform mixture
+    u0 = u0.to(device)
 
-    # ---- what each search fixes: a one-hot part and a mask of the relaxed columns, (S, D)
-    fixed = torch.zeros(S, D, device=device)
-    relaxed = torch.zeros(S, D, dtype=torch.bool, device=device)
-    for k, block in enumerate(blocks):
-        held = plan_t[:, k] >= 0
-        fixed[held, block.start + plan_t[held, k]] = 1.0
-        relaxed[~held, block] = True
-    searching_conditions = bool(relaxed.any())
+    def problem(chunk: torch.Tensor) -> Problem:
+        n = len(chunk)
+        return Problem(searches=searches, blocks=tuple(blocks), z=z0.expand(n, *z0.shape),
+                       target=chunk.reshape(n, -1), u=u0.expand(n, S, R, D), cond_lr=config.cond_lr,
+                       temperature=config.temperature, final_temperature=config.final_temperature)
 
-    # ---- the state, flat as M = n * S * R rows
-    z = z0.expand(n, S, R, L).reshape(-1, L).clone()  # (M, L)
-    u = u0.expand(n, S, R, D).reshape(-1, D).clone()  # (M, D) logits; only the relaxed columns are used
-    fixed_rows = fixed.view(1, S, 1, D).expand(n, S, R, D).reshape(-1, D)  # (M, D)
-    relaxed_rows = relaxed.view(1, S, 1, D).expand(n, S, R, D).reshape(-1, D)  # (M, D)
-    target = images.reshape(n, 1, 1, P).expand(n, S, R, P).reshape(-1, P)  # (M, P)
-    mz1, mz2 = torch.zeros_like(z), torch.zeros_like(z)  # Adam's moments for z ...
-    mu1, mu2 = torch.zeros_like(u), torch.zeros_like(u)  # ... and for the logits
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=sc.precision == "bf16")
-
-    def temperature(step: int) -> float:
-        """Geometric annealing from `temperature` (step 0) to `final_temperature` (the last step)."""
-        frac = min(step, max(sc.steps - 1, 0)) / max(sc.steps - 1, 1)
-        return config.temperature * (config.final_temperature / config.temperature) ** frac
-
-    def condition(u, T):
-        """(M, D): one-hot where fixed, softmax(u / T) per relaxed label (paper Sec. 1.4's relaxed condition)."""
-        if not searching_conditions:
-            return fixed_rows
-        soft = torch.cat([torch.softmax(u[:, b] / T, -1) for b in blocks], 1)
-        return torch.where(relaxed_rows, soft, fixed_rows)
-
-    def evaluate(z, u, T):
-        c = condition(u, T)
-        loss, dif, recon = objective(generator, z, c, target, sc, autocast)  # L_DD + lambda_LR * L_LR, Sec. 3.1
-        return loss, dif, recon, c
-
-    def emit(step, T, loss, dif, recon, c):
-        if on_snapshot is None:
-            return
-        images = None
-        if snapshot_images:
-            images = recon.detach().view(n, S, R, *generator.image_shape).cpu().numpy().copy()
+    def snapshot(first: int, frame: dict) -> None:
         on_snapshot(MultiLabelSnapshot(
-            step=step, steps=sc.steps, first_image=first, searches=searches, blocks=blocks, temperature=T,
-            losses=loss.detach().view(n, S, R).cpu().numpy().copy(),
-            difs=dif.detach().view(n, S, R).cpu().numpy().copy(),
-            conditions=c.detach().view(n, S, R, D).cpu().numpy().copy(),
-            reconstructions=images,
+            step=frame["step"], steps=sc.steps, first_image=first, searches=searches, blocks=blocks,
+            temperature=frame["temperature"], losses=frame["losses"], difs=frame["difs"],
+            conditions=frame["conditions"], reconstructions=frame.get("reconstructions"),
         ))
 
-    initial_loss = None
-    step, stopped = 0, False
-    if tuner is not None:
-        tuner.new_phase()
-    for step in range(sc.steps):
-        if tuner is not None:
-            tuner.begin()
-        T = temperature(step)
-        z.requires_grad_(True)
-        u.requires_grad_(searching_conditions)
-        loss, dif, recon, c = evaluate(z, u, T)
-        grads = torch.autograd.grad(loss.sum(), [z, u] if searching_conditions else [z])
-        if initial_loss is None:
-            initial_loss = loss.detach().clone()
-        if step % snapshot_every == 0:
-            emit(step, T, loss, dif, recon, c)
-        z = adam_step(z.detach(), grads[0], mz1, mz2, step + 1, sc.lr)
-        if searching_conditions:
-            u = adam_step(u.detach(), grads[1], mu1, mu2, step + 1, config.cond_lr)
-        if tuner is not None:
-            tuner.end()
-        if should_stop is not None and should_stop():
-            stopped = True
-            step += 1
-            break
-    else:
-        step = sc.steps
-
-    # ---- final evaluation (no gradient): the scores the classes are ranked by
-    with torch.no_grad():
-        z, u = z.detach(), u.detach()
-        T = temperature(step)
-        loss, dif, recon, c = evaluate(z, u, T)
-        emit(step, T, loss, dif, recon, c)
-        if initial_loss is None:  # zero steps: nothing moved
-            initial_loss = loss
-        score = (dif if sc.score == "dif" else loss).view(n, S, R)
-        score = torch.where(torch.isnan(score), torch.full_like(score, float("inf")), score)
-        per_search, best_restart = score.amin(-1), score.argmin(-1)  # (n, S)
-        distances, winners, labels = [], [], []
-        for k, C in enumerate(classes):
-            # per class, the best search holding it (per-label: the one search that fixed it)
-            holding = [torch.nonzero(plan_t[:, k] == j).squeeze(1) for j in range(C)]
-            best = torch.stack([per_search[:, rows].min(1).values for rows in holding], 1)  # (n, C)
-            where = torch.stack([rows[per_search[:, rows].argmin(1)] for rows in holding], 1)  # (n, C) search
-            label = best.argmin(1)  # (n,)
-            s = where.gather(1, label.view(n, 1)).view(n)  # the winning search
-            winners.append(s * R + best_restart.gather(1, s.view(n, 1)).view(n))  # its row within S*R
-            distances.append(best)
-            labels.append(label)
-        labels = torch.stack(labels, 1)  # (n, K)
-        ooc = torch.stack([d.min(1).values for d in distances], 1).max(1).values  # (n,), paper Sec. 3.2
-        diverged = divergence(loss.view(n, -1), initial_loss.view(n, -1), z.view(n, S * R, L),
-                              torch.stack(winners, 1), mean, std)
-        diverged |= ~torch.isfinite(u.view(n, -1)).all(-1)
-        labels = torch.where(diverged.view(n, 1), torch.full_like(labels, -1), labels)
-        pick = best_restart.view(n, S, 1, 1)
-
-        def best_of(x, width):  # (M, width) -> (n, S, width), the best restart's row
-            return x.view(n, S, R, width).gather(2, pick.expand(n, S, 1, width)).squeeze(2).cpu().numpy()
-
-        return {
-            "labels": labels.cpu().numpy(),
-            "ooc": ooc.cpu().numpy(),
-            "distances": [d.cpu().numpy() for d in distances],
-            "diverged": diverged.cpu().numpy(),
-            "search_distances": per_search.cpu().numpy(),
-            "best_restart": best_restart.cpu().numpy(),
-            "steps_done": step,
-            "stopped": stopped,
-            "conditions": best_of(c, D) if return_conditions else None,
-            "reconstructions": (best_of(recon, P).reshape(n, S, *generator.image_shape)
-                                if return_reconstructions else None),
-            "latents": best_of(z, L) if return_latents else None,
-        }
+    hooks = Hooks(on_frame=snapshot if on_snapshot is not None else None, every=snapshot_every,
+                  frame_images=snapshot_images, frame_conditions=True, should_stop=should_stop,
+                  return_reconstructions=return_reconstructions, return_latents=return_latents,
+                  return_conditions=return_conditions)
+    per_chunk = max(1, min(sc.batch_size, sc.batch_size * ROWS_PER_CHUNK // (S * R)))
+    out = run_chunks(generator, imgs, sc, per_chunk, S, problem, hooks, max_threads)
+    return MultiLabelResult(config=config, searches=searches, **fields_of(MultiLabelResult, out))

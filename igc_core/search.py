@@ -10,6 +10,10 @@ Each latent's loss depends on its own z only, and Adam is elementwise, so the la
 the summed loss gives every latent exactly its own gradient, and a batch equals a one-image loop.
 The random restarts are drawn once per (class, restart) from the seed and shared by all images, so an
 image's result does not depend on which images share its batch.
+
+The loop (`solve`) is shared with the multi-label search (`igc_core.multilabel`, paper Sec. 1.4): a `Problem`
+says which latents to search under which conditions (fixed one-hots, or relaxed logits trained beside z);
+the single-label search is the case of one label whose searches fix one class each.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .generators import ConditionalGenerator
+from .generators import Generator
 from .runtime import ThreadTuner, check_threads, choose_precision
 
 DIFS = ("mae", "mse", "bce")
@@ -337,7 +341,7 @@ def fit_intensity(recon: torch.Tensor, target: torch.Tensor, lo: float, hi: floa
     return a, target_mean - a * recon_mean
 
 
-def objective(generator: ConditionalGenerator, z: torch.Tensor, cond: torch.Tensor, target: torch.Tensor,
+def objective(generator: Generator, z: torch.Tensor, cond: torch.Tensor, target: torch.Tensor,
               config: SearchConfig, autocast=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The search's objective for latents z (M, L) under conditions cond (M, C) against target (M, P).
 
@@ -356,7 +360,7 @@ def objective(generator: ConditionalGenerator, z: torch.Tensor, cond: torch.Tens
     return dif + config.lambda_lr * latent_reg, dif, recon
 
 
-def class_score(generator: ConditionalGenerator, config: SearchConfig, dif: torch.Tensor, loss: torch.Tensor,
+def class_score(generator: Generator, config: SearchConfig, dif: torch.Tensor, loss: torch.Tensor,
                 z: torch.Tensor) -> torch.Tensor:
     """What classes are ranked by, per latent (M,): L_DD ("dif", paper Sec. 3.2), or L_DD + w * L_LR ("loss")."""
     if config.score == "dif":
@@ -373,7 +377,7 @@ def preprocess(images: torch.Tensor, config: SearchConfig) -> torch.Tensor:
     return images
 
 
-def start_points(generator: ConditionalGenerator, config: SearchConfig, device: torch.device,
+def start_points(generator: Generator, config: SearchConfig, device: torch.device,
                  searches: int | None = None) -> torch.Tensor:
     """(C, R, L) starting latents shared by every image: restart 0 at the prior mean, the rest around it.
 
@@ -386,7 +390,7 @@ def start_points(generator: ConditionalGenerator, config: SearchConfig, device: 
     return (mean + config.restart_spread * std * noise).to(device)  # (C, R, L)
 
 
-def starting_images(generator: ConditionalGenerator, config: SearchConfig) -> np.ndarray:
+def starting_images(generator: Generator, config: SearchConfig) -> np.ndarray:
     """(C, R, H, W) in [-0.5, 0.5]: what every class's latent draws before the first step (the app shows it
     before a run). Restart 0 at the prior mean (with init "encoder" it starts from the input's encoding instead,
     which needs an image: the prior mean is shown)."""
@@ -421,7 +425,7 @@ class freeze:
     """The generator in eval mode on `device` with no weight gradients (a search never needs them);
     `restore()` puts back its training mode and gradient flags."""
 
-    def __init__(self, generator: ConditionalGenerator, device: torch.device):
+    def __init__(self, generator: Generator, device: torch.device):
         self.generator, self.was_training = generator, generator.training
         self.flags = [p.requires_grad for p in generator.parameters()]
         generator.eval()
@@ -463,7 +467,7 @@ def divergence(final_loss: torch.Tensor, initial_loss: torch.Tensor, z: torch.Te
 
 
 def search(
-    generator: ConditionalGenerator,
+    generator: Generator,
     images: np.ndarray | torch.Tensor,
     config: SearchConfig = SearchConfig(),
     *,
@@ -484,7 +488,6 @@ def search(
     which then still returns the results of the steps done. `max_threads` caps the automatic thread choice
     (the app keeps a core for drawing).
     """
-    device = resolve_device(config.device)
     if len(generator.label_classes) > 1:
         raise ValueError(f"this model reads {len(generator.label_classes)} labels "
                          f"({' x '.join(map(str, generator.label_classes))} classes): use igc_core.multilabel.search")
@@ -496,84 +499,184 @@ def search(
     if config.init == "encoder" and not generator.has_encoder:
         raise ValueError(f"init 'encoder' needs a CVAE; this generator is a {generator.config.kind}")
     imgs = preprocess(imgs, config)
+    C = generator.num_classes
+    searches = np.arange(C).reshape(C, 1)  # one label; search c fixes class c
+    starts = start_points(generator, config, resolve_device(config.device))  # (C, R, L)
 
+    def problem(chunk: torch.Tensor) -> Problem:
+        n, (_, R, L) = len(chunk), starts.shape
+        z = starts.expand(n, C, R, L).clone()  # (n, C, R, L)
+        if config.init == "encoder":  # restart 0 starts at the CVAE encoder's guess for each class
+            cond = generator.one_hot(torch.arange(C, device=chunk.device)).expand(n, C, C).reshape(n * C, C)
+            guess, _ = generator.encode(chunk.repeat_interleave(C, 0), cond)  # (n*C, L)
+            z[:, :, 0] = guess.view(n, C, L).float()
+        return Problem(searches=searches, blocks=(slice(0, C),), z=z, target=chunk.reshape(n, -1),
+                       keep=config.keep_classes, prune_step=config.prune_step)
+
+    def snapshot(first: int, frame: dict) -> None:
+        on_snapshot(Snapshot(step=frame["step"], steps=config.steps, first_image=first, losses=frame["losses"],
+                             difs=frame["difs"], active=frame["active"], reconstructions=frame.get("reconstructions"),
+                             latents=frame.get("latents")))
+
+    hooks = Hooks(on_frame=snapshot if on_snapshot is not None else None, every=snapshot_every,
+                  frame_images=snapshot_images, frame_latents=snapshot_latents, should_stop=should_stop,
+                  return_reconstructions=return_reconstructions, return_latents=return_latents)
+    out = run_chunks(generator, imgs, config, config.batch_size, len(searches), problem, hooks, max_threads)
+    out.update(labels=out["labels"][:, 0], distances=out["distances"][0])  # the one label's
+    return SearchResult(config=config, **fields_of(SearchResult, out))
+
+
+# ------------------------------------------------------------------------------ the search loop (one, shared)
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """What one chunk searches, kept flat as M = n * S * R rows: n images x S searches x R restarts.
+
+    A search fixes a class per label or relaxes the label's condition to softmax(u / T), logits u trained by
+    Adam beside z (paper Sec. 1.4). The single-label search is one label whose S = C searches fix one class
+    each; the multi-label search's plan is `igc_core.multilabel.plan`. Per label, a class's distance is the
+    best (search, restart) holding it, ranked by `class_score`.
+    """
+
+    searches: np.ndarray  # (S, K) the class each search fixes per label, -1 where relaxed
+    blocks: tuple[slice, ...]  # (K,) each label's columns in a condition of D = sum of the labels' classes
+    z: torch.Tensor  # (n, S, R, L) starting latents
+    target: torch.Tensor  # (n, P) the images compared against
+    u: torch.Tensor | None = None  # (n, S, R, D) starting logits of the relaxed conditions; None: nothing relaxed
+    cond_lr: float = 0.0  # Adam's learning rate for u
+    temperature: float = 1.0  # the softmax's temperature at the first step, annealed geometrically ...
+    final_temperature: float = 1.0  # ... to this at the last
+    keep: int = 0  # > 0: after `prune_step` steps only the best `keep` searches per image go on
+    prune_step: int = 0
+
+    def temperature_at(self, step: int, steps: int) -> float:
+        """Geometric annealing from `temperature` (step 0) to `final_temperature` (the last step)."""
+        frac = min(step, max(steps - 1, 0)) / max(steps - 1, 1)
+        return self.temperature * (self.final_temperature / self.temperature) ** frac
+
+
+@dataclass
+class Hooks:
+    """How a caller follows and steers the loop, and what it wants back besides the scores.
+
+    `on_frame(first_image, frame)` at step 0, every `every` steps and at the end; a frame is a dict of numpy
+    arrays: step, temperature, losses and difs (n, S, R), active (n, S), and when asked for, reconstructions
+    (n, S, R, H, W), latents (n, S, R, L), conditions (n, S, R, D). `should_stop` is polled every step.
+    """
+
+    on_frame: Callable[[int, dict], None] | None = None
+    every: int = 10
+    frame_images: bool = False
+    frame_latents: bool = False
+    frame_conditions: bool = False
+    should_stop: Callable[[], bool] | None = None
+    return_reconstructions: bool = False
+    return_latents: bool = False
+    return_conditions: bool = False
+
+
+def run_chunks(generator: Generator, images: torch.Tensor, config: SearchConfig, per_chunk: int,
+               searches: int, problem: Callable[[torch.Tensor], Problem], hooks: Hooks,
+               max_threads: int | None = None) -> dict:
+    """Search `images` (N, H, W) `per_chunk` at a time, `searches` per image: `problem(chunk)` says what.
+
+    Freezes the generator, chooses precision and threads, and stops at the first chunk that was stopped.
+    Returns `solve`'s outcome joined along the images (empty arrays for no images; None for what `hooks` did
+    not ask for), with the precision the search ran in and why."""
+    device = resolve_device(config.device)
     frozen = freeze(generator, device)
     tuner = ThreadTuner(config.threads, max_threads) if device.type == "cpu" else None
     try:
-        rows = min(max(len(imgs), 1), config.batch_size) * generator.num_classes * config.restarts
+        rows = min(max(len(images), 1), per_chunk) * searches * config.restarts
         choice = choose_precision(generator, rows, device, config.precision)
         run_config = config.with_(precision=choice.precision)
-        starts = start_points(generator, config, device)
         parts = []
-        steps_done, stopped = config.steps, False
-        for first in range(0, len(imgs), config.batch_size):
-            chunk = imgs[first : first + config.batch_size].to(device)
-            part = _search_chunk(
-                generator, chunk, starts, run_config, first, on_snapshot, snapshot_every, snapshot_images,
-                should_stop, return_reconstructions, return_latents, tuner, snapshot_latents,
-            )
-            parts.append(part)
-            steps_done = min(steps_done, part["steps_done"])
-            if part["stopped"]:
-                stopped = True
+        for first in range(0, len(images), per_chunk):
+            chunk = images[first : first + per_chunk].to(device)
+            parts.append(solve(generator, problem(chunk), run_config, hooks, first, tuner))
+            if parts[-1]["stopped"]:
                 break
     finally:
         if tuner is not None:
             tuner.close()
         frozen.restore()
-
-    def cat(key):
-        if not parts or parts[0].get(key) is None:
-            return None
-        return np.concatenate([p[key] for p in parts])
-
-    C = generator.num_classes
-    return SearchResult(
-        labels=cat("labels") if parts else np.zeros(0, dtype=np.int64),
-        ooc=cat("ooc") if parts else np.zeros(0, dtype=np.float32),
-        distances=cat("distances") if parts else np.zeros((0, C), dtype=np.float32),
-        best_restart=cat("best_restart") if parts else np.zeros((0, C), dtype=np.int64),
-        diverged=cat("diverged") if parts else np.zeros(0, dtype=bool),
-        steps_done=steps_done if parts else 0,
-        stopped=stopped,
-        config=config,
-        precision=choice.precision,
-        precision_reason=choice.reason,
-        reconstructions=cat("reconstructions"),
-        latents=cat("latents"),
-    )
+    out = {"precision": choice.precision, "precision_reason": choice.reason, "reconstructions": None,
+           "latents": None, "conditions": None}
+    if not parts:
+        K, S = len(generator.label_classes), searches
+        return {**out, "labels": np.zeros((0, K), np.int64), "ooc": np.zeros(0, np.float32),
+                "distances": [np.zeros((0, c), np.float32) for c in generator.label_classes],
+                "search_distances": np.zeros((0, S), np.float32), "best_restart": np.zeros((0, S), np.int64),
+                "diverged": np.zeros(0, bool), "steps_done": 0, "stopped": False}
+    out.update(steps_done=min(p["steps_done"] for p in parts), stopped=parts[-1]["stopped"],
+               distances=[np.concatenate(d) for d in zip(*(p["distances"] for p in parts))])
+    for key, value in parts[0].items():
+        if isinstance(value, np.ndarray):
+            out[key] = np.concatenate([p[key] for p in parts])
+    return out
 
 
-def _search_chunk(generator, images, starts, config, first, on_snapshot, snapshot_every, snapshot_images,
-                  should_stop, return_reconstructions, return_latents, tuner=None, snapshot_latents=False) -> dict:
-    n = len(images)
-    C, R, L = starts.shape
-    P = images[0].numel()
-    device = images.device
+def fields_of(cls, values: dict) -> dict:
+    """The entries of `values` that are fields of the dataclass `cls` (to build a result from an outcome)."""
+    return {name: values[name] for name in cls.__dataclass_fields__ if name in values}
+
+
+def solve(generator: Generator, problem: Problem, config: SearchConfig, hooks: Hooks | None = None,
+          first: int = 0, tuner: ThreadTuner | None = None) -> dict:
+    """Run one chunk's search (paper Sec. 3: Adam on z, and on the relaxed logits u, of Sec. 1.4) and rank it.
+
+    Returns numpy arrays: labels (n, K), ooc (n,), distances (K arrays (n, C_k)), search_distances and
+    best_restart (n, S), diverged (n,); steps_done, stopped; and, when `hooks` asks, the best restart's final
+    reconstructions (n, S, H, W), latents (n, S, L) and conditions (n, S, D).
+    """
+    hooks = hooks if hooks is not None else Hooks()
+    n, S, R, L = problem.z.shape
+    P, M = problem.target.shape[1], n * S * R
+    blocks, D = problem.blocks, problem.blocks[-1].stop
+    device = problem.z.device
     mean, std = generator.prior_mean, generator.prior_std
+    plan = torch.as_tensor(problem.searches, device=device)  # (S, K)
 
-    # ---- the search state: one latent per (image, class, restart), kept flat as M = n * C * R rows
-    z = starts.expand(n, C, R, L).clone()  # (n, C, R, L)
-    if config.init == "encoder":
-        cond_nc = generator.one_hot(torch.arange(C, device=device)).expand(n, C, C).reshape(n * C, C)
-        guess, _ = generator.encode(images.repeat_interleave(C, 0), cond_nc)  # (n*C, L)
-        z[:, :, 0] = guess.view(n, C, L).float()
-    z = z.reshape(-1, L)  # (M, L)
-    cond = generator.one_hot(torch.arange(C, device=device)).view(1, C, 1, C).expand(n, C, R, C).reshape(-1, C)  # (M, C)
-    target = images.reshape(n, 1, 1, P).expand(n, C, R, P).reshape(-1, P)  # (M, P)
-    m1 = torch.zeros_like(z)  # Adam's first moment
-    m2 = torch.zeros_like(z)  # Adam's second moment
-    active_classes = torch.ones(n, C, dtype=torch.bool, device=device)
+    # ---- what each search fixes: a one-hot part and a mask of the relaxed columns, (S, D)
+    fixed = torch.zeros(S, D, dtype=mean.dtype, device=device)
+    relaxed = torch.zeros(S, D, dtype=torch.bool, device=device)
+    for k, block in enumerate(blocks):
+        held = plan[:, k] >= 0
+        fixed[held, block.start + plan[held, k]] = 1.0
+        relaxed[~held, block] = True
+    relaxing = problem.u is not None and bool(relaxed.any())
+
+    # ---- the search state, flat as M rows
+    z = problem.z.reshape(M, L).clone()  # (M, L)
+    u = problem.u.reshape(M, D).clone() if relaxing else None  # (M, D) logits; only the relaxed columns are used
+    fixed_rows = fixed.view(1, S, 1, D).expand(n, S, R, D).reshape(M, D)  # (M, D)
+    relaxed_rows = relaxed.view(1, S, 1, D).expand(n, S, R, D).reshape(M, D)  # (M, D)
+    target = problem.target.reshape(n, 1, 1, P).expand(n, S, R, P).reshape(M, P)  # (M, P)
+    mz = torch.zeros_like(z), torch.zeros_like(z)  # Adam's moments for z ...
+    mu = (torch.zeros_like(u), torch.zeros_like(u)) if relaxing else None  # ... and for the logits
+    active = torch.ones(n, S, dtype=torch.bool, device=device)  # searches still going
     rows = None  # indices of the rows still searching; None = all of them
-    frozen_loss = torch.full((n * C * R,), float("nan"), device=device)
-    frozen_dif = torch.full((n * C * R,), float("nan"), device=device)
+    frozen_loss = torch.full((M,), float("nan"), device=device)  # where pruned rows stopped
+    frozen_dif = torch.full((M,), float("nan"), device=device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
 
-    def evaluate(zr, idx):
-        """Loss, L_DD and reconstructions (m, P) for the rows `idx` (None = all) at latents zr (m, L)."""
-        c = cond if idx is None else cond[idx]
-        t = target if idx is None else target[idx]
-        return objective(generator, zr, c, t, config, autocast)
+    def condition(u, idx, T):
+        """(m, D) for the rows `idx` (None = all): one-hot where fixed, softmax(u / T) per relaxed label (Sec. 1.4)."""
+        fix = fixed_rows if idx is None else fixed_rows[idx]
+        if not relaxing:
+            return fix
+        soft = torch.cat([torch.softmax(u[:, b] / T, -1) for b in blocks], 1)
+        return torch.where(relaxed_rows if idx is None else relaxed_rows[idx], soft, fix)
+
+    def evaluate(zr, ur, idx, T):
+        """Loss L = L_DD + lambda_LR * L_LR (Sec. 3.1), L_DD, reconstructions (m, P) and conditions (m, D)."""
+        c = condition(ur, idx, T)
+        loss, dif, recon = objective(generator, zr, c, target if idx is None else target[idx], config, autocast)
+        return loss, dif, recon, c
+
+    def part(x, idx):
+        return x if idx is None or x is None else x[idx]
 
     def full(values_rows, frozen):
         if rows is None:
@@ -582,66 +685,72 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
         out[rows] = values_rows
         return out
 
-    def emit(step, loss, dif, recon_rows):
-        if on_snapshot is None:
+    def emit(step, T, loss, dif, recon_rows, c):
+        if hooks.on_frame is None:
             return
-        recon = None
-        if snapshot_images:
+        frame = {
+            "step": step, "temperature": T,
+            "losses": full(loss.detach(), frozen_loss).view(n, S, R).cpu().numpy().copy(),
+            "difs": full(dif.detach(), frozen_dif).view(n, S, R).cpu().numpy().copy(),
+            "active": active.cpu().numpy().copy(),
+        }
+        if hooks.frame_images:
             img = recon_rows.detach()
-            recon_full = torch.zeros(n * C * R, P, device=device) if rows is not None else img
-            if rows is not None:
+            recon_full = torch.zeros(M, P, device=device) if rows is not None else img
+            if rows is not None:  # pruned rows: no image
                 recon_full[rows] = img
-            recon = recon_full.view(n, C, R, *generator.image_shape).cpu().numpy().copy()
-        # z holds every row's latent at this step (the update of this step is not applied yet; frozen rows stay)
-        latents = z.detach().float().view(n, C, R, L).cpu().numpy().copy() if snapshot_latents else None
-        on_snapshot(Snapshot(
-            step=step, steps=config.steps, first_image=first,
-            losses=full(loss.detach(), frozen_loss).view(n, C, R).cpu().numpy().copy(),
-            difs=full(dif.detach(), frozen_dif).view(n, C, R).cpu().numpy().copy(),
-            active=active_classes.cpu().numpy().copy(),
-            reconstructions=recon,
-            latents=latents,
-        ))
+            frame["reconstructions"] = recon_full.view(n, S, R, *generator.image_shape).cpu().numpy().copy()
+        if hooks.frame_latents:  # every row's latent at this step (before this step's update; frozen rows stay)
+            frame["latents"] = z.detach().float().view(n, S, R, L).cpu().numpy().copy()
+        if hooks.frame_conditions:
+            c = c if rows is None else condition(u, None, T)
+            frame["conditions"] = c.detach().view(n, S, R, D).cpu().numpy().copy()
+        hooks.on_frame(first, frame)
+
+    def adam(x, grad, moments, lr, t):
+        """Adam on the rows still searching; returns the whole parameter."""
+        if rows is None:
+            return adam_step(x.detach(), grad, *moments, t, lr)
+        m1, m2 = moments[0][rows], moments[1][rows]
+        x[rows], moments[0][rows], moments[1][rows] = adam_step(x[rows], grad, m1, m2, t, lr), m1, m2
+        return x
 
     initial_loss = None
-    step, stopped = 0, False
+    step, stopped, T = 0, False, problem.temperature
     if tuner is not None:
         tuner.new_phase()
     for step in range(config.steps):
         if tuner is not None:
             tuner.begin()
-        zr = z if rows is None else z[rows]
+        T = problem.temperature_at(step, config.steps)
+        zr, ur = part(z, rows), part(u, rows)
         zr.requires_grad_(True)
-        loss, dif, recon = evaluate(zr, rows)
-        (grad,) = torch.autograd.grad(loss.sum(), zr)
-        zr = zr.detach()
+        if relaxing:
+            ur.requires_grad_(True)
+        loss, dif, recon, c = evaluate(zr, ur, rows, T)
+        grads = torch.autograd.grad(loss.sum(), [zr, ur] if relaxing else [zr])
         if initial_loss is None:
             initial_loss = loss.detach().clone()
-        if step % snapshot_every == 0:
-            emit(step, loss, dif, recon)
-        # ---- Adam, on the rows still searching
-        a1 = m1 if rows is None else m1[rows]
-        a2 = m2 if rows is None else m2[rows]
-        zr = adam_step(zr, grad, a1, a2, step + 1, config.lr)
-        if rows is None:
-            z = zr
-        else:
-            z[rows], m1[rows], m2[rows] = zr, a1, a2
+        if step % hooks.every == 0:
+            emit(step, T, loss, dif, recon, c)
+        z = adam(z, grads[0], mz, config.lr, step + 1)
+        if relaxing:
+            u = adam(u, grads[1], mu, problem.cond_lr, step + 1)
         if tuner is not None:
             tuner.end()
-        if should_stop is not None and should_stop():
+        if hooks.should_stop is not None and hooks.should_stop():
             stopped = True
             step += 1
             break
-        # ---- optional pruning: after prune_step steps only the best keep_classes classes per image go on
-        if config.keep_classes and step + 1 == config.prune_step and config.keep_classes < C:
+        # ---- optional pruning: after prune_step steps only the best `keep` searches per image go on
+        if problem.keep and step + 1 == problem.prune_step and problem.keep < S:
             with torch.no_grad():
-                cur_loss, cur_dif, _ = evaluate(z, None)
+                cur_loss, cur_dif, _, _ = evaluate(z, u, None, T)
             frozen_loss, frozen_dif = cur_loss.clone(), cur_dif.clone()
-            per_class = class_score(generator, config, cur_dif, cur_loss, z).view(n, C, R).amin(-1)  # (n, C)
-            keep = per_class.topk(config.keep_classes, dim=1, largest=False).indices  # (n, k)
-            active_classes = torch.zeros(n, C, dtype=torch.bool, device=device).scatter_(1, keep, True)
-            rows = active_classes.view(n, C, 1).expand(n, C, R).reshape(-1).nonzero().squeeze(1)
+            per_search = class_score(generator, config, cur_dif, cur_loss, z).view(n, S, R).amin(-1)  # (n, S)
+            keep = per_search.topk(problem.keep, dim=1, largest=False).indices  # (n, keep)
+            active = torch.zeros(n, S, dtype=torch.bool, device=device).scatter_(1, keep, True)
+            rows = active.view(n, S, 1).expand(n, S, R).reshape(-1).nonzero().squeeze(1)
             if tuner is not None:
                 tuner.new_phase()
     else:
@@ -649,44 +758,63 @@ def _search_chunk(generator, images, starts, config, first, on_snapshot, snapsho
 
     # ---- final evaluation at the last latents (no gradient): the scores the classes are ranked by
     with torch.no_grad():
-        zr = z if rows is None else z[rows]
-        loss_r, dif_r, recon_r = evaluate(zr, rows)
+        T = problem.temperature_at(step, config.steps)
+        loss_r, dif_r, recon_r, c_r = evaluate(part(z, rows), part(u, rows), rows, T)
         final_loss, final_dif = full(loss_r, frozen_loss), full(dif_r, frozen_dif)
-        emit(step, loss_r, dif_r, recon_r)
+        emit(step, T, loss_r, dif_r, recon_r, c_r)
         if initial_loss is None:  # zero steps: nothing moved
             initial_loss = final_loss
-        score = class_score(generator, config, final_dif, final_loss, z).view(n, C, R)
-        per_class, best_restart = score.amin(-1), score.argmin(-1)  # (n, C)
-        per_class = torch.where(torch.isnan(per_class), torch.full_like(per_class, float("inf")), per_class)
-        ooc, labels = per_class.min(-1)  # OOC: the smallest distance, paper Sec. 3.2
-        winner = labels * R + best_restart.gather(1, labels.view(n, 1)).view(n)  # (n,) row within C*R
-        diverged = divergence(final_loss.view(n, -1), initial_loss.view(n, -1), z.view(n, C * R, L), winner.view(n, 1), mean, std)
-        labels = torch.where(diverged, torch.full_like(labels, -1), labels)
+        score = class_score(generator, config, final_dif, final_loss, z).view(n, S, R)
+        score = torch.where(torch.isnan(score), torch.full_like(score, float("inf")), score)
+        per_search, best_restart = score.amin(-1), score.argmin(-1)  # (n, S)
+        distances, winners, labels = [], [], []
+        for k, block in enumerate(blocks):
+            # per class, the best search holding it (one label, or per-label: the one search that fixed it)
+            holding = [torch.nonzero(plan[:, k] == j).squeeze(1) for j in range(block.stop - block.start)]
+            best = torch.stack([per_search[:, h].min(1).values for h in holding], 1)  # (n, C_k)
+            where = torch.stack([h[per_search[:, h].argmin(1)] for h in holding], 1)  # (n, C_k) its search
+            label = best.argmin(1)  # (n,)
+            s = where.gather(1, label.view(n, 1)).view(n)  # the winning search
+            winners.append(s * R + best_restart.gather(1, s.view(n, 1)).view(n))  # its row within S*R
+            distances.append(best)
+            labels.append(label)
+        labels = torch.stack(labels, 1)  # (n, K)
+        # OOC (paper Sec. 3.2): the smallest distance; with several labels, the largest over labels of it
+        ooc = torch.stack([d.min(1).values for d in distances], 1).max(1).values  # (n,)
+        diverged = divergence(final_loss.view(n, -1), initial_loss.view(n, -1), z.view(n, S * R, L),
+                              torch.stack(winners, 1), mean, std)
+        if relaxing:
+            diverged |= ~torch.isfinite(u.view(n, -1)).all(-1)
+        labels = torch.where(diverged.view(n, 1), torch.full_like(labels, -1), labels)
+        pick = best_restart.view(n, S, 1, 1)
+
+        def best_of(x, width):  # (M, width) -> (n, S, width), the best restart's row
+            return x.view(n, S, R, width).gather(2, pick.expand(n, S, 1, width)).squeeze(2).cpu().numpy()
+
         out = {
             "labels": labels.cpu().numpy(),
             "ooc": ooc.cpu().numpy(),
-            "distances": per_class.cpu().numpy(),
+            "distances": [d.cpu().numpy() for d in distances],
+            "search_distances": per_search.cpu().numpy(),
             "best_restart": best_restart.cpu().numpy(),
             "diverged": diverged.cpu().numpy(),
             "steps_done": step,
             "stopped": stopped,
         }
-        pick = best_restart.view(n, C, 1, 1)
-        if return_reconstructions:
-            img = recon_r
-            full_img = img if rows is None else torch.zeros(n * C * R, P, device=device).index_copy_(0, rows, img)
-            if rows is not None:  # pruned classes: their image at the latent where they stopped
-                with torch.no_grad():
-                    idle = (~active_classes).view(n, C, 1).expand(n, C, R).reshape(-1).nonzero().squeeze(1)
-                    full_img[idle] = evaluate(z[idle], idle)[2]
-            recon = full_img.view(n, C, R, P).gather(2, pick.expand(n, C, 1, P)).squeeze(2)
-            out["reconstructions"] = recon.view(n, C, *generator.image_shape).cpu().numpy()
-        if return_latents:
-            out["latents"] = z.view(n, C, R, L).gather(2, pick.expand(n, C, 1, L)).squeeze(2).cpu().numpy()
+        if hooks.return_reconstructions:
+            img = recon_r if rows is None else torch.zeros(M, P, device=device).index_copy_(0, rows, recon_r)
+            if rows is not None:  # pruned searches: their image at the latent where they stopped
+                idle = (~active).view(n, S, 1).expand(n, S, R).reshape(-1).nonzero().squeeze(1)
+                img[idle] = evaluate(z[idle], part(u, idle), idle, T)[2]
+            out["reconstructions"] = best_of(img, P).reshape(n, S, *generator.image_shape)
+        if hooks.return_latents:
+            out["latents"] = best_of(z, L)
+        if hooks.return_conditions:
+            out["conditions"] = best_of(c_r if rows is None else condition(u, None, T), D)
     return out
 
 
-def classify_one(generator: ConditionalGenerator, image: np.ndarray, config: SearchConfig = SearchConfig(), **kw) -> SearchResult:
+def classify_one(generator: Generator, image: np.ndarray, config: SearchConfig = SearchConfig(), **kw) -> SearchResult:
     """Search one (H, W) image; raises `SearchDiverged` with advice when the search blew up."""
     result = search(generator, np.asarray(image)[None], config, **kw)
     if result.diverged[0]:

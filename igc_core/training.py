@@ -79,23 +79,13 @@ def train_generator(
     gen_config: GeneratorConfig, data: Dataset | Callable[[int], Dataset], config: TrainConfig,
     progress: Progress | None = None, start: ConditionalGenerator | None = None,
 ) -> tuple[ConditionalGenerator, dict]:
-    """Train a conditional generator of `gen_config.kind`; returns the model and its training metrics.
+    """Train an MLP generator of `gen_config.kind` (cvae, cgan-mlp); returns the model and its training metrics.
 
     `data` is a data set, or a function of the epoch that returns that epoch's data (fresh pairs).
     Labels are (N,) class indices, or (N, K) for a model of K labels. `start`: a trained generator of the same
     configuration to continue from (fine-tuning, e.g. on augmented digits), instead of fresh weights; it is not
-    modified. The convolutional cGAN (`gen_config` a `gan.GANConfig`, `config` a `gan.GANTrainConfig`) is trained
-    by `igc_core.gan` on single digits, from fresh weights.
+    modified. Every kind's trainer, this one included, is found through `igc_core.model_kinds.train`.
     """
-    if not isinstance(gen_config, GeneratorConfig):  # gan.GANConfig
-        from .gan import train_cgan
-
-        if start is not None:
-            raise ValueError("the convolutional cGAN trains from fresh weights (no --init)")
-        if not isinstance(data, Dataset) or np.asarray(data.labels).ndim != 1:
-            raise ValueError("the convolutional cGAN reads one digit: train it on a data set of single digits")
-        x_all, y_all = tensors(data, 0)  # train_cgan applies config.limit itself
-        return train_cgan(gen_config, x_all, y_all.long(), config, progress)
     torch.manual_seed(config.seed)
     rng = torch.Generator().manual_seed(config.seed)
     model = ConditionalGenerator(gen_config)
@@ -111,7 +101,7 @@ def train_generator(
     else:
         metrics = _train_cgan(model, source, config, rng, progress)
     metrics["train_seconds"] = round(time.perf_counter() - started, 1)
-    if gen_config.kind == "cgan":
+    if gen_config.kind == "cgan-mlp":
         with torch.no_grad():
             model.prior_mean.zero_()
             model.prior_std.fill_(gen_config.latent_scale)

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from app.threshold import UNCERTAIN_MARGIN, threshold_for
+    from app.model.threshold import UNCERTAIN_MARGIN, threshold_for
     from igc_core import checkpoints, data, search
     from igc_core.evaluate import noisy_images
 

@@ -13,10 +13,10 @@ from PySide6.QtWidgets import (
 
 from .. import style
 from ..attack_demo import EPS_MAX, METHODS, AttackOutcome, Cancelled, make_adversarial
-from ..explain import diverging_rgb
+from ..model.explain import diverging_rgb
+from ..model.view import View
 from ..style import INK, MUTED
-from ..view import View
-from .why_panel import gray_image, rgb_image
+from ..widgets import gray_image, rgb_image
 
 
 class _Relay(QObject):

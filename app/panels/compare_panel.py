@@ -13,9 +13,9 @@ from PySide6.QtWidgets import (
 )
 
 from .. import style
-from ..compare import SWEEP_EXAMPLES, SWEEPABLE, RunSummary, Sweep, settings_text
+from ..model.compare import SWEEP_EXAMPLES, SWEEPABLE, RunSummary, Sweep, settings_text
+from ..model.view import View
 from ..style import INK, MUTED, class_colour
-from ..view import View
 from ..widgets import PAINT, nice_ticks, tick_text
 
 COLUMNS = ("run", "input", "steps", "lr", "λ_LR", "restarts", "answer", "OOC", "margin", "time")

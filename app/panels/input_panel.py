@@ -14,8 +14,8 @@ from PySide6.QtWidgets import (
 from igc_core import checkpoints, data, framing
 
 from ..canvas import DigitView, DrawingCanvas
-from ..settings import NOISE_MAX
-from .noisy_input import NoisyInput
+from ..model.settings import NOISE_MAX
+from ..noisy_input import NoisyInput
 from ..style import TIPS
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,9 +11,9 @@ from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
 
 from .. import style
-from ..latent_map import PCA, LatentMap
+from ..model.latent_map import PCA, LatentMap
+from ..model.view import View
 from ..style import INK, MUTED, class_colour
-from ..view import View
 from ..widgets import PAINT
 
 

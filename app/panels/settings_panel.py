@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
 
 from igc_core import search
 
-from .. import settings
+from ..model import settings
 from ..style import TIPS
 
 CUSTOM = "custom"

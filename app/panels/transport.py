@@ -11,10 +11,10 @@ from PySide6.QtWidgets import (
 )
 
 from .. import style
-from ..narration import narrate
-from ..replay import SPEED_NAMES, SPEEDS
+from ..model.narration import narrate
+from ..model.replay import SPEED_NAMES, SPEEDS
+from ..model.view import View
 from ..style import TIPS
-from ..view import View
 
 
 class Timeline(QSlider):

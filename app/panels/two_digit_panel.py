@@ -27,10 +27,10 @@ from igc_core.multilabel import MODES
 from igc_core.pairs import compose, fixed_pairs
 
 from ..canvas import DrawingCanvas
-from ..settings import NOISE_MAX
-from .noisy_input import NoisyInput
+from ..model.settings import NOISE_MAX
+from ..model.two_digit import CLASSES, LABELS, TwoDigitView
+from ..noisy_input import NoisyInput
 from ..style import INK, MUTED, TIPS, VERDICT_MARKS, VERDICT_TINTS, class_colour
-from ..two_digit import CLASSES, LABELS, TwoDigitView
 from ..widgets import PAINT, mosaic
 
 SAMPLES = checkpoints.ASSETS / "samples"

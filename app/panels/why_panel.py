@@ -11,26 +11,13 @@ from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from .. import style
-from ..explain import POSITIVE, NEGATIVE, difference, distance_of, diverging_rgb
+from ..model.explain import POSITIVE, NEGATIVE, difference, distance_of, diverging_rgb
+from ..model.view import View, format_pair
 from ..style import INK, MUTED, class_colour
-from ..view import View, format_pair
-from ..widgets import PAINT
+from ..widgets import PAINT, gray_image, rgb_image
 
 SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 DISTANCE_WORDS = {"mae": "mean |G−d|", "mse": "mean (G−d)²"}
-
-
-def gray_image(a: np.ndarray) -> QImage:
-    """(H, W) in [-0.5, 0.5] -> an 8-bit grey QImage (white ink on black, as the model sees it)."""
-    pixels = np.ascontiguousarray((np.clip(a.astype(np.float32) + 0.5, 0, 1) * 255).round().astype(np.uint8))
-    h, w = pixels.shape
-    return QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-
-
-def rgb_image(rgb: np.ndarray) -> QImage:
-    rgb = np.ascontiguousarray(rgb)
-    h, w = rgb.shape[:2]
-    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
 class WhyView(QWidget):

@@ -119,18 +119,10 @@ def search_config(args: argparse.Namespace, meta: dict | None = None):
 
 
 def model_search(meta: dict | None) -> dict:
-    """The search settings a checkpoint's sidecar recommends (its "search" entry), checked."""
-    from ..checkpoints import CheckpointError
-    from ..search import SearchConfig
+    """The search settings a checkpoint's sidecar recommends (its "search" entry), checked by the sidecar schema."""
+    from ..checkpoints import recommended_search
 
-    recommended = (meta or {}).get("search", {})
-    if not isinstance(recommended, dict) or set(recommended) - set(SearchConfig().to_dict()):
-        raise CheckpointError(f"the model's sidecar recommends unknown search settings: {recommended!r}")
-    try:
-        SearchConfig().with_(**recommended)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"the model's sidecar recommends invalid search settings ({exc})") from None
-    return recommended
+    return recommended_search(meta)
 
 
 def add_multilabel_options(p: argparse.ArgumentParser, mode: bool = True) -> None:

@@ -1,4 +1,5 @@
-"""`igc train`: train a conditional generator (cvae, cgan) or the CNN baseline, and save it with its sidecar."""
+"""`igc train`: train a model of any kind in igc_core.model_kinds (the generators, the CNN baseline), and save it
+with its sidecar. The kinds' own options and defaults come from that table."""
 
 from __future__ import annotations
 
@@ -11,77 +12,53 @@ import numpy as np
 
 from .common import add_common_options, command_line, ints, non_negative_int, positive_int
 
-
-def _gan_defaults() -> dict:
-    from ..gan import GANConfig, GANTrainConfig
-
-    m, t = GANConfig(), GANTrainConfig()
-    return {"epochs": t.epochs, "batch_size": t.batch_size, "train_lr": t.lr, "latent": m.latent_dim, "latent_scale": m.latent_scale,
-            "channels": m.channels, "d_channels": m.d_channels, "ema": t.ema, "mismatch": t.mismatch}
-
-
-CVAE_DEFAULTS = {"epochs": 30, "batch_size": 128, "train_lr": 1e-3, "latent": 16, "latent_scale": 1.0}
-GAN_DEFAULTS = _gan_defaults()
-
-
-def _csv(values) -> str:
-    return ",".join(str(v) for v in values)
-
-
 TWO_DIGIT_SEARCH = {"dif": "bce"}  # the search settings a two-digit CVAE records in its sidecar ("search")
+ARG_TYPES = {"count": positive_int, "count0": non_negative_int, "int": int, "widths": ints, "number": float, "text": str}
+
+
+def _shown(value) -> str:
+    return ",".join(str(v) for v in value) if isinstance(value, (list, tuple)) else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _option_help(option) -> str:
+    """The option's help, the kinds that take it and their defaults: "... (cvae, cnn: 30; cgan-conv: 20)"."""
+    from ..model_kinds import KINDS
+
+    by_default: dict[str, list[str]] = {}
+    for kind in KINDS.values():
+        if option in kind.options:
+            default = kind.default(option)
+            shown = "" if option.value == "flag" or option.convert or default is None else f": {_shown(default)}"
+            by_default.setdefault(shown, []).append(kind.name)
+    return f"{option.help} ({'; '.join(', '.join(names) + shown for shown, names in by_default.items())})"
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train a conditional generator (cvae, cgan) or the CNN baseline")
-    p.add_argument("--model", required=True, choices=["cvae", "cgan", "cnn"])
+    from ..model_kinds import CLI_ALIASES, KINDS, all_options
+
+    p = sub.add_parser("train", help="train a conditional generator or the CNN baseline")
+    p.add_argument("--model", required=True, choices=[*KINDS, *CLI_ALIASES],
+                   help="; ".join([f"{k.name}: {k.summary}" for k in KINDS.values()]
+                                  + [f"{old}: the former name of {new}" for old, new in CLI_ALIASES.items()]))
     p.add_argument("--task", default="digit", choices=["digit", "two-digit"],
                    help="digit: one MNIST digit (28x28); two-digit: a number of two MNIST digits (28x56, labels tens "
                         "and units; fresh seeded pairs every epoch)")
     p.add_argument("--out", required=True, help="output path (writes PATH.safetensors and PATH.json)")
-    p.add_argument("--epochs", type=positive_int, default=None, help=f"default: {CVAE_DEFAULTS['epochs']} (cvae, cnn), {GAN_DEFAULTS['epochs']} (cgan)")
-    p.add_argument("--batch-size", type=positive_int, default=None, dest="batch_size",
-                   help=f"default: {CVAE_DEFAULTS['batch_size']} (cvae, cnn), {GAN_DEFAULTS['batch_size']} (cgan)")
-    p.add_argument("--train-lr", type=float, default=None, dest="train_lr",
-                   help=f"training learning rate (default: {CVAE_DEFAULTS['train_lr']:g} for cvae and cnn, {GAN_DEFAULTS['train_lr']:g} for cgan)")
-    p.add_argument("--beta", type=float, default=1.0, help="KL weight (cvae)")
-    p.add_argument("--latent", type=positive_int, default=None,
-                   help=f"latent dimensions (default: {CVAE_DEFAULTS['latent']} for cvae, {GAN_DEFAULTS['latent']} for cgan; the paper's cGAN: 256)")
-    p.add_argument("--hidden", type=ints, default=[256, 512], help="decoder widths, e.g. 256,512 (cvae)")
-    p.add_argument("--activation", default="silu", help="(cvae)")
-    p.add_argument("--latent-scale", type=float, default=None, dest="latent_scale",
-                   help=f"the latent's unit: z = scale * N(0, I), so the prior is N(0, scale^2) (default: 1 for cvae, "
-                        f"{GAN_DEFAULTS['latent_scale']:g} for cgan; the paper's N(0, 1) is 1)")
-    g = p.add_argument_group("conditional GAN (--model cgan)")
-    g.add_argument("--channels", type=ints, default=None, help=f"generator widths at 7x7 and 14x14 (default: {_csv(GAN_DEFAULTS['channels'])})")
-    g.add_argument("--d-channels", type=ints, default=None, dest="d_channels",
-                   help=f"discriminator widths at 14x14 and 7x7 (default: {_csv(GAN_DEFAULTS['d_channels'])})")
-    g.add_argument("--ema", type=float, default=None, help=f"decay of the generator's weight average, 0: off (default: {GAN_DEFAULTS['ema']:g})")
-    g.add_argument("--mismatch", type=float, default=None,
-                   help=f"weight of real images with a wrong class among the discriminator's fakes (default: {GAN_DEFAULTS['mismatch']:g})")
-    p.add_argument("--conditioning", default="bias", choices=["bias", "film"], help="how hidden layers see the class")
-    p.add_argument("--class-heads", action="store_true", dest="class_heads", help="one output layer per class")
-    p.add_argument("--decoder", default="shared", choices=["shared", "per_class"],
-                   help="one decoder for all classes, or a separate decoder per class (the ABS design)")
-    p.add_argument("--augment", type=float, default=0.0, metavar="P",
-                   help="redraw this share of the training digits as users draw them: stroke thickness, slant, rotation, "
-                        "aspect, elastic distortion, blur (igc_core.augment; 0: off)")
-    p.add_argument("--contrast", type=float, default=0.0,
-                   help="cvae: weight of a discriminative term on IGC's own distances (hybrid training; 0: off)")
-    p.add_argument("--contrast-temperature", type=float, default=0.01, dest="contrast_temperature")
+    g = p.add_argument_group("the model's and the training's settings (each --model takes those listed with it; "
+                             "default: the model's own)")
+    for option in all_options():
+        if option.value == "flag":
+            g.add_argument(option.flag, action="store_true", default=None, dest=option.dest, help=_option_help(option))
+        else:
+            g.add_argument(option.flag, type=ARG_TYPES[option.value], default=None, dest=option.dest, metavar=option.metavar,
+                           choices=option.choices or None, help=_option_help(option))
     p.add_argument("--printed", action="store_true",
                    help="add 0-9 typeset in the training designs' fonts (URW base35, TeX Gyre, FreeFont; igc_core.testsets) "
                         "to the training digits; the typeset test set holds out every other design")
-    p.add_argument("--kl-warmup", type=non_negative_int, default=0, dest="kl_warmup",
-                   help="cvae: epochs over which the KL weight rises from 0 to --beta")
-    p.add_argument("--label-paths", action="store_true", dest="label_paths",
-                   help="two-digit: one decoder per label (tens, units), each seeing only its own label, logits summed")
-    p.add_argument("--label-shift", type=float, default=0.0, dest="label_shift",
-                   help="with --label-paths: each label's drawing moves by up to this many pixels, the shift read from the latent")
+    fine_tuned = ", ".join(k.name for k in KINDS.values() if k.fine_tune)
     p.add_argument("--init", default=None, metavar="MODEL",
-                   help="cvae/cgan: start from this checkpoint's weights and architecture (fine-tuning; the architecture "
+                   help=f"{fine_tuned}: start from this checkpoint's weights and architecture (fine-tuning; the architecture "
                         "options are then taken from it)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit", type=non_negative_int, default=0, help="train on the first N images only (two-digit: pairs of them)")
     p.add_argument("--check", type=non_negative_int, default=1000, help="measure IGC accuracy on this many test images (two-digit: pairs) after training (0: skip)")
     p.add_argument("--half", action="store_true", help="store the weights as float16 (half the file size)")
     add_common_options(p, model=False)
@@ -92,78 +69,46 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    from .. import checkpoints
+    from .. import checkpoints, model_kinds
     from ..data import load_dataset
-    from ..training import TrainConfig, train_generator
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.task == "two-digit" and args.model == "cnn":
-        raise ValueError("the CNN baseline reads one digit: --task two-digit needs --model cvae")
-    if args.task == "two-digit" and args.model == "cgan":
-        raise ValueError("the convolutional cGAN reads one digit: --task two-digit needs --model cvae")
+    kind = model_kinds.KINDS[model_kinds.CLI_ALIASES.get(args.model, args.model)]
+    if args.task not in kind.tasks:
+        takes = ", ".join(k.name for k in model_kinds.KINDS.values() if args.task in k.tasks)
+        raise ValueError(f"the {kind.name} reads one digit: --task {args.task} needs --model {takes}")
+    values = vars(args)
+    if args.task != "two-digit" and (args.label_paths or args.label_shift):
+        raise ValueError("--label-paths needs a model of several labels: add --task two-digit")
+    task = {}
+    if args.task == "two-digit":
+        from ..pairs import LABELS, NUMBER_SHAPE
+
+        task = {"labels": LABELS, "num_classes": sum(LABELS), "image_size": NUMBER_SHAPE[0], "image_width": NUMBER_SHAPE[1]}
+    model_config, tc = kind.configs(values, **task)
+    start = None
+    if args.init:
+        if not kind.fine_tune or args.task != "digit":
+            fine_tuned = ", ".join(k.name for k in model_kinds.KINDS.values() if k.fine_tune)
+            raise ValueError(f"--init continues a single-digit generator: it needs --model {fine_tuned} and --task digit")
+        start, start_meta = checkpoints.load_generator(args.init)
+        if start.config.kind != kind.name:
+            raise ValueError(f"--init {args.init} is a {start.config.kind}, not a {kind.name}")
+        model_config = start.config
     checkpoints.check_writable(args.out)  # before hours of training, not after
-    for key, value in (GAN_DEFAULTS if args.model == "cgan" else CVAE_DEFAULTS).items():
-        if getattr(args, key, None) is None:
-            setattr(args, key, value)
     train = load_dataset(args.data, "train")
     test = load_dataset(args.data, "test")
     printed = None
     if args.printed:
         if args.task == "two-digit":
             raise ValueError("--printed adds single typeset digits: it does not apply to --task two-digit")
-        import numpy as np
-
         from ..data import Dataset
         from ..testsets import printed_digits
 
         printed = printed_digits()
         train = Dataset(np.concatenate([train.images, printed.images]), np.concatenate([train.labels, printed.labels]), train.name)
-    from ..augment import AugmentConfig
-
-    augment = AugmentConfig(probability=args.augment) if args.augment else None
-    if args.model == "cgan" and (args.augment or args.contrast or args.kl_warmup or args.init):
-        raise ValueError("--augment, --contrast, --kl-warmup and --init train the cvae; the cgan takes none of them")
-    if args.model == "cgan":
-        from ..gan import GANConfig, GANTrainConfig
-
-        tc = GANTrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.train_lr, ema=args.ema, mismatch=args.mismatch,
-                            seed=args.seed, limit=args.limit)
-    else:
-        tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.train_lr, beta=args.beta, seed=args.seed,
-                         limit=args.limit, augment=augment, kl_warmup=args.kl_warmup, contrast=args.contrast,
-                         contrast_temperature=args.contrast_temperature)
-    start = None
-    if args.init:
-        if args.model == "cnn" or args.task != "digit":
-            raise ValueError("--init continues a single-digit generator: it needs --model cvae and --task digit")
-        start, start_meta = checkpoints.load_generator(args.init)
-        if start.config.kind != args.model:
-            raise ValueError(f"--init {args.init} is a {start.config.kind}, not a {args.model}")
-    if args.model == "cnn":
-        from ..baseline import CNNConfig
-
-        model_config = CNNConfig()
-    elif args.model == "cgan":
-        model_config = GANConfig(latent_dim=args.latent, latent_scale=args.latent_scale, channels=tuple(args.channels),
-                                 d_channels=tuple(args.d_channels))
-    elif start is not None:
-        model_config = start.config
-    else:
-        from ..generators import GeneratorConfig
-
-        task = {}
-        if args.task == "two-digit":
-            from ..pairs import LABELS, NUMBER_SHAPE
-
-            task = {"labels": LABELS, "num_classes": sum(LABELS), "image_size": NUMBER_SHAPE[0], "image_width": NUMBER_SHAPE[1],
-                    "label_paths": args.label_paths, "label_shift": args.label_shift}
-        elif args.label_paths or args.label_shift:
-            raise ValueError("--label-paths needs a model of several labels: add --task two-digit")
-        model_config = GeneratorConfig(kind=args.model, latent_dim=args.latent, hidden=tuple(args.hidden), activation=args.activation,
-                                       latent_scale=args.latent_scale, conditioning=args.conditioning, class_heads=args.class_heads,
-                                       decoder=args.decoder, **task)
-    bar = tqdm(total=1, unit="batch", desc=f"train {args.model}", disable=args.quiet)
+    bar = tqdm(total=1, unit="batch", desc=f"train {kind.name}", disable=args.quiet)
 
     def progress(epoch: int, step: int, total: int, metrics: dict) -> None:
         bar.total = total
@@ -171,30 +116,26 @@ def run(args: argparse.Namespace) -> int:
         if step % 50 == 0 or step == total:
             bar.set_postfix({"epoch": epoch + 1, **{k: f"{v:.3g}" for k, v in metrics.items()}})
 
-    if args.model == "cnn":
-        from ..baseline import evaluate_classifier, train_classifier
-
-        model, metrics = train_classifier(model_config, train, tc, progress)
-        bar.close()
-        metrics["test_accuracy"] = evaluate_classifier(model, test)
-    elif args.task == "two-digit":
+    if args.task == "two-digit":
         from ..pairs import epoch_pairs
 
         # fresh pairs every epoch; the limit is applied to the digits the pairs are drawn from
-        model, metrics = train_generator(model_config, lambda epoch: epoch_pairs(train, args.seed, epoch, tc.limit),
-                                         replace(tc, limit=0), progress)
+        model, metrics = model_kinds.train(model_config, lambda epoch: epoch_pairs(train, tc.seed, epoch, tc.limit),
+                                           replace(tc, limit=0), progress)
         bar.close()
-        metrics.update(quick_two_digit_accuracy(model, test, args.check, TWO_DIGIT_SEARCH if args.model == "cvae" else {}))
+        metrics.update(quick_two_digit_accuracy(model, test, args.check, TWO_DIGIT_SEARCH))
     else:
-        model, metrics = train_generator(model_config, train, tc, progress, start=start)
+        model, metrics = model_kinds.train(model_config, train, tc, progress, start=start)
         bar.close()
-        metrics.update(quick_igc_accuracy(model, test, args.check))
-    if args.task == "two-digit" and args.model == "cvae":
-        # the search this model is meant for: its own Bernoulli likelihood (BCE) as the image distance; with MAE
-        # (the paper's) the exhaustive search read 89% of 100 clean test pairs right, with BCE 95% (BENCHMARKS.md)
-        recommended = TWO_DIGIT_SEARCH
-    else:
-        recommended = {}
+        if kind.generator:
+            metrics.update(quick_igc_accuracy(model, test, args.check))
+        else:
+            from ..baseline import evaluate_classifier
+
+            metrics["test_accuracy"] = evaluate_classifier(model, test)
+    # a two-digit model's own search: its Bernoulli likelihood (BCE) as the image distance; with MAE (the paper's)
+    # the exhaustive search read 89% of 100 clean test pairs right, with BCE 95% (BENCHMARKS.md)
+    recommended = TWO_DIGIT_SEARCH if args.task == "two-digit" else {}
     meta = {
         "command": command_line(args),
         "task": args.task,

@@ -12,6 +12,7 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -170,3 +171,36 @@ def draw_stroke(qtbot, canvas, points):
 
 def draw_one(qtbot, canvas):
     draw_stroke(qtbot, canvas, [(0.45, 0.25), (0.55, 0.15), (0.55, 0.45), (0.55, 0.85)])
+
+
+def search_in_process(model, image, config):
+    """The search the engine process would run, here and at once: (the recorded frames, the result)."""
+    from app.model.history import Frame
+    from igc_core import search
+
+    snaps = []
+    result = search.search(model, np.array(image, np.float32)[None], config, on_snapshot=snaps.append,
+                           snapshot_every=1, snapshot_images=True, snapshot_latents=True,
+                           return_reconstructions=True, max_threads=1)
+    return [Frame.from_snapshot(s) for s in snaps], result
+
+
+class HandTimer:
+    """The model's Timer, fired only when the test says (`fire`): no event loop needed."""
+
+    def __init__(self, callback=None, repeating=False):
+        self.callback, self.repeating, self.active = callback, repeating, False
+
+    def start(self, ms: int) -> None:
+        self.active = True
+
+    def stop(self) -> None:
+        self.active = False
+
+    def is_active(self) -> bool:
+        return self.active
+
+    def fire(self) -> None:
+        if not self.repeating:
+            self.active = False
+        self.callback()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from app.history import Frame, History
+from app.model.history import Frame, History
 
 
 def frame(step, C=10, R=2, images=True, value=None):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from app import settings
+from app.model import settings
 from igc_core import search
 
 

@@ -10,16 +10,16 @@ import pytest
 from PySide6.QtCore import QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import QAbstractButton, QLabel
 
-from app.compare import parse_values
-from app.explain import diverging_rgb, rgb_mosaic
-from app.history import Frame, History
-from app.narration import narrate
-from app.replay import Replayer
-from app.view import RunInfo, SessionState, format_pair, make_view
+from app.model.compare import parse_values
+from app.model.explain import diverging_rgb, rgb_mosaic
+from app.model.history import Frame, History
+from app.model.narration import narrate
+from app.model.replay import Replayer
+from app.model.view import RunInfo, SessionState, format_pair, make_view
 from igc_core import search
 from igc_core.search import SearchConfig
 
-from conftest import draw_one, fast_settings, set_field
+from conftest import HandTimer, draw_one, fast_settings, search_in_process, set_field
 
 C = 10
 FAST = dict(steps=12, lr=0.05, precision="fp32")
@@ -48,11 +48,7 @@ class InProcessRunner(QObject):
 
     def start(self, model, image, config, start_paused=False, max_threads=None) -> int:
         self.calls.append(config)
-        snaps = []
-        result = search.search(model, np.array(image, np.float32)[None], config, on_snapshot=snaps.append,
-                               snapshot_every=1, snapshot_images=True, snapshot_latents=True,
-                               return_reconstructions=True, max_threads=1)
-        frames = [Frame.from_snapshot(s) for s in snaps]
+        frames, result = search_in_process(model, image, config)
         self._gen += 1
         gen = self._gen
         self.state = "running"
@@ -83,7 +79,7 @@ class InProcessRunner(QObject):
 
 @pytest.fixture
 def in_process(monkeypatch):
-    monkeypatch.setattr("app.session.SearchRunner", InProcessRunner)
+    monkeypatch.setattr("app.qt_session.SearchRunner", InProcessRunner)
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +98,9 @@ def digit() -> np.ndarray:
 
 @pytest.fixture
 def session(qtbot, in_process, tiny):
-    from app.session import Session
+    from app.qt_session import QtSession
 
-    s = Session(max_threads=1)
+    s = QtSession(max_threads=1)
     s.set_model(tiny[0], tiny[1], "tiny")
     yield s
     s.shutdown()
@@ -160,7 +156,8 @@ def test_the_replay_keeps_to_its_speed_and_passes_no_frame_when_it_can_draw_them
     steps = list(range(0, 21))
     now = [0.0]
     shown, ended = [], []
-    r = Replayer(lambda: steps, shown.append, lambda: ended.append(True), clock=lambda: now[0])
+    r = Replayer(lambda: steps, shown.append, lambda: ended.append(True), lambda _callback, _repeating: HandTimer(),
+                 clock=lambda: now[0])
     r.play(0, "2x")
     r.pause()  # the test ticks by hand
     for k in range(1, 21):
@@ -393,7 +390,7 @@ def test_sweep_values_are_checked():
 
 def clipped(w) -> list[str]:
     """Visible labels and buttons whose text does not fit (word-wrapped and eliding labels excepted)."""
-    from app.panels.result_panel import ElidedLabel
+    from app.result_panel import ElidedLabel
 
     bad = []
     for widget in w.findChildren(QLabel) + w.findChildren(QAbstractButton):
@@ -415,7 +412,7 @@ def test_presentation_mode_fits_a_projector_with_nothing_clipped(qtbot, window, 
 
     w = window
     narration_points = w.transport.narration.font().pointSizeF()
-    w.teaching.set_presentation(True)
+    w.set_presentation(True)
     w.resize(*size)
     w.input_panel.set_input_image(digit() + 0.5, "MNIST test #9999", 7)  # the longest name a sample gets
     fast(w)
@@ -442,7 +439,7 @@ def test_presentation_mode_fits_a_projector_with_nothing_clipped(qtbot, window, 
     assert rp.why.diffs and rp.why.elided == []
     assert w.input_panel.digit_buttons[0].font().pointSizeF() >= 1.6 * 11 - 1e-6  # the inherited fonts grow too
     assert rp.tabs.tabBar().font().pointSizeF() >= 1.6 * 11 - 1e-6
-    w.teaching.set_presentation(False)
+    w.set_presentation(False)
     assert w.settings_panel.isVisible() and abs(w.transport.narration.font().pointSizeF() - narration_points) < 1e-6
 
 
@@ -502,7 +499,7 @@ def test_a_two_digit_model_keeps_the_teaching_tools_out_of_its_way(qtbot, make_w
     """Two-digit mode (issue 11) has no replay, sweeps or tabs yet: they stay off, and what is shared still works."""
     from test_two_digit import _tiny_two_digit, two_digit_frame
 
-    from app import two_digit
+    from app.model import two_digit
     from conftest import run_and_wait
     from igc_core import checkpoints
 
@@ -522,5 +519,5 @@ def test_a_two_digit_model_keeps_the_teaching_tools_out_of_its_way(qtbot, make_w
     with pytest.raises(ValueError, match="two-digit"):
         w.session.sweep(np.zeros((28, 56), np.float32), 0.0, SearchConfig(), "lambda_lr", (0.0, 0.1))
     w.show_help().close()
-    w.teaching.set_presentation(True)
-    w.teaching.set_presentation(False)
+    w.set_presentation(True)
+    w.set_presentation(False)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from app import two_digit
-from app.history import History
-from app.view import RunInfo, SessionState
+from app.model import two_digit
+from app.model.history import History
+from app.model.view import RunInfo, SessionState
 from igc_core import checkpoints
 from igc_core.generators import ConditionalGenerator, GeneratorConfig
 from igc_core.multilabel import MultiLabelConfig

@@ -282,11 +282,31 @@ def test_load_a_cgan_checkpoint(qtbot, make_window, tiny_model_path, tmp_path):
     w = make_window(tiny_model_path)
     set_field(w, "init", "encoder")
     assert w.load_model(str(path))
-    assert w.session.meta["kind"] == "cgan" and "cgan" in w.settings_panel.model_label.text()
+    assert w.session.meta["kind"] == "cgan-conv" and "cgan-conv" in w.settings_panel.model_label.text()
     assert w.settings_panel.value("init") == "mean"  # a cGAN has no encoder to start from
     draw_one(qtbot, w.input_panel.canvas)
     fast_settings(w, steps=6)
     assert run_and_wait(qtbot, w).steps_done == 6
+
+
+def test_a_sidecar_with_a_hostile_search_section_is_refused_and_the_model_stays(qtbot, make_window, tiny_model_path, tmp_path):
+    """Issue 19: a sidecar recommending "steps": "abc" once left the window half-switched; the loader's schema
+    refuses it, so the window says why and keeps the model it had."""
+    import shutil
+
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(tiny_model_path.with_suffix(suffix), tmp_path / f"bad{suffix}")
+    meta = json.loads((tmp_path / "bad.json").read_text())
+    meta["search"] = {"steps": "abc"}
+    (tmp_path / "bad.json").write_text(json.dumps(meta))
+    w = make_window(tiny_model_path)
+    model = w.session.model
+    assert not w.load_model(str(tmp_path / "bad"))
+    assert w.session.model is model and w.model_path == str(tiny_model_path)
+    assert "steps must be a whole number" in w.banner.text
+    draw_one(qtbot, w.input_panel.canvas)
+    fast_settings(w, steps=4)
+    assert run_and_wait(qtbot, w).steps_done == 4
 
 
 def test_window_stays_responsive_during_a_search(qtbot, make_window, tiny_model_path):
@@ -315,7 +335,7 @@ def test_window_stays_responsive_during_a_search(qtbot, make_window, tiny_model_
 
 
 def test_a_vanished_remembered_model_falls_back(qtbot, make_window, settings_file, tmp_path):
-    from app import settings
+    from app.model import settings
     from igc_core import checkpoints
 
     settings.save(settings_file, {**settings.defaults(), "model": str(tmp_path / "gone.safetensors")})

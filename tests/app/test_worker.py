@@ -8,7 +8,7 @@ from igc_core import checkpoints, search
 
 @pytest.fixture
 def runner(qtbot):
-    from app.worker import SearchRunner
+    from app.engine.worker import SearchRunner
 
     r = SearchRunner()
     yield r
@@ -100,7 +100,7 @@ def test_engine_errors_become_messages(qtbot, runner, tiny):
 
 
 def test_a_dead_engine_process_gives_a_message_and_is_restarted(qtbot, runner, tiny):
-    from app.worker import DIED
+    from app.engine.worker import DIED
 
     runner.start(tiny, image(), search.SearchConfig(steps=100_000))
     qtbot.waitUntil(lambda: runner.state == "running", timeout=10_000)

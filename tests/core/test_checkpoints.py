@@ -106,7 +106,7 @@ def test_non_finite_weights_are_refused(tiny_model, tmp_path):
 
 def test_the_shipped_default_loads_and_describes_itself(default_model):
     model, meta = default_model
-    assert meta["kind"] in ("cvae", "cgan") and meta["command"].startswith("igc train")
+    assert meta["kind"] in ("cvae", "cgan-mlp", "cgan-conv") and meta["command"].startswith("igc train")
     assert meta["dataset"]["name"] == "mnist"
     assert model.num_classes == 10 and model.image_shape == (28, 28)
     assert checkpoints.DEFAULT_MODEL.stat().st_size < 12_000_000  # float16; the per-class heads are most of it
@@ -194,3 +194,95 @@ def test_thresholds_per_noise_level_are_interpolated():
     assert checkpoints.recommended_threshold(meta, 0.5) == pytest.approx(0.15)  # beyond the measured: the nearest
     assert checkpoints.recommended_threshold({"metrics": {"ooc_threshold": float("nan")}}) is None
     assert checkpoints.recommended_threshold({"metrics": {"ooc_threshold": -1}}) is None
+
+
+def _set(*keys, value):
+    """An edit of the sidecar: the entry at `keys` (a path through its sections) becomes `value`."""
+
+    def edit(meta: dict) -> None:
+        section = meta
+        for key in keys[:-1]:
+            section = section.setdefault(key, {})
+        section[keys[-1]] = value
+
+    return edit
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        # the recommended search (issue 19: a two-digit sidecar with "steps": "abc" locked the app out)
+        (_set("search", value={"steps": "abc"}), r"recommends invalid search settings \(steps must be a whole number"),
+        (_set("search", value={"lr": "fast"}), "lr must be a finite number"),
+        (_set("search", value={"dif": "evil"}), "dif must be one of mae, mse, bce"),
+        (_set("search", value={"restarts": 1e6}), "restarts must be a whole number"),
+        (_set("search", value={"steps": 10**9}), "steps must be a whole number from 0 to 1,000,000"),
+        (_set("search", value={"lambda_lr": NAN}), "lambda_lr must be a finite number"),
+        (_set("search", value={"speed": "max"}), "unknown search entries: speed"),
+        (_set("search", value=["steps", 5]), "recommends search settings that are not a list of settings"),
+        # the model's sizes
+        (_set("model", "hidden", value=[8] * 100_000), "hidden has 100000 entries"),
+        (_set("model", "latent_dim", value=2**40), "latent_dim 1099511627776 is beyond any model"),
+        (_set("model", "latent_dim", value=4.0), "latent_dim must be a whole number"),
+        (_set("model", "latent_scale", value=NAN), "latent_scale must be a finite number"),
+        (_set("model", "class_heads", value="yes"), "class_heads must be true or false"),
+        (_set("model", "activation", value=7), "activation must be text"),
+        (_set("model", "colour", value="red"), "unknown model entries: colour"),
+        (_set("model", "kind", value="cnn"), "its kind 'cnn' is not the sidecar's 'cvae'"),
+        (_set("kind", value=["cvae"]), "unknown model kind"),
+        # the latent prior
+        (_set("latent_prior", "std", value=[0.0] * 4), "stds above 0"),
+        (_set("latent_prior", "mean", value=[NAN] * 4), "must be finite numbers"),
+        (_set("latent_prior", value={"mean": [0.0] * 4}), "a 'mean' and a 'std' list"),
+        (_set("latent_prior", "mean", value=[0.5] * 4), "not the prior stored with the weights"),
+        # measured figures the code reads
+        (_set("metrics", "ooc_threshold", value=NAN), "OOC threshold must be a finite distance above 0"),
+        (_set("metrics", "ooc_threshold", value="0.1"), "OOC threshold must be a finite distance above 0"),
+        (_set("metrics", "ooc_threshold", value=-1), "OOC threshold must be a finite distance above 0"),
+        (_set("metrics", "ooc_thresholds_by_sigma", value={"loud": 0.1}), "ooc_thresholds_by_sigma needs noise levels"),
+        (_set("metrics", "ooc_thresholds_by_sigma", value={"0.1": float("inf")}), "ooc_thresholds_by_sigma needs"),
+        (_set("metrics", "ooc_threshold_search", value={"steps": "many"}), "measured with is invalid .*steps must be a whole"),
+        (_set("metrics", value=[0.1]), "'metrics' must be a section of entries"),
+        (_set("command", value=5), "'command' must be text"),
+    ],
+)
+def test_hostile_sidecars_are_refused_by_the_loader(saved, edit, message):
+    """One schema for every sidecar: what the commands and the app load goes through `load_generator`, which refuses
+    wrong types, unknown entries, absurd sizes and non-finite numbers with a message naming the problem."""
+    sidecar = saved.with_suffix(".json")
+    meta = json.loads(sidecar.read_text())
+    edit(meta)
+    sidecar.write_text(json.dumps(meta))  # NaN and Infinity as Python's json writes them
+    with pytest.raises(CheckpointError, match=message) as refused:
+        checkpoints.load_generator(saved)
+    assert str(refused.value).startswith("m.json")  # the message names the file
+
+
+def test_the_cli_refuses_a_hostile_search_section_as_the_loader_does(saved, capsys):
+    from igc_core.cli import main
+    from igc_core.commands.common import model_search
+
+    _set("search", value={"steps": "abc"})(meta := json.loads(saved.with_suffix(".json").read_text()))
+    saved.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="steps must be a whole number"):
+        model_search(meta)
+    assert main(["classify", "--model", str(saved), str(checkpoints.ASSETS / "samples" / "7.png"), "--quiet"]) == 2
+    assert "steps must be a whole number" in capsys.readouterr().err
+
+
+def test_a_recommended_search_that_fits_is_kept(saved):
+    _set("search", value={"dif": "bce", "steps": 50})(meta := json.loads(saved.with_suffix(".json").read_text()))
+    saved.with_suffix(".json").write_text(json.dumps(meta))
+    assert checkpoints.load_generator(saved)[1]["search"] == {"dif": "bce", "steps": 50}
+
+
+def test_a_figure_the_schema_refuses_is_never_written(saved):
+    before = saved.with_suffix(".json").read_text()
+    with pytest.raises(CheckpointError, match="OOC threshold"):
+        checkpoints.set_metric(saved, "ooc_threshold", float("nan"))
+    assert saved.with_suffix(".json").read_text() == before
+    checkpoints.set_metric(saved, "ooc_threshold", 0.2)
+    assert checkpoints.recommended_threshold(checkpoints.load_generator(saved)[1]) == 0.2

@@ -45,7 +45,7 @@ def test_train_cgan(tiny_data_dir, tmp_path):
                  "--latent", "4", "--latent-scale", "0.1", "--channels", "8,4", "--d-channels", "4,8", "--batch-size", "32",
                  "--check", "4", "--half", "--quiet"]) == 0
     model, meta = checkpoints.load(tmp_path / "g")
-    assert meta["kind"] == "cgan" and meta["model"]["channels"] == [8, 4] and meta["model"]["latent_scale"] == 0.1
+    assert meta["kind"] == "cgan-conv" and meta["model"]["channels"] == [8, 4] and meta["model"]["latent_scale"] == 0.1
     assert meta["training"]["batch_size"] == 32 and meta["training"]["ema"] == 0.999  # the cgan's own defaults fill the rest
     assert meta["command"].startswith("igc train --model cgan") and "igc_accuracy_first_4_test" in meta["metrics"]
     assert model.latent_dim == 4 and not model.has_encoder

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -75,7 +77,7 @@ def test_training_steps_are_seeded_and_save_load_round_trip(tmp_path):
     assert [e for e, _ in seen] == [0] and isinstance(seen[0][1], CGANGenerator)  # snapshots leave training alone
     path = checkpoints.save(model, tmp_path / "gan", {"command": "test"}, half=True)
     loaded, meta = checkpoints.load_generator(path)
-    assert meta["kind"] == "cgan" and isinstance(loaded, CGANGenerator) and loaded.config == config
+    assert meta["kind"] == "cgan-conv" and isinstance(loaded, CGANGenerator) and loaded.config == config
     assert meta["latent_prior"]["std"] == pytest.approx([0.1] * 4)
     z, c = torch.randn(3, 4) * 0.1, model.one_hot(torch.tensor([2, 5, 8]))
     assert torch.allclose(loaded.decode(z, c), model.decode(z, c), atol=2e-3)  # float16 weights
@@ -113,10 +115,30 @@ def test_bad_configs_are_refused():
         train_cgan(GANConfig(**TINY), x, y, GANTrainConfig(batch_size=32))
 
 
+def _as_old_sidecar(weights) -> None:
+    """Rewrite a sidecar as igc wrote it before the two cGANs had names of their own: kind "cgan" for both."""
+    sidecar = weights.with_suffix(".json")
+    meta = json.loads(sidecar.read_text())
+    meta["kind"] = meta["model"]["kind"] = "cgan"
+    sidecar.write_text(json.dumps(meta))
+
+
 def test_an_mlp_cgan_checkpoint_still_loads_as_one(tmp_path):
     """Checkpoints of the earlier MLP cGAN (kind cgan, no conv channels in the sidecar) keep loading."""
     from igc_core.generators import ConditionalGenerator, GeneratorConfig
 
-    mlp = ConditionalGenerator(GeneratorConfig(kind="cgan", latent_dim=4, hidden=(16,), encoder_hidden=(16,)))
+    mlp = ConditionalGenerator(GeneratorConfig(kind="cgan-mlp", latent_dim=4, hidden=(16,), encoder_hidden=(16,)))
     loaded, meta = checkpoints.load_generator(checkpoints.save(mlp, tmp_path / "mlp", {"command": "test"}))
-    assert meta["kind"] == "cgan" and isinstance(loaded, ConditionalGenerator) and not isinstance(loaded, CGANGenerator)
+    assert meta["kind"] == "cgan-mlp" and isinstance(loaded, ConditionalGenerator) and not isinstance(loaded, CGANGenerator)
+    _as_old_sidecar(tmp_path / "mlp.safetensors")
+    loaded, meta = checkpoints.load_generator(tmp_path / "mlp")
+    assert meta["kind"] == meta["model"]["kind"] == "cgan-mlp" and isinstance(loaded, ConditionalGenerator)
+    assert not isinstance(loaded, CGANGenerator) and not loaded.has_encoder
+
+
+def test_an_old_conv_cgan_sidecar_loads_as_cgan_conv(tmp_path):
+    """A sidecar of kind "cgan" with conv `channels` is the convolutional cGAN, now named cgan-conv."""
+    path = checkpoints.save(CGANGenerator(GANConfig(**TINY)).eval(), tmp_path / "gan", {"command": "test"})
+    _as_old_sidecar(path)
+    loaded, meta = checkpoints.load_generator(path)
+    assert isinstance(loaded, CGANGenerator) and meta["kind"] == loaded.config.kind == "cgan-conv"

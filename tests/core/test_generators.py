@@ -17,7 +17,7 @@ def _model(**kw):
     return ConditionalGenerator(GeneratorConfig(latent_dim=3, hidden=(16, 24), encoder_hidden=(16,), **kw)).eval()
 
 
-@pytest.mark.parametrize("kw", [{}, {"conditioning": "film"}, {"class_heads": True}, {"kind": "cgan"}, {"decoder": "per_class"}])
+@pytest.mark.parametrize("kw", [{}, {"conditioning": "film"}, {"class_heads": True}, {"kind": "cgan-mlp"}, {"decoder": "per_class"}])
 def test_decode_shapes_range_and_soft_conditions(kw):
     model = _model(**kw)
     z = torch.randn(6, 3)
@@ -72,7 +72,7 @@ def test_cvae_training_learns_and_records_the_latent_prior(tiny_data_dir):
 
 def test_cgan_prior_is_its_noise_distribution(tiny_data_dir):
     data = load_dataset(tiny_data_dir, "train", download=False)
-    config = GeneratorConfig(kind="cgan", latent_dim=2, hidden=(16,), encoder_hidden=(16,), latent_scale=0.1)
+    config = GeneratorConfig(kind="cgan-mlp", latent_dim=2, hidden=(16,), encoder_hidden=(16,), latent_scale=0.1)
     model, metrics = train_generator(config, data, TrainConfig(epochs=1, batch_size=64))
     assert torch.allclose(model.prior_std, torch.full((2,), 0.1)) and "final_loss_d" in metrics
     with pytest.raises(ValueError, match="no encoder"):

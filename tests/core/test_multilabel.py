@@ -145,6 +145,34 @@ def test_should_stop_and_divergence():
     assert wild.diverged.all() and (wild.labels == -1).all()
 
 
+def test_score_lambda_moves_two_digit_distances_as_it_moves_one_digit_ones(tiny_model):
+    """score "loss" ranks by L_DD + score_lambda * L_LR in both searches (one ranking, `search.class_score`).
+
+    The search itself does not depend on the score, so with one restart a class's distance moves by exactly
+    score_lambda times its final latent's mean |zscore|, one digit or two."""
+    def l_lr(model, latents):
+        return np.abs((latents - model.prior_mean.numpy()) / model.prior_std.numpy()).mean(-1)
+
+    base = SearchConfig(steps=10, lr=0.05, score="loss", precision="fp32", threads=1)
+    one = {w: single_label_search(tiny_model, _images(3, shape=(28, 28)), base.with_(score_lambda=w), return_latents=True)
+           for w in (0.0, 10.0)}
+    np.testing.assert_allclose(one[10.0].distances - one[0.0].distances, 10 * l_lr(tiny_model, one[0.0].latents),
+                               rtol=1e-4, atol=1e-6)
+    model = _two_label_model()
+    for mode in ("per-label", "exhaustive"):
+        two = {w: multilabel.search(model, _images(3), MultiLabelConfig(mode=mode, search=base.with_(score_lambda=w)),
+                                    return_latents=True) for w in (0.0, 10.0)}
+        moved = two[10.0].search_distances - two[0.0].search_distances
+        assert np.all(moved > 0.01)  # the latents have left the prior mean, so L_LR counts
+        np.testing.assert_allclose(moved, 10 * l_lr(model, two[0.0].latents), rtol=1e-4, atol=1e-6)
+        if mode == "per-label":  # each class's distance is that of the one search fixing it
+            for k, block in enumerate(label_blocks(model.label_classes)):
+                held = two[10.0].searches[:, k] >= 0
+                np.testing.assert_allclose(two[10.0].distances[k], two[10.0].search_distances[:, held])
+        dif = multilabel.search(model, _images(3), MultiLabelConfig(mode=mode, search=base.with_(score="dif")))
+        np.testing.assert_allclose(two[0.0].search_distances, dif.search_distances)  # weight 0: L_DD alone
+
+
 def test_config_validation_and_refusals():
     for bad in ({"mode": "greedy"}, {"cond_lr": 0}, {"temperature": -1}, {"cond_spread": float("nan")},
                 {"search": SearchConfig(init="encoder")}, {"search": SearchConfig(keep_classes=2, prune_step=1)}):

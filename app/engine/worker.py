@@ -1,4 +1,4 @@
-"""The search, run in a process of its own (`app.engine_process`), seen from the window as Qt signals.
+"""The search, run in a process of its own (`app.engine.engine_process`), seen from the window as Qt signals.
 
 `EngineProcess` starts the child once per app process (shared by every runner, so tests do not pay for a
 new interpreter per window), sends it requests and relays what it sends back: a reader thread blocks on
@@ -62,11 +62,11 @@ class EngineProcess:
             self.proc.start()
             child.close()
         else:
-            # A fresh interpreter (no Qt state forked into it) started as `python -m app.engine_process FD`,
+            # A fresh interpreter (no Qt state forked into it) started as `python -m app.engine.engine_process FD`,
             # not by multiprocessing's 'spawn', which would re-run the caller's main script in the child.
             ours, theirs = socket.socketpair()
-            path = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")]))
-            self.proc = subprocess.Popen([sys.executable, "-m", "app.engine_process", str(theirs.fileno())],
+            path = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")]))
+            self.proc = subprocess.Popen([sys.executable, "-m", "app.engine.engine_process", str(theirs.fileno())],
                                          pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
                                          env={**os.environ, "PYTHONPATH": path})
             theirs.close()

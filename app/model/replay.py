@@ -4,7 +4,7 @@ A run of 100 steps takes a second or two and its curves go flat by step 15: too 
 class. A replay shows the recorded frames again from the history (the engine is never called) at 0.25x to 8x
 of `STEPS_PER_SECOND`, or one recorded step per keypress. The time base is the clock, not the timer's ticks,
 so a slow redraw never stretches a replay: frames that fall due together are passed over (in order) above
-`MAX_FPS`.
+`MAX_FPS`. No Qt here: the host hands in a timer (`app.model.events.MakeTimer`; a `QTimer` in the window).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from .events import MakeTimer
 
 SPEEDS = ("0.25x", "0.5x", "1x", "2x", "4x", "8x", "key")
 SPEED_NAMES = {"key": "one step per key"}
@@ -29,16 +29,13 @@ def rate(speed: str) -> float | None:
     return STEPS_PER_SECOND * float(speed[:-1])
 
 
-class Replayer(QObject):
+class Replayer:
     """Moves a cursor through a run's recorded steps at a speed; `show(index)` draws a frame, `ended()` at the end."""
 
     def __init__(self, steps: Callable[[], list[int]], show: Callable[[int], None], ended: Callable[[], None],
-                 parent: QObject | None = None, clock: Callable[[], float] = time.perf_counter):
-        super().__init__(parent)
+                 make_timer: MakeTimer, clock: Callable[[], float] = time.perf_counter):
         self._steps, self._show, self._ended, self._clock = steps, show, ended, clock
-        self._timer = QTimer(self)
-        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._timer.timeout.connect(self._tick)
+        self._timer = make_timer(self._tick, True)
         self.index = 0
         self._t0 = 0.0
         self._step0 = 0
@@ -46,7 +43,7 @@ class Replayer(QObject):
 
     @property
     def playing(self) -> bool:
-        return self._timer.isActive()
+        return self._timer.is_active()
 
     def play(self, index: int, speed: str) -> None:
         """Play from frame `index` at `speed` (not 'key')."""

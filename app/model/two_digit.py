@@ -24,11 +24,14 @@ from igc_core.pairs import number_label
 from igc_core.search import SearchConfig
 
 from .history import Ranked
-from .view import QUANTITY_NAMES, SessionState, Threshold, Verdict, format_pair
+from .view import (
+    QUANTITY_NAMES, SessionState, Threshold, Verdict, diverged_verdict, format_pair, idle_verdict, progress_head,
+)
 
 LABELS = ("tens", "units")
 CLASSES = 10
 ROWS = 2 * CLASSES  # the tens search's 10 rows, then the units search's 10
+PROMPT = "draw a two-digit number, open an image or pick a random pair"  # what to do before a first search
 
 
 def is_two_digit(model) -> bool:
@@ -194,7 +197,7 @@ def make_view(state: SessionState) -> TwoDigitView:
     empty = _ro(np.full(CLASSES, np.inf))
     if n == 0:
         return TwoDigitView(
-            status=state.status, verdict=_idle_verdict(state), has_run=False, index=0, frames=0, step=0,
+            status=state.status, verdict=idle_verdict(state, PROMPT), has_run=False, index=0, frames=0, step=0,
             steps=config.search.steps if config else 0, final=False, mode=mode, searches=searches,
             score_name=QUANTITY_NAMES[score], labels=(_rank("tens", empty), _rank("units", empty)), number="–",
             distances=_ro(np.full(ROWS, np.inf)), best_restart=None, grid=None, others=None, ooc=None,
@@ -232,17 +235,6 @@ def _prefer(rank: LabelRank, label: int) -> LabelRank:
     return LabelRank(rank.name, d, label, rank.leader, margin)
 
 
-def _idle_verdict(state: SessionState) -> Verdict:
-    if state.error:
-        return Verdict("failed", "–", "the search failed", state.error)
-    if state.status != "idle":
-        return Verdict("provisional", "–", "starting the search…", "")
-    if state.run is not None:
-        return Verdict("provisional", "–", "stopped before the first step", "press Space to search")
-    return Verdict("none", "–", "no search yet", "draw a two-digit number, open an image or pick a random pair, "
-                   "then press Space")
-
-
 def _lead(rank: LabelRank) -> str:
     if rank.leader is None:
         return f"{rank.name} –"
@@ -260,17 +252,9 @@ def _verdict(state: SessionState, frame: TwoDigitFrame, final: bool, labels, num
     if run is not None and run.true_label is not None and "?" not in number:
         truth = f" · true number {run.true_label:02d} {'✓' if number == f'{run.true_label:02d}' else '✗'}"
     if final and bool(result.diverged[0]):
-        lr = run.config.search.lr
-        return Verdict("diverged", "?", "the search diverged", f"learning rate {lr:g} is too large: try {lr / 10:g}")
+        return diverged_verdict(run.config.search.lr)
     if not final:
-        if state.status == "running":
-            head = f"searching: step {frame.step} of {frame.steps}"
-        elif state.status == "paused":
-            head = f"paused at step {frame.step} of {frame.steps}"
-        elif result is None or result.stopped:
-            head = f"stopped at step {frame.step} of {frame.steps}: no verdict"
-        else:
-            head = f"step {frame.step} of {frame.steps} (final answer: {number_label(result.labels[0])})"
+        head = progress_head(state, frame, number_label(result.labels[0]) if result is not None else "")
         return Verdict("provisional", number, head, f"closest so far: {leads}")
     if result.stopped:
         return Verdict("provisional", number, f"stopped at step {frame.step} of {frame.steps}: no verdict",

@@ -78,8 +78,8 @@ class Server:
         from igc_core import search
         from igc_core.multilabel import MultiLabelConfig
 
-        from .history import Frame
-        from .two_digit import engine_search
+        from ..model.history import Frame
+        from ..model.two_digit import engine_search
 
         self.gen, self.paused, self.permits, self.stopped = gen, bool(paused), 0, False
         self.interval, self.last_emit, self.frames = interval, 0.0, []
@@ -180,7 +180,7 @@ def serve(conn) -> None:
         conn.close()
 
 
-if __name__ == "__main__":  # python -m app.engine_process FD (started by app.worker.EngineProcess)
+if __name__ == "__main__":  # python -m app.engine.engine_process FD (started by app.engine.worker.EngineProcess)
     import sys
     from multiprocessing.connection import Connection
 

@@ -13,15 +13,15 @@ from PySide6.QtWidgets import (
     QTabWidget, QVBoxLayout, QWidget,
 )
 
-from .. import style
-from ..curves import CurvesView
-from ..style import INK, MUTED, TIPS, VERDICT_MARKS, VERDICT_TINTS
-from ..view import View
-from ..widgets import DistanceBars, OOCGauge, ReconstructionGrid
-from .attack_panel import AttackPanel
-from .compare_panel import ComparePanel
-from .latent_panel import LatentPanel
-from .why_panel import WhyView
+from . import style
+from .curves import CurvesView
+from .model.view import View
+from .panels.attack_panel import AttackPanel
+from .panels.compare_panel import ComparePanel
+from .panels.latent_panel import LatentPanel
+from .panels.why_panel import WhyView
+from .style import INK, MUTED, TIPS, VERDICT_MARKS, VERDICT_TINTS
+from .widgets import DistanceBars, OOCGauge, ReconstructionGrid
 
 TABS = ("distances", "why", "latent", "compare", "attack")
 TAB_TITLES = {"distances": "Distances", "why": "Why this class", "latent": "Latent path", "compare": "Compare runs",

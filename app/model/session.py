@@ -2,9 +2,14 @@
 
 `Session` owns the runner, the run's settings and input, its recorded history, the result, the timeline
 cursor and the OOC threshold. It takes commands (start, toggle, step, back, stop, reset, scrub, set the
-threshold, pick what the curves show) and publishes one immutable `View` (`app.view.make_view`, a pure
+threshold, pick what the curves show) and publishes one immutable `View` (`app.model.view.make_view`, a pure
 function) whenever something on screen changes. The panels draw that view and send back intents; they
 never talk to the worker or to each other.
+
+No Qt here: the host hands in the runner (anything with the `Runner` methods), a timer factory and what
+painting has cost, calls `on_frames` / `on_paused` / `on_finished` / `on_failed` / `on_state` with what the runner
+reports, and listens to the `Event`s `view_changed`, `run_finished` and `run_failed`. The window's wiring is
+`app.qt_session.QtSession`; a test can drive this class by hand.
 
 Publishing during a search is paced by what drawing costs: a view is drawn at most ~30 times a second and
 no more often than keeps drawing under about a tenth of the time, so the window never slows the search
@@ -16,10 +21,10 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import replace
+from typing import Callable, Protocol
 
 import numpy as np
 import torch
-from PySide6.QtCore import QObject, QTimer, Signal
 
 from igc_core import runtime
 from igc_core import search as engine
@@ -27,32 +32,50 @@ from igc_core.search import SearchConfig
 
 from . import two_digit
 from .compare import RunSummary, Sweep, SweepPoint, image_key
+from .events import Event, MakeTimer
 from .history import History
 from .replay import SPEEDS, Replayer
 from .threshold import gauge_max_for, manual, threshold_for
 from .view import RunInfo, SessionState, Threshold, View, make_view
-from .widgets import PAINT
-from .worker import SearchRunner
 
 MIN_INTERVAL_S = 1 / 30
 DRAW_SHARE = 0.1  # drawing may take at most this share of the time while a search runs
 KEPT_RUNS = 8
 
 
-class Session(QObject):
-    view_changed = Signal(object)  # View
-    run_finished = Signal(object)  # View: a run finished and its result is on screen
-    run_failed = Signal(str)
+class Runner(Protocol):
+    """What the session asks of a search runner (`app.engine.worker.SearchRunner` in the window)."""
 
-    def __init__(self, parent: QObject | None = None, max_threads: int | None = None):
-        super().__init__(parent)
+    @property
+    def state(self) -> str: ...  # "idle", "running" or "paused"
+
+    def is_active(self) -> bool: ...
+
+    def start(self, model, image: np.ndarray, config, start_paused: bool = False,
+              max_threads: int | None = None) -> int: ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def step(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def set_interval(self, seconds: float) -> None: ...
+
+
+class Session:
+    """The presenter: commands in, one `View` out (`view_changed`), with no Qt of its own."""
+
+    def __init__(self, runner: Runner, make_timer: MakeTimer, paint_cost: Callable[[], float] = lambda: 0.0,
+                 max_threads: int | None = None):
+        self.view_changed = Event()  # View
+        self.run_finished = Event()  # View: a run finished and its result is on screen
+        self.run_failed = Event()  # str
         self.max_threads = max_threads if max_threads is not None else max(1, runtime.available_cores() - 1)
-        self.runner = SearchRunner(self)
-        self.runner.frames.connect(self._on_frames)
-        self.runner.paused_at.connect(lambda _step: self._publish())
-        self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.state_changed.connect(lambda _state: self._publish())
+        self.runner = runner
+        self._paint_cost = paint_cost  # seconds spent painting since it was last asked
         self.model = None
         self.meta: dict = {}
         self.model_name: str | None = None
@@ -65,12 +88,13 @@ class Session(QObject):
         self._view: View = make_view(self._state)
         self._draw_cost = 0.0
         self._last_publish = 0.0
-        self._timer = QTimer(self, singleShot=True)
-        self._timer.timeout.connect(self._publish)
+        self._timer = make_timer(self._publish, False)
+        self._sweep_timer = make_timer(self._sweep_next, False)  # the next run of a sweep, once this one is drawn
         self._count = 0  # runs started
         self._sweep_base: tuple | None = None  # (image, sigma, config, name, true_label) of a sweep
         self._planned: SearchConfig | None = None
-        self.replayer = Replayer(lambda: [f.step for f in self.history], self._replay_show, self._replay_ended, self)
+        self.replayer = Replayer(lambda: [f.step for f in self.history], self._replay_show, self._replay_ended,
+                                 make_timer)
 
     # ------------------------------------------------------------------------------------ reading
     @property
@@ -255,6 +279,18 @@ class Session(QObject):
             self.replayer.play(index, speed)
         return True
 
+    def replay_ready(self, next_search: Callable[[], tuple[np.ndarray, object]]) -> bool:
+        """Whether Play would replay: a finished run is shown and what a new search would use now (`next_search()`:
+        model input and settings; ValueError when there is nothing to search) is still the run's own."""
+        v = self._view
+        if self.is_two_digit or self.is_active() or v.run is None or self.result is None or v.frames < 2:
+            return False
+        try:
+            x, config = next_search()
+        except ValueError:
+            return True  # nothing else to search (an empty canvas): the shown run is what there is
+        return config == v.run.config and x.shape == v.run.image.shape and np.array_equal(x, v.run.image)
+
     def pause_replay(self) -> None:
         if self._state.replay == "playing":
             self.replayer.pause()
@@ -284,6 +320,13 @@ class Session(QObject):
     def select_class(self, c: int | None) -> None:
         """Compare the leader with class `c` in 'why this class' (None, or the leader itself: the runner-up)."""
         self._update(selected=None if c is None or c < 0 else int(c))
+
+    def pick_class(self, c: int) -> bool:
+        """A class clicked: compare it with the winner; clicked again, or the winner itself, the runner-up again.
+        True when `c` is now the class compared."""
+        v = self._view
+        self.select_class(None if c == v.selected or c == v.leader else c)
+        return c not in (v.leader, v.selected)
 
     def set_grid_mode(self, mode: str) -> None:
         """The grid shows the reconstructions ("images") or their differences from the input ("differences")."""
@@ -337,16 +380,27 @@ class Session(QObject):
 
     def shutdown(self) -> None:
         self._timer.stop()
+        self._sweep_timer.stop()
         self._stop_replay()
         self.runner.stop()
 
     # ------------------------------------------------------------------------------------ the runner
-    def _on_frames(self, frames) -> None:
+    def on_frames(self, frames) -> None:
+        """The runner recorded more steps."""
         for f in frames:
             self.history.append(f)
         self._publish_soon()
 
-    def _on_finished(self, result, seconds: float) -> None:
+    def on_paused(self, _step: int) -> None:
+        """The search stopped at a step, paused."""
+        self._publish()
+
+    def on_state(self, _state: str) -> None:
+        """The runner went idle, running or paused."""
+        self._publish()
+
+    def on_finished(self, result, seconds: float) -> None:
+        """The run ended with `result` after `seconds`."""
         self._state = replace(self._state, result=result, seconds=seconds, status="idle")
         self._publish()
         summary = self._remember(result, seconds)
@@ -355,11 +409,12 @@ class Session(QObject):
             point = SweepPoint(sw.next_value, summary.label, summary.ooc, summary.margin, summary.distances)
             self._state = replace(self._state, sweep=sw.with_point(point))
             if not self._state.sweep.done:
-                QTimer.singleShot(0, self._sweep_next)
+                self._sweep_timer.start(0)
         self._publish()
         self.run_finished.emit(self._view)
 
-    def _on_failed(self, message: str) -> None:
+    def on_failed(self, message: str) -> None:
+        """The run failed; `message` says why."""
         self._end_sweep()
         self._state = replace(self._state, error=message, status="idle")
         self._publish()
@@ -392,7 +447,7 @@ class Session(QObject):
 
     def _publish_soon(self) -> None:
         """Publish now if drawing has had its share of time, else when it has."""
-        if self._timer.isActive():
+        if self._timer.is_active():
             return
         wait = max(MIN_INTERVAL_S, self._draw_cost / DRAW_SHARE) - (time.perf_counter() - self._last_publish)
         wait = min(wait, 0.5)  # never freeze the picture for long
@@ -408,7 +463,7 @@ class Session(QObject):
         self._view = self._make_view(self._state)
         self.view_changed.emit(self._view)
         now = time.perf_counter()
-        cost = now - started + PAINT.take()  # this publication's work plus the painting since the last one
+        cost = now - started + self._paint_cost()  # this publication's work plus the painting since the last one
         self._draw_cost = 0.7 * self._draw_cost + 0.3 * cost
         self._last_publish = now
         self.runner.set_interval(self._draw_cost / DRAW_SHARE)  # the worker sends frames at the pace we draw

@@ -177,7 +177,7 @@ def make_view(state: SessionState) -> View:
     curve = state.curves if state.curves in QUANTITY_NAMES else score
     empty_distances = _readonly(np.full(10, np.inf))
     if n == 0:
-        verdict = _idle_verdict(state)
+        verdict = idle_verdict(state)
         return View(
             status=state.status, verdict=verdict, has_run=False, index=0, frames=0, step=0,
             steps=run.config.steps if run else 0, final=False, score_name=score_name, distances=empty_distances,
@@ -259,7 +259,8 @@ def _teaching(state: SessionState, frame: Frame | None, leader: int | None, runn
     )
 
 
-def _idle_verdict(state: SessionState) -> Verdict:
+def idle_verdict(state: SessionState, prompt: str = "draw a digit, open an image or pick a sample") -> Verdict:
+    """The verdict before the first recorded step (also the two-digit screen's, with its own `prompt`)."""
     if state.error:
         return Verdict("failed", "–", "the search failed", state.error)
     if state.model_name is None:
@@ -268,7 +269,30 @@ def _idle_verdict(state: SessionState) -> Verdict:
         return Verdict("provisional", "–", "starting the search…", "")
     if state.run is not None:
         return Verdict("provisional", "–", "stopped before the first step", "press Space to search")
-    return Verdict("none", "–", "no search yet", "draw a digit, open an image or pick a sample, then press Space")
+    return Verdict("none", "–", "no search yet", f"{prompt}, then press Space")
+
+
+def diverged_verdict(lr: float) -> Verdict:
+    return Verdict("diverged", "?", "the search diverged", f"learning rate {lr:g} is too large: try {lr / 10:g}")
+
+
+def progress_head(state: SessionState, frame, answer: str) -> str:
+    """The headline at a step that is not the finished run's last: searching, paused, stopped, or a step of a
+    finished run looked at again (`answer`: its final answer as shown)."""
+    result = state.result
+    latest = state.history.latest if state.history is not None else None
+    if state.status == "running":
+        return f"searching: step {frame.step} of {frame.steps}"
+    if state.status == "paused":
+        return f"paused at step {frame.step} of {frame.steps}"
+    if result is None or result.stopped:
+        last = latest.step if latest is not None else frame.step
+        if frame is not latest:
+            return f"step {frame.step} of {frame.steps} (stopped at step {last})"
+        return f"stopped at step {last} of {frame.steps}: no verdict"
+    if bool(result.diverged[0]):
+        return f"step {frame.step} of {frame.steps} (the search diverged)"
+    return f"step {frame.step} of {frame.steps} (final answer: {answer})"
 
 
 def _lead_text(leader: int, runner_up: int | None, margin: float | None) -> str:
@@ -285,26 +309,12 @@ def _verdict(state, frame, final, diverged, leader, runner_up, margin, ooc, per_
     if run is not None and run.true_label is not None and leader is not None:
         truth = f" · true label {run.true_label} {'✓' if leader == run.true_label else '✗'}"
     if diverged:
-        lr = run.config.lr
-        return Verdict("diverged", "?", "the search diverged", f"learning rate {lr:g} is too large: try {lr / 10:g}")
+        return diverged_verdict(run.config.lr)
     if leader is None:
         return Verdict("provisional", "–", f"step {frame.step} of {frame.steps}", "no class has a finite distance")
     lead = _lead_text(leader, runner_up, margin)
     if not final:
-        latest = state.history.latest if state.history is not None else None
-        if state.status == "running":
-            head = f"searching: step {frame.step} of {frame.steps}"
-        elif state.status == "paused":
-            head = f"paused at step {frame.step} of {frame.steps}"
-        elif result is None or result.stopped:
-            last = latest.step if latest is not None else frame.step
-            head = f"stopped at step {last} of {frame.steps}: no verdict"
-            if frame is not latest:
-                head = f"step {frame.step} of {frame.steps} (stopped at step {last})"
-        elif bool(result.diverged[0]):
-            head = f"step {frame.step} of {frame.steps} (the search diverged)"
-        else:
-            head = f"step {frame.step} of {frame.steps} (final answer: {int(result.labels[0])})"
+        head = progress_head(state, frame, str(int(result.labels[0])) if result is not None else "")
         return Verdict("provisional", str(leader), head, f"closest so far: {lead}")
     if result.stopped:
         return Verdict("provisional", str(leader), f"stopped at step {frame.step} of {frame.steps}: no verdict",
