@@ -47,12 +47,8 @@ class DrawingCanvas(QWidget):
         limit = self.maximumSize()
         return QSize(340, 340) if limit.width() > 4000 else limit
 
-    @property
-    def brush_size(self) -> float:
-        """Brush diameter in sheet pixels (the sheet is 280 wide; MNIST strokes are about 2-3 of 28)."""
-        return self._brush
-
     def set_brush_size(self, size: float) -> None:
+        """Brush diameter in sheet pixels (the sheet is 280 wide; MNIST strokes are about 2-3 of 28)."""
         self._brush = float(max(1.0, min(80.0, size)))
 
     @property
@@ -64,9 +60,6 @@ class DrawingCanvas(QWidget):
 
     def is_empty(self) -> bool:
         return not self.to_array().any()
-
-    def can_undo(self) -> bool:
-        return bool(self._undo)
 
     # ------------------------------------------------------------------ content
     def to_array(self) -> np.ndarray:

@@ -3,7 +3,7 @@
 One painting function serves the window and the exported figure. The widget paints with QPainter and
 builds each curve's path from numpy in one call (pyqtgraph's `arrayToQPath`), so a redraw of ten curves
 of thousands of steps costs about a millisecond and holds the interpreter lock for very little of it: the
-search running beside it in another thread hardly notices.
+reader thread that relays the engine process's frames hardly waits.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ class KeyRouter(QObject):
             if w is root or w.focusPolicy() != Qt.FocusPolicy.NoFocus:
                 w.installEventFilter(self)
 
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, obj, event) -> bool:  # camelCase: Qt's name
         if event.type() != QEvent.Type.KeyPress or not self.enabled or not isinstance(obj, QWidget):
             return False
         name = KEYS.get(event.key())

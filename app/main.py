@@ -4,7 +4,8 @@ Scripted figures for a talk (and the docs' screenshots) come from the same progr
 
     python -m app digit.png --size 1366x700 --run --screenshot out.png
 
-opens the image, searches, waits for the result, saves the whole window at exactly that size and exits 0.
+opens the image, searches, waits for the result, saves the whole window at exactly that size and exits 0
+(1 when the search failed or the window could not take that size: the picture is saved all the same).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import os
 import sys
 
-from igc_core.commands.common import threads_arg
+from igc_core.argtypes import threads_arg
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -113,14 +114,16 @@ def main(argv: list[str] | None = None) -> int:
 
     # leave a core to the window so drawing stays smooth while the search runs
     torch.set_num_threads(args.threads or max(1, runtime.available_cores() - 1))
-    # The search loop and the window's Python paint code share the GIL; a shorter switch interval than
-    # the default 5 ms keeps the window from waiting in 5 ms slices while the worker runs.
+    # The window's Python paint code shares the GIL with the thread that relays the engine process's frames
+    # and with the attack demo's thread; a shorter switch interval than the default 5 ms keeps the window
+    # from waiting in 5 ms slices while they run.
     sys.setswitchinterval(0.001)
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from .window import MainWindow, apply_theme
+    from .style import apply_theme
+    from .window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("igc")
@@ -166,8 +169,14 @@ def main(argv: list[str] | None = None) -> int:
         window.close()
 
     later = (lambda: QTimer.singleShot(150, shoot)) if args.screenshot else (lambda: None)
+
+    def run_failed(message: str) -> None:  # the figure shows the failure, and the exit status says so
+        print(f"igc-app: the search failed: {message}", file=sys.stderr)
+        status["code"] = 1
+        later()
+
     if args.screenshot:
-        session.run_failed.connect(lambda _msg: later())
+        session.run_failed.connect(run_failed)
     if args.attack:
         attack = window.result_panel.attack
         attack.set_choice(*args.attack)

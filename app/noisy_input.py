@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from igc_core import data
+from igc_core import data, framing
 
 
 class NoisyInput:
@@ -83,7 +83,7 @@ class NoisyInput:
         """Load an image file framed as this panel frames a drawing; a bad file gives a message and changes
         nothing."""
         try:
-            framed = data.load_image(path, frame=self.frame)
+            framed = framing.load_image(path, frame=self.frame)
         except data.DataError as exc:
             self.message.emit(f"Cannot open this image: {exc}", "error")
             return False

@@ -38,7 +38,7 @@ class ElidedLabel(QLabel):
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.setText(text)
 
-    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+    def setText(self, text: str) -> None:  # camelCase: Qt's name
         if text == self._full and self.text():
             return
         self._full = text
@@ -206,7 +206,7 @@ class ResultPanel(QWidget):
         self._orient()
         self._fit_grid()
 
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, obj, event) -> bool:  # camelCase: Qt's name
         if obj is self.tabs and event.type() == event.Type.Resize:
             self._tab_titles()
         return super().eventFilter(obj, event)
@@ -268,7 +268,7 @@ class ResultPanel(QWidget):
         self.grid_box.setMinimumWidth(title)
 
     # ------------------------------------------------------------------------------------ rendering
-    def render(self, v: View) -> None:  # noqa: A003 - the panel's one job
+    def render(self, v: View) -> None:
         verdict = v.verdict
         final = verdict.kind not in ("provisional", "none")
         self._set_tint(verdict.kind if final else "none")

@@ -26,7 +26,7 @@ from .panels.transport import Transport
 from .panels.two_digit_panel import TwoDigitPanel
 from .qt_session import QtSession
 from .result_panel import ResultPanel
-from .style import TIPS, Banner, apply_theme  # noqa: F401 - apply_theme is re-exported for main and tests
+from .style import TIPS, Banner, apply_theme
 from .teaching import Teaching
 
 WELCOME = ("Welcome! Draw a digit in the Input box on the left (or click a digit button under it), then press Space "
@@ -132,9 +132,6 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.status_label, 1)
         self._flash_timer = QTimer(self, singleShot=True)
         self._flash_timer.timeout.connect(lambda: self.status_label.setText(self._status_text))
-        # shortcuts for tests and old code
-        self.canvas = self.input_panel.canvas
-        self.grid_view = self.result_panel.grid_view
 
     def _build_actions(self) -> None:
         def action(menu, text, shortcut, slot, tip=""):
@@ -156,7 +153,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         action(m, "Quit", QKeySequence.StandardKey.Quit, self.close)
         m = self.menuBar().addMenu("&Edit")
-        action(m, "Undo stroke", QKeySequence.StandardKey.Undo, self.canvas.undo, TIPS["undo"])
+        action(m, "Undo stroke", QKeySequence.StandardKey.Undo, self.input_panel.canvas.undo, TIPS["undo"])
         action(m, "Clear canvas", QKeySequence.StandardKey.Delete, self.input_panel.clear_canvas, TIPS["clear"])
         m = self.menuBar().addMenu("&Search")
         # the keys themselves are routed by app.keys.KeyRouter (they must work whatever has the focus)
@@ -269,7 +266,7 @@ class MainWindow(QMainWindow):
             model, meta = checkpoints.load_generator(path, device="cpu")
         except (checkpoints.CheckpointError, OSError, ValueError) as exc:
             return str(exc)
-        except Exception as exc:  # noqa: BLE001 - a bad file must never stop the app (MemoryError, ...)
+        except Exception as exc:  # a bad file must never stop the app (MemoryError, ...)
             return f"{type(exc).__name__}: {exc}"
         self.model_path = str(path) if path else None
         name = Path(self.model_path).stem if self.model_path else "default"
@@ -516,7 +513,7 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
 
     def shutdown(self) -> None:
-        """Stop the search and wait for its thread (idempotent)."""
+        """Stop the search and the attack demo's thread (idempotent)."""
         self._auto_timer.stop()
         self.session.shutdown()
         self.result_panel.attack.stop()

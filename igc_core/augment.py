@@ -4,7 +4,7 @@ MNIST's writers used similar pens on similar paper; the app's users draw with a 
 photograph handwriting, or type digits in fonts. A generator trained on MNIST alone cannot draw those, so IGC
 reads a thin-stroke 7 as a 4. `augment` redraws a batch of training digits with a random stroke thickness
 (dilation or erosion at twice the resolution), slant, rotation, aspect ratio, elastic distortion, blur and ink
-contrast, then frames each the way `igc_core.data.frame_digit` frames a user's image (ink box fitted into 20x20,
+contrast, then frames each the way `igc_core.framing.frame_digit` frames a user's image (ink box fitted into 20x20,
 centre of mass at the centre), so the generator learns the distribution a user's framed digit comes from.
 
 Everything is batched torch, and every random draw comes from the `torch.Generator` passed in.
@@ -19,7 +19,7 @@ import torch
 from torch.nn import functional as F
 
 SIZE = 28
-BOX = 20  # the ink's box after framing, as in igc_core.data.frame_digit
+BOX = 20  # the ink's box after framing, as in igc_core.framing.frame_digit
 INK = 0.05  # pixels above this count as ink when framing (frame_digit's threshold)
 
 
@@ -90,7 +90,7 @@ def _blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 
 
 def frame(x: torch.Tensor) -> torch.Tensor:
-    """Frame a batch of (B, H, W) ink images in [0, 1] like `igc_core.data.frame_digit`, in torch.
+    """Frame a batch of (B, H, W) ink images in [0, 1] like `igc_core.framing.frame_digit`, in torch.
 
     The same geometry as frame_digit: the ink's bounding box resized to fit 20x20 (aspect kept, sizes rounded),
     placed in the middle of 28x28, then moved by whole pixels to put the centre of mass on pixel 14, kept inside

@@ -1,4 +1,4 @@
-"""Data: IDX files (MNIST and look-alikes), downloading them, and framing a user's image like MNIST.
+"""Data: IDX files (MNIST and look-alikes), downloading them, and noise (a user's image is framed in `framing`).
 
 Pixel conventions used across igc_core:
 - data sets are returned as uint8 arrays of shape (N, 28, 28), 0 = background, 255 = ink;
@@ -170,9 +170,3 @@ def add_noise(images: np.ndarray, sigma: float, rng: np.random.Generator) -> np.
         return images.astype(np.float32, copy=True)
     noisy = images + sigma * rng.standard_normal(images.shape).astype(np.float32)
     return np.clip(noisy, -0.5, 0.5).astype(np.float32)
-
-
-# --------------------------------------------------------------------------- framing a user's image
-# (in igc_core.framing; re-exported here for the callers that know them from this module)
-
-from .framing import frame_digit, frame_number, image_to_gray, load_image, save_digit_png  # noqa: E402,F401

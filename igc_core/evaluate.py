@@ -175,7 +175,7 @@ def via_files(images: np.ndarray) -> np.ndarray:
     import tempfile
     from pathlib import Path
 
-    from .data import load_image, save_digit_png
+    from .framing import load_image, save_digit_png
 
     with tempfile.TemporaryDirectory() as tmp:
         out = np.empty(images.shape, dtype=np.float32)
@@ -195,7 +195,7 @@ def scanned(images: np.ndarray, sigma: float, seed: int = NOISE_SEED, scale: int
 
     from PIL import Image
 
-    from .data import load_image
+    from .framing import load_image
 
     rng = np.random.default_rng(seed)
     side, page = 28 * scale, 40 * scale

@@ -46,7 +46,7 @@ class Verdict:
 
 class IGCProduct:
     """IGC as users run it: the search with `config`; through the file loader when `via_files` (every image is
-    saved as an 8-bit PNG and read back by `igc_core.data.load_image`, as `igc classify` does)."""
+    saved as an 8-bit PNG and read back by `igc_core.framing.load_image`, as `igc classify` does)."""
 
     kind = "igc"
 

@@ -2,7 +2,7 @@
 
 A user types digits in a font, draws them with a mouse (thin, even strokes) or photographs handwriting, and the
 loader frames what they give it. These sets go through the same path a user's file takes
-(`igc_core.data.image_to_gray` then `igc_core.data.frame_digit`), so they measure what a user meets:
+(`igc_core.framing.image_to_gray` then `igc_core.framing.frame_digit`), so they measure what a user meets:
 
 - `typeset`: the digits 0-9 typeset in the machine's font faces, at several sizes, dark on light; by default
   only the faces of designs that training never sees (`printed_digits` may train on TRAINING_DESIGNS);
@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import Dataset, frame_digit, image_to_gray
+from .data import Dataset
+from .framing import frame_digit, image_to_gray
 
 SETS = ("typeset", "strokes", "letters", "marks")
 DIGITS = "0123456789"

@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.window import MainWindow, apply_theme
+    from app.style import apply_theme
+    from app.window import MainWindow
 
     qapp = QApplication.instance() or QApplication([])
     apply_theme(qapp)

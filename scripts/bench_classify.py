@@ -28,7 +28,8 @@ def main() -> int:
     args = p.parse_args()
 
     from igc_core import runtime
-    from igc_core.data import load_dataset, save_digit_png
+    from igc_core.data import load_dataset
+    from igc_core.framing import save_digit_png
     from igc_core.evaluate import busy_neighbour
 
     test = load_dataset(args.data, "test")

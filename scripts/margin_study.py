@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
                  for m in CANDIDATES]
         print(f"| {sigma:g} | {100 * right.mean():.1f} | {int((~right).sum())} | " + " | ".join(cells) + " |")
     print("\nmedian lead: " + ", ".join(
-        f"sigma {s:g}: right {np.median(l[p == labels]):.4f}, wrong {np.median(l[p != labels]) if (p != labels).any() else float('nan'):.4f}"
-        for s, (p, l, _) in results.items()))
+        f"sigma {s:g}: right {np.median(lead[p == labels]):.4f}, wrong {np.median(lead[p != labels]) if (p != labels).any() else float('nan'):.4f}"
+        for s, (p, lead, _) in results.items()))
 
     print(f"\nThe app's verdict at margin {margin_used:g} with the model's threshold for each noise level:\n")
     print("| sigma | threshold | in class, right % | in class, wrong % | uncertain % (of which right) | out of class % | "

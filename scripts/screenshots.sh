@@ -18,9 +18,9 @@ mkdir -p "$OUT"
 python - "$FASHION" "$TMP" <<'EOF'
 import sys
 from pathlib import Path
-from igc_core import data
+from igc_core import data, framing
 images = data.load_dataset(sys.argv[1], "test", download=False).images
-data.save_digit_png(images[0] / 255.0, Path(sys.argv[2]) / "fashion-boot.png")
+framing.save_digit_png(images[0] / 255.0, Path(sys.argv[2]) / "fashion-boot.png")
 Path(sys.argv[2], "notes.png").write_text("this is not an image")
 EOF
 

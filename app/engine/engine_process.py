@@ -39,10 +39,6 @@ def read_model(folder: Path):
     return checkpoints.load_generator(folder / "model")[0]
 
 
-class _Stop(Exception):
-    pass
-
-
 class Server:
     """The child's loop: one search at a time, controlled between steps by the parent's messages."""
 
@@ -117,7 +113,7 @@ class Server:
             self._flush()
             self._send(("failed", gen, str(exc)))
             return
-        except Exception as exc:  # noqa: BLE001 - one bad search must not end the process
+        except Exception as exc:  # one bad search must not end the process
             traceback.print_exc()
             self._flush()
             self._send(("failed", gen, f"the search failed: {type(exc).__name__}: {exc}"))

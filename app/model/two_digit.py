@@ -31,7 +31,6 @@ from .view import (
 LABELS = ("tens", "units")
 CLASSES = 10
 ROWS = 2 * CLASSES  # the tens search's 10 rows, then the units search's 10
-IMAGE_SHAPE = (28, 56)
 PROMPT = "draw a two-digit number, open an image or pick a random pair"  # what to do before a first search
 
 

@@ -206,7 +206,7 @@ class AttackPanel(QWidget):
                                f"<b>{verdict}</b> (attacked {truth} {out.label}; max change {out.linf:.3f}, {out.seconds:.1f} s)")
         self.igc_label.setText("IGC: search the adversarial (button below) to see IGC's answer beside the CNN's.")
 
-    def render(self, v: View) -> None:  # noqa: A003
+    def render(self, v: View) -> None:
         o = self.outcome
         if o is None or v.run is None or v.run.name != f"adversarial: {o.name}":
             return

@@ -183,7 +183,7 @@ class ComparePanel(QWidget):
     def _example(self) -> None:
         self.values_edit.setText(SWEEP_EXAMPLES[self.field()])
 
-    def render(self, v: View) -> None:  # noqa: A003
+    def render(self, v: View) -> None:
         if v.runs is not self._runs:
             self._runs = v.runs
             self._fill(v.runs)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (
     QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget,
 )
 
-from igc_core import checkpoints, data
+from igc_core import checkpoints, data, framing
 
 from ..canvas import DigitView, DrawingCanvas
 from ..model.settings import NOISE_MAX
@@ -174,7 +174,7 @@ class InputPanel(NoisyInput, QWidget):
     EMPTY_MESSAGE = "the canvas is empty: draw a digit first (or open an image, or pick a sample)"
 
     def frame(self, drawing: np.ndarray) -> np.ndarray:
-        return data.frame_digit(drawing)
+        return framing.frame_digit(drawing)
 
     def _set_source(self, name: str, true_label: int | None = None) -> None:
         self.input_name, self.true_label = name, true_label
@@ -235,7 +235,7 @@ class InputPanel(NoisyInput, QWidget):
                 return True
         path = SAMPLES / f"{digit}.png"
         try:
-            framed = data.load_image(path)
+            framed = framing.load_image(path)
         except data.DataError as exc:
             self.message.emit(f"No sample digits found (no MNIST data folder and {exc}).", "warning")
             return False

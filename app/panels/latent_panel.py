@@ -39,7 +39,7 @@ class LatentMapView(QWidget):
         self.selected: int | None = None
         self.message = "Run a search to see the latents move."
 
-    def render(self, v: View) -> None:  # noqa: A003
+    def render(self, v: View) -> None:
         self.map, self.leader, self.selected = v.latent, v.leader, v.compare
         if v.latent is None:
             self.message = ("Run a search to see the latents move." if not v.has_run else
@@ -186,5 +186,5 @@ class LatentPanel(QWidget):
         self._enable()
         self.axes_changed.emit(self.axes())
 
-    def render(self, v: View) -> None:  # noqa: A003
+    def render(self, v: View) -> None:
         self.map_view.render(v)

@@ -159,7 +159,7 @@ class Transport(QFrame):
         if not self._quiet:
             self.scrub.emit(value)
 
-    def render(self, v: View, has_model: bool, replay_ready: bool = False) -> None:  # noqa: A003
+    def render(self, v: View, has_model: bool, replay_ready: bool = False) -> None:
         """`replay_ready`: the shown run is finished and Play would replay it (the input and settings are its own)."""
         replay, speed = getattr(v, "replay", "off"), getattr(v, "speed", "1x")  # a two-digit view has neither
         if replay == "playing":

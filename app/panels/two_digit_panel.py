@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from igc_core import checkpoints, data
+from igc_core import checkpoints, data, framing
 from igc_core.framing import frame_number
 from igc_core.multilabel import MODES
 from igc_core.pairs import compose, fixed_pairs
@@ -349,7 +349,7 @@ class TwoDigitPanel(NoisyInput, QWidget):
             self.head.setStyleSheet(f"#head {{ background: {tint}; border: 1px solid #cbd2d9; border-radius: 8px; }}")
 
     # ------------------------------------------------------------------------------------ the view
-    def render(self, v: TwoDigitView) -> None:  # noqa: A003
+    def render(self, v: TwoDigitView) -> None:
         verdict = v.verdict
         final = verdict.kind not in ("provisional", "none")
         self._set_tint(verdict.kind if final else "none")
@@ -423,7 +423,7 @@ class TwoDigitPanel(NoisyInput, QWidget):
             return
         tens, units = random.randrange(10), random.randrange(10)  # no data set: the shipped sample digits
         try:
-            digits = [data.load_image(SAMPLES / f"{d}.png") for d in (tens, units)]
+            digits = [framing.load_image(SAMPLES / f"{d}.png") for d in (tens, units)]
         except data.DataError as exc:
             self.message.emit(f"No test pairs found (no MNIST data folder and {exc}).", "warning")
             return

@@ -40,7 +40,7 @@ class WhyView(QWidget):
         self.diffs: list[np.ndarray] = []  # the signed difference images shown (tests)
         self.elided: list[str] = []  # captions shortened at the last paint (tests: none on a projector)
 
-    def render(self, v: View) -> None:  # noqa: A003
+    def render(self, v: View) -> None:
         self.cells, self.diffs = [], []
         if not v.has_run or v.grid is None or v.leader is None or v.run is None:
             self.title = ("Why this class: run a search first (Space); then the winner, another class and their "

@@ -26,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..checkpoints import recommended_threshold
-    from ..data import DataError, frame_number, load_image, to_model_range
+    from ..data import DataError, to_model_range
+    from ..framing import frame_number, load_image
     from ..search import search
 
     ctx = prologue(args)

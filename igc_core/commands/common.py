@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..argtypes import threads_arg  # shared with the app, which must not load torch for --help
+
 
 # ------------------------------------------------------------------------------------ argument types
 
@@ -50,19 +52,6 @@ def positive_int(text: str) -> int:
 
 def non_negative_int(text: str) -> int:
     return _whole_number(text, 0)
-
-
-def threads_arg(text: str) -> int:
-    """--threads: a positive count, or 0 / 'auto' for the automatic choice."""
-    if text.strip().lower() == "auto":
-        return 0
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"threads must be a whole number or 'auto', got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"threads must be 1 or more (or 0 / 'auto' for automatic), got {text!r}")
-    return value
 
 
 def threshold_arg(text: str) -> float:

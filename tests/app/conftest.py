@@ -10,10 +10,10 @@ import sys
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -88,8 +88,9 @@ def shots(tmp_path) -> Path:
 
 @pytest.fixture
 def make_window(qtbot, settings_file):
-    """A factory for main windows; every window is closed (thread stopped and waited) in teardown."""
-    from app.window import MainWindow, apply_theme
+    """A factory for main windows; every window is closed (its search stopped) in teardown."""
+    from app.style import apply_theme
+    from app.window import MainWindow
 
     apply_theme(qtbot_app())
     windows = []

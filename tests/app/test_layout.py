@@ -35,17 +35,17 @@ def settle(c, qtbot, timeout_ms=3000):
 def check_fits(w, size, qtbot=None):
     assert (w.width(), w.height()) == size, "the window could not take the size asked for"
     if qtbot is not None:  # the canvas squares itself once the layout has settled (a turn of the event loop or two)
-        settle(w.canvas, qtbot)
+        settle(w.input_panel.canvas, qtbot)
     rects = [inside(p, w) for p in panels(w)]
     for r in rects:
         assert w.rect().contains(r), f"{r} sticks out of the window"
     for i, a in enumerate(rects):
         for b in rects[i + 1:]:
             assert not a.intersects(b), f"panels overlap: {a} {b}"
-    canvas = w.canvas
+    canvas = w.input_panel.canvas
     assert canvas.width() == canvas.height() >= 150, "the canvas is no longer a usable square"
     rp = w.result_panel
-    assert w.grid_view.cell() >= 22 and rp.bars.width() >= 220 and rp.curves.height() >= 140
+    assert w.result_panel.grid_view.cell() >= 22 and rp.bars.width() >= 220 and rp.curves.height() >= 140
     for label in (rp.verdict_label, rp.detail_label):
         assert label.height() <= label.fontMetrics().height() + 6, "a header line wraps"
     for editor in w.settings_panel.editors.values():
@@ -59,7 +59,7 @@ def test_fits_the_screen_in_every_state(qtbot, make_window, tiny_model_path, siz
     qtbot.wait(20)
     check_fits(w, size, qtbot)
     header, grid_box = inside(w.result_panel.head, w), inside(w.result_panel.grid_box, w)
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast_settings(w, steps=20)
     with qtbot.waitSignal(w.session.runner.paused_at, timeout=10_000):
         w.single_step()
@@ -79,8 +79,8 @@ def test_a_projector_gives_more_room_to_the_canvas_and_the_grid(qtbot, make_wind
     big = make_window(tiny_model_path, size=(1920, 1080))
     check_fits(small, (1366, 700), qtbot)
     check_fits(big, (1920, 1080), qtbot)
-    assert big.canvas.width() >= 1.3 * small.canvas.width()
-    assert big.grid_view.cell() >= 1.3 * small.grid_view.cell()
+    assert big.input_panel.canvas.width() >= 1.3 * small.input_panel.canvas.width()
+    assert big.result_panel.grid_view.cell() >= 1.3 * small.result_panel.grid_view.cell()
 
 
 def test_twenty_restarts_stay_readable(qtbot, make_window, tiny_model_path):
@@ -89,11 +89,11 @@ def test_twenty_restarts_stay_readable(qtbot, make_window, tiny_model_path):
     from app.widgets import GAP, MIN_CELL
 
     w = make_window(tiny_model_path, size=(1366, 700))
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast_settings(w, steps=5, restarts=20)
     run_and_wait(qtbot, w)
     qtbot.wait(20)
-    grid = w.grid_view
+    grid = w.result_panel.grid_view
     assert grid.restarts == 20 and grid.cell() >= MIN_CELL
     pitch = grid.cell() + GAP
     label = QFontMetrics(grid._label_font).horizontalAdvance("00")
@@ -106,4 +106,4 @@ def test_twenty_restarts_stay_readable(qtbot, make_window, tiny_model_path):
 def test_restarts_setting_shapes_the_empty_grid(qtbot, make_window, tiny_model_path):
     w = make_window(tiny_model_path)
     set_field(w, "restarts", 5)
-    assert w.grid_view.restarts == 5  # before any run: the first run does not move the layout
+    assert w.result_panel.grid_view.restarts == 5  # before any run: the first run does not move the layout

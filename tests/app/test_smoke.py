@@ -29,6 +29,17 @@ def test_help_lists_the_options():
         assert option in proc.stdout
 
 
+def test_help_answers_without_loading_torch():
+    """`--help` parses the options only: loading torch (about 3 s) or the CLI layer would only make it slow."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "app", "--help"], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: igc-app")
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "app.main" in imported  # the probe sees the app's own imports
+    loaded = sorted(m for m in imported if m.split(".")[0] == "torch" or m.startswith("igc_core.commands"))
+    assert not loaded, f"--help imported {loaded[:5]}"
+
+
 def test_bad_thread_count_is_a_message_not_a_traceback():
     import subprocess
     import sys

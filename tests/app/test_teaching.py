@@ -115,7 +115,7 @@ def run(qtbot, s, config=None, image=None):
 @pytest.fixture
 def window(qtbot, in_process, make_window, tiny_model_path):
     w = make_window(tiny_model_path)
-    qtbot.waitUntil(lambda: w.canvas.width() == w.canvas.height(), timeout=3000)
+    qtbot.waitUntil(lambda: w.input_panel.canvas.width() == w.input_panel.canvas.height(), timeout=3000)
     return w
 
 
@@ -186,7 +186,7 @@ def test_one_step_per_keypress(qtbot, session):
 
 def test_space_replays_a_finished_run_and_return_searches_again(qtbot, window):
     w = window
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast(w)
     window_run(qtbot, w)
     calls = len(w.session.runner.calls)
@@ -206,7 +206,7 @@ def test_space_replays_a_finished_run_and_return_searches_again(qtbot, window):
 
 def test_a_click_on_the_timeline_jumps_there(qtbot, window):
     w = window
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast(w)
     window_run(qtbot, w)
     t = w.transport.timeline
@@ -261,7 +261,7 @@ def test_the_narration_says_what_the_view_shows():
 
 def test_difference_images_are_reconstruction_minus_input(qtbot, window):
     w = window
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast(w)
     window_run(qtbot, w)
     w.result_panel.show_tab("why")
@@ -279,12 +279,12 @@ def test_difference_images_are_reconstruction_minus_input(qtbot, window):
     w.session.set_grid_mode("differences")
     v = w.session.view
     np.testing.assert_allclose(np.abs(v.differences), np.abs(v.grid.astype(np.float32) - target[None, None]), atol=1e-6)
-    np.testing.assert_array_equal(w.grid_view.current, rgb_mosaic(diverging_rgb(v.differences)))
+    np.testing.assert_array_equal(w.result_panel.grid_view.current, rgb_mosaic(diverging_rgb(v.differences)))
     assert w.result_panel.grid_title.text() == "Differences"
     # clicking a row of the grid compares that class with the winner
     pick = next(c for c in range(C) if c not in (v.leader, v.runner_up))
-    qtbot.mouseClick(w.grid_view, Qt.MouseButton.LeftButton,
-                     pos=QPoint(w.grid_view._left() + 5, int(w.grid_view._top() + (pick + 0.5) * w.grid_view.cell())))
+    qtbot.mouseClick(w.result_panel.grid_view, Qt.MouseButton.LeftButton,
+                     pos=QPoint(w.result_panel.grid_view._left() + 5, int(w.result_panel.grid_view._top() + (pick + 0.5) * w.result_panel.grid_view.cell())))
     assert w.session.view.compare == pick and w.session.view.selected == pick
 
 
@@ -294,7 +294,7 @@ def test_before_a_run_the_grid_shows_the_starting_images(qtbot, window):
     assert not v.has_run and v.grid_title == "Starting points"
     expected = search.starting_images(w.session.model, w.search_config())
     np.testing.assert_allclose(v.grid.astype(np.float32), expected, atol=1e-3)
-    assert w.grid_view.current is not None
+    assert w.result_panel.grid_view.current is not None
 
 
 # ------------------------------------------------------------------------------------ the latent map
@@ -319,7 +319,7 @@ def test_the_latent_map_has_one_path_per_class_and_restart_with_every_recorded_s
 
 def test_clicking_a_path_selects_its_class(qtbot, window):
     w = window
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast(w)
     window_run(qtbot, w)
     w.result_panel.show_tab("latent")
@@ -343,7 +343,7 @@ def test_clicking_a_path_selects_its_class(qtbot, window):
 
 def test_ghost_curves_after_a_second_run_and_the_runs_table_grows(qtbot, window):
     w = window
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast(w)
     window_run(qtbot, w)
     rp = w.result_panel
@@ -362,7 +362,7 @@ def test_ghost_curves_after_a_second_run_and_the_runs_table_grows(qtbot, window)
 
 def test_a_sweep_over_three_values_searches_three_times_and_plots_three_points(qtbot, window):
     w = window
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast(w)
     rp = w.result_panel
     rp.show_tab("compare")
@@ -470,7 +470,7 @@ def test_fgsm_against_the_cnn_stays_in_budget_and_is_scored_by_both():
 def test_how_igc_works_explains_with_the_run_on_screen(qtbot, window):
     w = window
     assert "Welcome" in w.transport.narration.text()  # the first-start hint, where nothing moves when it goes
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     assert "Welcome" not in w.transport.narration.text()
     fast(w)
     window_run(qtbot, w)

@@ -28,12 +28,12 @@ def test_curves_bars_grid_and_verdict_agree_when_the_loss_disagrees(qtbot, make_
     label = int(result.labels[0])
     curves = w.result_panel.curves
     assert label == by_dif == int(np.argmin(curves.values[-1])) == curves.leader
-    assert w.result_panel.bars.order[0] == label and w.grid_view.leader == label
+    assert w.result_panel.bars.order[0] == label and w.result_panel.grid_view.leader == label
     assert w.session.view.verdict.big.rstrip("?") in (str(label), "")  # "?" only when out of class
     assert curves.y_label == "L_DD" and "the distance that decides" in curves.toolTip()
     set_field(w, "curves", "loss")  # the whole loss, on request, says it does not decide
     assert int(np.argmin(curves.values[-1])) == by_loss and curves.y_label == "L (whole loss)"
-    assert w.grid_view.leader == label and w.result_panel.bars.order[0] == label
+    assert w.result_panel.grid_view.leader == label and w.result_panel.bars.order[0] == label
 
 
 def test_the_threshold_follows_the_noise_of_the_input(qtbot, make_window, tiny_model_path, tmp_path):
@@ -66,7 +66,7 @@ def test_the_threshold_follows_the_noise_of_the_input(qtbot, make_window, tiny_m
 
 def test_keys_work_after_typing_in_a_spin_box(qtbot, make_window, tiny_model_path):
     w = make_window(tiny_model_path)
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast_settings(w, steps=40)
     box = w.settings_panel.editors["steps"]
     box.setFocus()
@@ -117,7 +117,7 @@ def test_save_asks_before_overwriting(qtbot, make_window, tiny_model_path, tmp_p
     from app.export import FIGURE_SIZE
 
     w = make_window(tiny_model_path)
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast_settings(w, steps=12, restarts=2)
     run_and_wait(qtbot, w)
     base = tmp_path / "run.png"
@@ -141,7 +141,7 @@ def test_save_asks_before_overwriting(qtbot, make_window, tiny_model_path, tmp_p
 
 def test_status_line_says_which_precision_ran_and_why(qtbot, make_window, tiny_model_path):
     w = make_window(tiny_model_path)
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast_settings(w, steps=5)
     result = run_and_wait(qtbot, w)
     text = w.status_label.text()

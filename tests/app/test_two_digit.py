@@ -7,7 +7,7 @@ import torch
 from app.model import two_digit
 from app.model.history import History
 from app.model.view import RunInfo, SessionState
-from igc_core import checkpoints, multilabel
+from igc_core import checkpoints
 from igc_core.generators import ConditionalGenerator, GeneratorConfig
 from igc_core.multilabel import MultiLabelConfig
 from igc_core.search import SearchConfig

@@ -11,26 +11,26 @@ from conftest import draw_one, draw_stroke, fast_settings, run_and_wait, save_sh
 
 def test_drawing_gives_a_framed_input(qtbot, make_window, tiny_model_path, tmp_path):
     w = make_window(tiny_model_path)
-    assert w.canvas.is_empty()
+    assert w.input_panel.canvas.is_empty()
     with pytest.raises(ValueError, match="empty"):
         w.current_input()
-    draw_one(qtbot, w.canvas)
-    assert not w.canvas.is_empty()
+    draw_one(qtbot, w.input_panel.canvas)
+    assert not w.input_panel.canvas.is_empty()
     framed, x = w.current_input()
     assert framed.shape == (28, 28) and framed.max() > 0.5
     assert x.min() >= -0.5 and x.max() <= 0.5
     ys, xs = np.nonzero(framed > 0.1)
     assert 4 <= ys.min() and ys.max() <= 24  # MNIST framing: ink inside the 20x20 box, centred
     # undo removes the stroke, eraser rubs out ink
-    w.canvas.undo()
-    assert w.canvas.is_empty()
-    draw_one(qtbot, w.canvas)
-    ink = w.canvas.to_array().sum()
+    w.input_panel.canvas.undo()
+    assert w.input_panel.canvas.is_empty()
+    draw_one(qtbot, w.input_panel.canvas)
+    ink = w.input_panel.canvas.to_array().sum()
     w.input_panel.set_eraser(True)
-    draw_stroke(qtbot, w.canvas, [(0.55, 0.1), (0.55, 0.9)])
-    assert w.canvas.to_array().sum() < ink
+    draw_stroke(qtbot, w.input_panel.canvas, [(0.55, 0.1), (0.55, 0.9)])
+    assert w.input_panel.canvas.to_array().sum() < ink
     w.input_panel.clear_canvas()
-    assert w.canvas.is_empty()
+    assert w.input_panel.canvas.is_empty()
     qtbot.wait(50)
     save_shot(w, tmp_path / "empty.png")
 
@@ -43,13 +43,13 @@ def test_empty_canvas_gives_a_message(qtbot, make_window, tiny_model_path):
 
 def test_run_shows_results_and_saves(qtbot, make_window, tiny_model_path, tmp_path):
     w = make_window(tiny_model_path)
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast_settings(w, steps=25, restarts=3)
     result = run_and_wait(qtbot, w)
     assert result.steps_done == 25
     t = w.transport.timeline
     assert len(w.session.history) == 26 and t.maximum() == 25 and t.value() == 25
-    assert w.grid_view.current.shape == (10 * 29 - 1, 3 * 29 - 1)  # one mosaic: 10 rows x 3 restarts
+    assert w.result_panel.grid_view.current.shape == (10 * 29 - 1, 3 * 29 - 1)  # one mosaic: 10 rows x 3 restarts
     label = int(result.labels[0])
     assert w.result_panel.prediction_label.text() in (str(label), f"{label}?", "?")
     bars = w.result_panel.bars
@@ -65,7 +65,7 @@ def test_run_shows_results_and_saves(qtbot, make_window, tiny_model_path, tmp_pa
 
 def test_threshold_moves_the_verdict(qtbot, make_window, tiny_model_path):
     w = make_window(tiny_model_path)
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast_settings(w, steps=10)
     result = run_and_wait(qtbot, w)
     ooc = float(result.ooc[0])
@@ -100,7 +100,7 @@ def test_real_digit_is_classified_right(qtbot, make_window, trained_model_path, 
 
 def test_pause_single_step_and_scrub(qtbot, make_window, tiny_model_path, tmp_path):
     w = make_window(tiny_model_path)
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast_settings(w, steps=30, restarts=2)
     runner, history = w.session.runner, lambda: w.session.history
     step_label = w.transport.step_label
@@ -118,24 +118,24 @@ def test_pause_single_step_and_scrub(qtbot, make_window, tiny_model_path, tmp_pa
         qtbot.keyClick(w, Qt.Key.Key_Space)  # resume
     assert history().latest.step == 30
     # scrub back: grid, step label and the curves' cursor follow
-    final = w.grid_view.current.copy()
+    final = w.result_panel.grid_view.current.copy()
     w.transport.timeline.setValue(3)
     assert step_label.text() == "step 3 / 30" and w.result_panel.curves.cursor == 3
-    assert not np.array_equal(w.grid_view.current, final)
+    assert not np.array_equal(w.result_panel.grid_view.current, final)
     early = history()[3].reconstructions.astype(np.float32)
-    assert np.array_equal(w.grid_view.current[:28, :28], (np.clip(early[0, 0] + 0.5, 0, 1) * 255).round().astype(np.uint8))
+    assert np.array_equal(w.result_panel.grid_view.current[:28, :28], (np.clip(early[0, 0] + 0.5, 0, 1) * 255).round().astype(np.uint8))
     assert "final answer" in w.session.view.verdict.headline
     qtbot.keyClick(w, Qt.Key.Key_Left)
     assert step_label.text() == "step 2 / 30"
     qtbot.keyClick(w, Qt.Key.Key_Right)  # after a finished run, → walks forward through the recording
     assert step_label.text() == "step 3 / 30" and not w.session.is_active()
     w.transport.timeline.setValue(w.transport.timeline.maximum())
-    assert np.array_equal(w.grid_view.current, final)
+    assert np.array_equal(w.result_panel.grid_view.current, final)
 
 
 def test_close_mid_run_is_clean(qtbot, make_window, tiny_model_path):
     w = make_window(tiny_model_path)
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     set_field(w, "steps", 100_000)
     assert w.start_search()
     qtbot.waitUntil(lambda: len(w.session.history) > 3, timeout=10_000)
@@ -145,7 +145,7 @@ def test_close_mid_run_is_clean(qtbot, make_window, tiny_model_path):
 
 def test_new_run_and_model_load_mid_search(qtbot, make_window, tiny_model_path):
     w = make_window(tiny_model_path)
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     set_field(w, "steps", 100_000)
     assert w.start_search()
     qtbot.waitUntil(lambda: len(w.session.history) > 3, timeout=10_000)
@@ -163,13 +163,13 @@ def test_new_run_and_model_load_mid_search(qtbot, make_window, tiny_model_path):
 
 def test_bad_files_give_messages(qtbot, make_window, tiny_model_path, tmp_path, shots):
     w = make_window(tiny_model_path)
-    draw_one(qtbot, w.canvas)
-    before = w.canvas.to_array().copy()
+    draw_one(qtbot, w.input_panel.canvas)
+    before = w.input_panel.canvas.to_array().copy()
     text = tmp_path / "notes.png"
     text.write_text("this is not an image")
     assert not w.open_image(str(text))
     assert "notes.png" in w.banner.text and w.banner.level == "error"
-    assert np.array_equal(w.canvas.to_array(), before), "the drawing was lost"
+    assert np.array_equal(w.input_panel.canvas.to_array(), before), "the drawing was lost"
     assert not w.open_image(str(tmp_path / "missing.png"))
     assert "no such file" in w.banner.text
     # a broken checkpoint: the loaded model stays
@@ -187,7 +187,7 @@ def test_bad_files_give_messages(qtbot, make_window, tiny_model_path, tmp_path, 
 
 def test_diverging_search_says_so(qtbot, make_window, tiny_model_path):
     w = make_window(tiny_model_path)
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast_settings(w, steps=20, lr=100.0)
     result = run_and_wait(qtbot, w)
     assert result.diverged[0]
@@ -196,17 +196,17 @@ def test_diverging_search_says_so(qtbot, make_window, tiny_model_path):
 
 
 def test_open_image_and_samples(qtbot, make_window, tiny_model_path, tmp_path):
-    from igc_core import data
+    from igc_core import data, framing
 
     w = make_window(tiny_model_path)
     img = np.zeros((60, 40), dtype=np.float32)
     img[10:50, 18:23] = 1.0
-    data.save_digit_png(img, tmp_path / "one.png")
+    framing.save_digit_png(img, tmp_path / "one.png")
     assert w.open_image(str(tmp_path / "one.png"))
     framed, _ = w.current_input()
-    assert np.allclose(framed, data.load_image(tmp_path / "one.png"))
+    assert np.allclose(framed, framing.load_image(tmp_path / "one.png"))
     assert w.pick_sample(3)
-    assert w.input_panel.true_label == 3 and not w.canvas.is_empty()
+    assert w.input_panel.true_label == 3 and not w.input_panel.canvas.is_empty()
     first = w.current_input()[0].copy()
     assert w.pick_sample(3)  # again: another example when the MNIST test set is there
     w.input_panel.noise_slider.setValue(30)
@@ -238,7 +238,7 @@ def test_autorun_after_a_stroke(qtbot, make_window, tiny_model_path):
     fast_settings(w, steps=8)
     set_field(w, "autorun", True)
     with qtbot.waitSignal(w.result_shown, timeout=20_000):
-        draw_one(qtbot, w.canvas)
+        draw_one(qtbot, w.input_panel.canvas)
     assert w.session.history.latest.step == 8
 
 
@@ -284,7 +284,7 @@ def test_load_a_cgan_checkpoint(qtbot, make_window, tiny_model_path, tmp_path):
     assert w.load_model(str(path))
     assert w.session.meta["kind"] == "cgan-conv" and "cgan-conv" in w.settings_panel.model_label.text()
     assert w.settings_panel.value("init") == "mean"  # a cGAN has no encoder to start from
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast_settings(w, steps=6)
     assert run_and_wait(qtbot, w).steps_done == 6
 
@@ -304,7 +304,7 @@ def test_a_sidecar_with_a_hostile_search_section_is_refused_and_the_model_stays(
     assert not w.load_model(str(tmp_path / "bad"))
     assert w.session.model is model and w.model_path == str(tiny_model_path)
     assert "steps must be a whole number" in w.banner.text
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast_settings(w, steps=4)
     assert run_and_wait(qtbot, w).steps_done == 4
 
@@ -315,17 +315,18 @@ def test_window_stays_responsive_during_a_search(qtbot, make_window, tiny_model_
     from PySide6.QtCore import QTimer
 
     w = make_window(tiny_model_path)
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     set_field(w, "steps", 100_000)
-    ticks = []
+    seen = []  # at each tick of a timer: how many steps the window had received
     timer = QTimer()
-    timer.timeout.connect(lambda: ticks.append(1))
+    timer.timeout.connect(lambda: seen.append(len(w.session.history)))
     timer.start(50)
     assert w.start_search()
-    qtbot.wait(2000)
+    # the timer keeps firing while frames keep arriving: ticks see the history at five different lengths
+    qtbot.waitUntil(lambda: len(set(seen)) >= 5 and len(w.session.history) > 50, timeout=60_000)
     timer.stop()
-    draw_stroke(qtbot, w.canvas, [(0.2, 0.5), (0.8, 0.5)])  # drawing mid-run works
-    assert w.session.is_active() and len(ticks) >= 10, f"only {len(ticks)} of ~40 timer ticks in 2 s"
+    draw_stroke(qtbot, w.input_panel.canvas, [(0.2, 0.5), (0.8, 0.5)])  # drawing mid-run works
+    assert w.session.is_active()
     qtbot.waitUntil(lambda: w.transport.timeline.maximum() == len(w.session.history) - 1, timeout=2000)
     assert len(w.session.history) > 50
     w.stop_search()

@@ -8,7 +8,8 @@ import torch
 
 from synthetic import synthetic_digits
 from igc_core.augment import AugmentConfig, augment, frame
-from igc_core.data import frame_digit, to_model_range
+from igc_core.data import to_model_range
+from igc_core.framing import frame_digit
 
 
 def _batch(n: int = 12) -> torch.Tensor:

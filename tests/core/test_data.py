@@ -98,7 +98,7 @@ def test_noise_is_the_papers_clipped_gaussian():
 def test_framing_reproduces_mnist_digits(mnist_dir):
     test = data.load_dataset(mnist_dir, "test", download=False)
     for image in test.images[:50]:
-        framed = data.frame_digit(image / 255.0)
+        framed = framing.frame_digit(image / 255.0)
         # the same place and size; only specks fainter than the ink threshold (5%) may be dropped
         assert np.abs(framed - image / 255.0).max() < 0.05
         assert np.abs(framed - image / 255.0).mean() < 1e-3
@@ -134,9 +134,9 @@ def test_load_image_any_mode_dark_on_light(tmp_path, mode):
         image = image.convert(mode)
     path = tmp_path / f"digit_{mode.replace(';', '')}.png"
     image.save(path)
-    framed = data.load_image(path)
+    framed = framing.load_image(path)
     _check_framed(framed)
-    light = data.load_image(_save(tmp_path / "light.png", _digit_canvas(dark_on_light=False)))
+    light = framing.load_image(_save(tmp_path / "light.png", _digit_canvas(dark_on_light=False)))
     assert np.abs(framed - light).mean() < 0.02  # inverted to the same light-on-dark digit
 
 
@@ -150,13 +150,13 @@ def test_transparent_background_strokes(tmp_path):
     from PIL import ImageDraw
 
     ImageDraw.Draw(image).line([(60, 10), (60, 110)], fill=(20, 20, 20, 255), width=10)
-    framed = data.load_image(_save(tmp_path / "t.png", image))
+    framed = framing.load_image(_save(tmp_path / "t.png", image))
     _check_framed(framed)
 
 
 def test_jpeg_and_bmp(tmp_path):
     for ext in ("jpg", "bmp"):
-        _check_framed(data.load_image(_save(tmp_path / f"d.{ext}", _digit_canvas().convert("RGB"))))
+        _check_framed(framing.load_image(_save(tmp_path / f"d.{ext}", _digit_canvas().convert("RGB"))))
 
 
 @pytest.mark.parametrize(
@@ -170,7 +170,7 @@ def test_non_images_are_refused_clearly(tmp_path, content, message):
     path = tmp_path / "x.png"
     path.write_bytes(content)
     with pytest.raises(DataError, match=message):
-        data.load_image(path)
+        framing.load_image(path)
 
 
 def test_truncated_empty_missing_and_huge_images(tmp_path, monkeypatch):
@@ -178,26 +178,26 @@ def test_truncated_empty_missing_and_huge_images(tmp_path, monkeypatch):
     truncated = tmp_path / "truncated.png"
     truncated.write_bytes(good.read_bytes()[:200])
     with pytest.raises(DataError, match="truncated|corrupt"):
-        data.load_image(truncated)
+        framing.load_image(truncated)
     with pytest.raises(DataError, match="empty"):
-        data.load_image(_save(tmp_path / "blank.png", Image.new("L", (50, 50), 255)))
+        framing.load_image(_save(tmp_path / "blank.png", Image.new("L", (50, 50), 255)))
     with pytest.raises(DataError, match="no such file"):
-        data.load_image(tmp_path / "nope.png")
+        framing.load_image(tmp_path / "nope.png")
     with pytest.raises(DataError, match="folder"):
-        data.load_image(tmp_path)
+        framing.load_image(tmp_path)
     monkeypatch.setattr(framing, "MAX_PIXELS", 1000)
     with pytest.raises(DataError, match="too large"):
-        data.load_image(good)
+        framing.load_image(good)
 
 
 def test_frame_digit_rejects_empty_and_nan():
     with pytest.raises(DataError, match="empty"):
-        data.frame_digit(np.zeros((100, 100)))
+        framing.frame_digit(np.zeros((100, 100)))
     with pytest.raises(DataError, match="NaN"):
-        data.frame_digit(np.full((10, 10), np.nan))
+        framing.frame_digit(np.full((10, 10), np.nan))
     tiny = np.zeros((5, 5), np.float32)
     tiny[2, 2] = 1.0  # a single dot still frames to a visible mark
-    assert data.frame_digit(tiny).max() > 0
+    assert framing.frame_digit(tiny).max() > 0
 
 
 # ------------------------------------------------------------------------------ noise and large images
@@ -208,8 +208,8 @@ def test_a_28x28_image_is_taken_as_framed(tmp_path):
     digit = np.zeros((28, 28), np.float32)
     digit[6:22, 12:15] = 1.0  # a '1' already framed
     noisy = np.clip(digit + 0.4 * rng.standard_normal(digit.shape), 0, 1).astype(np.float32)
-    data.save_digit_png(noisy, tmp_path / "noisy.png")
-    loaded = data.load_image(tmp_path / "noisy.png")
+    framing.save_digit_png(noisy, tmp_path / "noisy.png")
+    loaded = framing.load_image(tmp_path / "noisy.png")
     # as it was: not cropped to a noise-wide ink box, only the paper's tone (the border's median, here about
     # 0.01) removed and the ink stretched to full strength, in 8 bits
     assert np.abs(loaded - noisy / noisy.max()).max() <= 0.02
@@ -231,8 +231,8 @@ def _noisy_scan(sigma, seed=0, size=160):
 def test_noisy_scans_are_framed_like_the_clean_drawing(tmp_path, sigma):
     noisy, clean = _noisy_scan(sigma)
     noisy.save(tmp_path / "scan.png")
-    framed = data.load_image(tmp_path / "scan.png")
-    reference = data.frame_digit(clean)
+    framed = framing.load_image(tmp_path / "scan.png")
+    reference = framing.frame_digit(clean)
     _check_framed(reference)
     # the digit found, cropped and centred as the clean drawing is: the noise did not widen the ink box
     ys, xs = np.nonzero(framed > 0.5)
@@ -245,9 +245,9 @@ def test_noisy_scans_are_framed_like_the_clean_drawing(tmp_path, sigma):
 def test_a_stray_speck_does_not_shrink_the_digit():
     page = np.zeros((200, 200), np.float32)
     page[40:160, 95:105] = 1.0  # a '1'
-    alone = data.frame_digit(page)
+    alone = framing.frame_digit(page)
     page[190:192, 5:7] = 1.0  # a speck of dust in the corner
-    assert np.abs(data.frame_digit(page) - alone).max() < 1e-6
+    assert np.abs(framing.frame_digit(page) - alone).max() < 1e-6
 
 
 def test_noise_level_estimates():
@@ -270,7 +270,7 @@ def test_large_images_are_reduced_while_loading(tmp_path):
     del big
     for name in ("big.png", "big.jpg"):
         tracemalloc.start()
-        framed = data.load_image(tmp_path / name)
+        framed = framing.load_image(tmp_path / name)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         _check_framed(framed)
@@ -281,7 +281,7 @@ def test_decompression_bomb_is_refused_without_a_warning(tmp_path, monkeypatch, 
     Image.new("L", (3000, 3000), 255).save(tmp_path / "huge.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)  # Pillow's own limit below this image's size
     with pytest.raises(DataError, match="too large"):
-        data.load_image(tmp_path / "huge.png")
+        framing.load_image(tmp_path / "huge.png")
     assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]
 
 

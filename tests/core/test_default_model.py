@@ -7,7 +7,8 @@ import json
 import numpy as np
 
 from igc_core.cli import main
-from igc_core.data import load_dataset, save_digit_png, to_model_range
+from igc_core.data import load_dataset, to_model_range
+from igc_core.framing import save_digit_png
 from igc_core.search import PRESETS, search
 
 

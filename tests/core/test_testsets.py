@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from igc_core import testsets
-from igc_core.data import Dataset, load_dataset
+from igc_core.data import load_dataset
 
 
 @pytest.fixture(scope="module")
