@@ -73,9 +73,27 @@ def test_classify_json_lines(trained, tmp_path, capsys):
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["file"] for r in lines] == paths
     for r in lines:
-        assert set(r) == {"file", "label", "ooc", "out_of_class", "distances"}
+        assert set(r) == {"file", "label", "ooc", "ooc_score", "verdict", "out_of_class", "distances"}
+        # no calibration in this model's sidecar: a threshold by hand applies to the paper's raw OOC
         assert r["label"] == int(np.argmin(r["distances"])) and r["ooc"] == pytest.approx(min(r["distances"]), abs=1e-6)
-        assert r["out_of_class"] == (r["ooc"] > 0.2)
+        assert r["ooc_score"] == "distance" and r["out_of_class"] == (r["ooc"] > 0.2)
+        assert r["verdict"] == ("out of class" if r["out_of_class"] else "in class")
+
+
+def test_classify_gives_a_verdict_only_for_calibrated_settings(trained, tiny_data_dir, tmp_path, capsys):
+    paths, _ = _pngs(tmp_path, 2)
+    code = main(["classify", *paths, "--model", str(trained), "--steps", "5", "--json", "--quiet"])
+    assert code == 0 and all(json.loads(line)["verdict"] is None for line in capsys.readouterr().out.splitlines())
+    assert main(["calibrate", "--model", str(trained), "--data", str(tiny_data_dir), "--digits", "30", "--sigmas", "0",
+                 "--steps", "5", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["classify", *paths, "--model", str(trained), "--steps", "5", "--json", "--quiet"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert all(r["verdict"] in ("in class", "uncertain", "out of class") and r["ooc_score"] == "ink" for r in lines)
+    # other distance settings: that calibration does not hold, so no verdict, and the text says why
+    assert main(["classify", *paths, "--model", str(trained), "--steps", "6", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert "in class" not in out and "OUT OF CLASS" not in out and "no out-of-class verdict" in err
 
 
 def test_classify_text_and_bad_files(trained, tmp_path, capsys):
