@@ -88,8 +88,8 @@ NEGATIVES = Option("--negatives", "train.negatives", "with --contrast: weight of
                    "drawing non-digit marks well (dots, dashes, curves, scribbles, blobs, overlapping digits: "
                    "igc_core.marks; 0: off)")
 NEGATIVE_IMAGES = Option("--negative-images", "train.negative_images", "with --negatives: marks per batch", "count")
-NEGATIVE_MARGIN = Option("--negative-margin", "train.negative_margin", "with --negatives: a mark's nearest class is "
-                         "pushed above this many times the batch's 95th-percentile digit distance")
+NEGATIVE_LEVEL = Option("--negative-level", "train.negative_level", "with --negatives: each mark's OOC score (its nearest "
+                        "class's distance over the square root of its ink, igc_core.verdict) is pushed above this")
 RESUME = Option("--resume", "train.checkpoint", "save the training state in FOLDER after every epoch and, when FOLDER "
                 "holds one, continue from it (the same command resumes a stopped run)", "text", metavar="FOLDER")
 AUGMENT = Option("--augment", "train.augment",
@@ -149,7 +149,7 @@ KINDS: dict[str, ModelKind] = {
         ModelKind("cvae", "a conditional VAE (MLP; its encoder can start the search)", GeneratorConfig, ConditionalGenerator,
                   training.TrainConfig, training.train_generator,
                   (*_TRAINING, *_MLP, BETA, KL_WARMUP, CONTRAST, CONTRAST_TEMPERATURE, CONTRAST_IMAGES, CONTRAST_STEPS,
-                   CONTRAST_LR, CONTRAST_PRESET, CONTRAST_START, NEGATIVES, NEGATIVE_IMAGES, NEGATIVE_MARGIN, AUGMENT,
+                   CONTRAST_LR, CONTRAST_PRESET, CONTRAST_START, NEGATIVES, NEGATIVE_IMAGES, NEGATIVE_LEVEL, AUGMENT,
                    LABEL_PATHS, LABEL_SHIFT, RESUME),
                   has_encoder=True, fine_tune=True, tasks=("digit", "two-digit")),
         ModelKind("cgan-mlp", "a conditional least-squares GAN with MLP generator and discriminator (the first cGAN)",

@@ -45,11 +45,12 @@ class TrainConfig:
     # starts), each class keeping the closer of the two (the search can fit a wrong class or a mark better than
     # the encoder's guess suggests)
     contrast_start: str = "encoder"
-    # outlier exposure (Hendrycks et al. 2019): marks no class may draw well (igc_core.marks); their nearest
-    # class's distance is pushed above `negative_margin` x the batch's 95th-percentile true-class distance
+    # outlier exposure (Hendrycks et al. 2019): marks no class may draw well (igc_core.marks); each mark's OOC
+    # score (igc_core.verdict's ink score: its nearest class's distance over the square root of its ink) is pushed
+    # above `negative_level`. A fixed level: one relative to the digits' own fit rewards drawing digits worse.
     negatives: float = 0.0  # weight of the marks term, 0 = off
     negative_images: int = 16  # marks per batch
-    negative_margin: float = 1.5
+    negative_level: float = 0.25  # the default model's digits: 99 % score below 0.19 (MAE search)
     checkpoint: str = ""  # a folder: the state after every epoch is saved there, and training resumes from it
 
     def __post_init__(self) -> None:
@@ -63,12 +64,12 @@ class TrainConfig:
             raise ValueError(f"contrast_start is 'encoder' or 'both' (got {self.contrast_start!r})")
         if self.contrast_steps < 0 or not self.contrast_lr > 0:
             raise ValueError("contrast_steps must not be negative and contrast_lr must be positive")
-        if self.negatives < 0 or self.negative_images < 1 or not self.negative_margin > 0:
-            raise ValueError("negatives must not be negative, negative_images and negative_margin must be positive")
+        if self.negatives < 0 or self.negative_images < 1 or not self.negative_level > 0:
+            raise ValueError("negatives must not be negative, negative_images and negative_level must be positive")
         if self.negatives and not self.contrast:
             raise ValueError("the marks term (negatives) is part of the contrast term: set contrast too")
         numbers = (self.lr, self.beta, self.contrast, self.contrast_temperature, self.contrast_lr, self.negatives,
-                   self.negative_margin)
+                   self.negative_level)
         if not all(math.isfinite(v) for v in numbers):
             raise ValueError("training settings must be finite numbers")
         from .search import PRESETS
@@ -241,8 +242,8 @@ def _contrast(model, x, y, config, marks: torch.Tensor | None = None) -> dict:
     By the envelope theorem the gradient of the searched minimum with respect to the weights is the gradient at
     the found latent, so z is held fixed. The decoder is pushed to make the true class the nearest,
     -log softmax(-d / T)_y (the wrong class the search fits best weighs most), i.e. not to draw other classes'
-    digits well; and, with `marks`, to draw no mark as well as it draws digits (outlier exposure): the marks'
-    nearest distance is pushed above `negative_margin` x the batch's 95th-percentile true-class distance.
+    digits well; and, with `marks`, to draw no mark as well as it draws digits (outlier exposure): each mark's
+    OOC score (igc_core.verdict's ink score) is pushed above the fixed `negative_level`.
     The encoder is trained to fit every class as well as it can (so the decoder cannot win by a poor start for
     the wrong classes). Adds the gradients to the parameters' .grad.
     """
@@ -273,11 +274,13 @@ def _contrast(model, x, y, config, marks: torch.Tensor | None = None) -> dict:
     total = disc
     out = {"disc": disc.item(), "acc": float((d.argmin(1) == y).float().mean()), "fit": true_d.mean().item()}
     if marks is not None:
-        level = config.negative_margin * torch.quantile(true_d.detach(), 0.95)
-        nearest = d_all[B:].min(1).values  # (marks,) the class that draws each mark best
-        neg = F.softplus((level - nearest) / T).mean()
+        from .verdict import INK_FLOOR
+
+        ink = (marks + 0.5).flatten(1).mean(1)
+        score = d_all[B:].min(1).values / (ink + INK_FLOOR).sqrt()  # (marks,) the OOC score of the best class's fit
+        neg = F.softplus((config.negative_level - score) / (3 * T)).mean()  # the score's unit is about 3x L_DD's
         total = total + config.negatives / config.contrast * neg
-        out["marks_in"] = float((nearest < level).float().mean())
+        out["marks_in"] = float((score < config.negative_level).float().mean())
     dec, enc = list(model.decoder.parameters()), list(model.encoder.parameters())
     g_dec = torch.autograd.grad(config.contrast * total, dec, allow_unused=True)
     # the encoder's own fit of every class (its guess is where the refinement starts)
