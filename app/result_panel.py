@@ -283,7 +283,8 @@ class ResultPanel(QWidget):
         self.verdict_label.setText(f"{mark} {verdict.headline}" if mark else verdict.headline)
         self.detail_label.setText(verdict.detail)
         t = v.threshold
-        label = f"threshold {v.shown_threshold} {t.note}"
+        score = " (OOC over √ink)" if t.score == "ink" else ""
+        label = f"threshold {v.shown_threshold}{score} {t.note}" if t.comparable else t.note
         outside = final and v.ooc is not None and v.ooc > t.value and t.comparable  # hatched: out of class
         self.gauge.set_data(v.ooc, t.value if t.comparable else None, v.gauge_max, outside, not final, label)
         self.gauge.setToolTip(f"OOC score {v.shown_ooc}; {label}.\n\n{TIPS['threshold']}")

@@ -1,11 +1,12 @@
 """The out-of-class threshold in force for a run, where it comes from, and the 'uncertain' margin. No Qt.
 
-OOC (paper Sec. 3.2) is the winning class's distance; above the threshold the input is called out of class.
-Noise raises every distance, so the model's sidecar stores thresholds measured per noise level on MNIST
-test digits (`igc evaluate --ood --save-threshold`: sigma 0, 0.1, ..., 0.5, each keeping 95 % of the digits
-in class), and the app uses the one for the noise the input carries. A threshold measured with one image
-distance means nothing for another (MSE distances are on another scale than MAE): then no out-of-class
-verdict is given at all, and the display says why.
+OOC (paper Sec. 3.2) is the winning class's distance; above a threshold the input is called out of class. The
+engine's verdict (`igc_core.verdict`) scores it independently of the amount of ink and stores, per search
+configuration, thresholds measured per noise level and the runner-up lead below which a verdict is uncertain
+(`igc calibrate`). A run gets an out-of-class verdict only from a calibration measured for its own distance
+settings; a run without one is ranked, not judged, and the display says why (no borrowed threshold). Sidecars
+from before calibrations (a threshold per noise level measured with one search, `igc evaluate
+--save-threshold`) are read as a calibration of the raw distance for that search's settings.
 """
 
 from __future__ import annotations
@@ -13,64 +14,93 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from igc_core import checkpoints, search
+import numpy as np
 
-FALLBACK_THRESHOLD = 0.12  # MAE scale; used (and said so) when the model's sidecar has no measured threshold
-# "Uncertain" when the winner leads the runner-up by less than this (L_DD, MAE scale). Measured by
-# scripts/margin_study.py on 1,000 MNIST test digits with the default model (BENCHMARKS.md, "Uncertain
-# verdicts"): at 0.004 it flags 55 / 67 / 79 % of the wrong predictions at noise sigma 0 / 0.2 / 0.4 and
-# 2 / 4 / 10 % of the right ones; the verdicts left "in class" are about 99 % right at every noise level.
+from igc_core import checkpoints, search, verdict
+
+FALLBACK_THRESHOLD = 0.12  # the gauge's scale (MAE) where nothing was measured; never a verdict
+# "Uncertain" when the winner leads the runner-up by less than this (L_DD, MAE scale), for sidecars from before
+# calibrations. Measured by scripts/margin_study.py on 1,000 MNIST test digits with the default model
+# (BENCHMARKS.md, "Uncertain verdicts"): at 0.004 it flags 55 / 67 / 79 % of the wrong predictions at noise sigma
+# 0 / 0.2 / 0.4 and 2 / 4 / 10 % of the right ones. A calibration measures its own.
 UNCERTAIN_MARGIN = 0.004
-MARGIN_DIF = "mae"  # the image distance the margin was measured with
+MARGIN_DIF = "mae"  # the image distance that legacy margin was measured with
 # settings that change the distances the threshold was measured on (declared on SearchConfig's fields)
 COMPARED = search.DISTANCE_SETTINGS
 
 
 @dataclass(frozen=True)
 class Threshold:
-    """The OOC threshold in force, for which noise level, and where it comes from."""
+    """The OOC threshold in force, for which noise level, on which score, and where it comes from."""
 
     value: float
     sigma: float  # the noise level it is for
-    source: str  # "measured", "interpolated", "clean", "fallback" or "manual"
-    comparable: bool = True  # False: measured with another image distance, so no out-of-class verdict
+    source: str  # "measured", "interpolated", "clean", "fallback" (nothing measured) or "manual"
+    comparable: bool = True  # False: not measured for this run's distance settings, so no out-of-class verdict
     differs: tuple[str, ...] = ()  # the run's settings that differ from those it was measured with
     measured_dif: str = "mae"
+    score: str = "distance"  # what is compared with it: igc_core.verdict's score ("ink" or the raw "distance")
+    margin: float | None = None  # the uncertain lead measured with it (None: the session's own)
+    measured_by: str = ""
 
     @property
     def note(self) -> str:
         """How the threshold was found, to follow its value: 'threshold 0.1599 measured for noise σ 0.30'."""
+        if self.source == "fallback":
+            return "not measured for this model: no out-of-class verdict"
         if not self.comparable:
-            return f"measured for L_DD {self.measured_dif} only: no out-of-class verdict"
+            other = ", ".join(search.SETTINGS[name].label for name in self.differs)
+            return "not measured for these search settings" + (f" (other {other})" if other else "") + \
+                ": no out-of-class verdict"
         if self.source == "manual":
             return "set by hand (double-click: measured one)"
-        if self.source == "fallback":
-            return "(a guess: not measured for this model)"
         if self.source == "clean":
-            text = "measured on clean digits only" + (f" (input noise σ {self.sigma:.2f})" if self.sigma > 0 else "")
-        elif self.source == "measured":
-            text = f"measured for noise σ {self.sigma:.2f}"
-        else:
-            text = f"interpolated for noise σ {self.sigma:.2f}"
-        other = ", ".join(search.SETTINGS[name].label for name in self.differs)
-        return text + (f", other {other}" if other else "")
+            return "measured on clean digits only" + (f" (input noise σ {self.sigma:.2f})" if self.sigma > 0 else "")
+        if self.source == "measured":
+            return f"measured for noise σ {self.sigma:.2f}"
+        return f"interpolated for noise σ {self.sigma:.2f}"
+
+    def of(self, distance: float | None, image: np.ndarray | None) -> float | None:
+        """The OOC score of a winning `distance` for the input `image` (H, W) in [-0.5, 0.5]: what is compared."""
+        if distance is None or image is None or self.score == "distance":
+            return distance
+        return float(verdict.ooc_score(np.array([distance]), np.asarray(image)[None], self.score)[0])
 
 
 def threshold_for(meta: dict, sigma: float, config=None) -> Threshold:
-    """The threshold the model's sidecar gives for noise `sigma` and a run with `config` (None: as measured)."""
+    """The threshold the model's sidecar gives for noise `sigma` and a run with `config` (None: the default
+    search with the model's recommended settings)."""
     sigma = float(sigma)
+    if config is None:
+        try:
+            config = search.SearchConfig.from_preset(None, **checkpoints.recommended_search(meta))
+        except (checkpoints.CheckpointError, ValueError):
+            config = search.SearchConfig.from_preset(None)
+    found = verdict.find(meta, config)
+    if found is not None:
+        return Threshold(found.threshold(sigma), sigma, "measured" if found.exact(sigma) or sigma <= 0 else "interpolated",
+                         True, (), str(config.dif), found.score, found.margin, found.measured_by)
+    wanted = verdict.settings_of(config)
+    measured = [c for c in verdict.calibrations(meta)]
+    if measured:  # calibrations exist, none for these settings: name what differs from the nearest
+        nearest = min(measured, key=lambda c: sum(c.settings.get(k) != v for k, v in wanted.items()))
+        differs = tuple(k for k, v in wanted.items() if k in nearest.settings and nearest.settings[k] != v)
+        return Threshold(nearest.threshold(sigma), sigma, "measured", False, differs, str(nearest.settings.get("dif")),
+                         nearest.score, nearest.margin)
+    return _legacy(meta, sigma, config)
+
+
+def _legacy(meta: dict, sigma: float, config) -> Threshold:
+    """A sidecar from before calibrations: thresholds on the raw distance per noise level, for one search."""
     metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
     measured_with = metrics.get("ooc_threshold_search") if isinstance(metrics.get("ooc_threshold_search"), dict) else {}
     measured_dif = measured_with.get("dif", "mae") if isinstance(measured_with.get("dif", "mae"), str) else "mae"
-    differs: tuple[str, ...] = ()
-    comparable = True
-    if config is not None:
-        differs = tuple(f for f in COMPARED if f in measured_with and measured_with[f] != getattr(config, f))
-        comparable = config.dif == measured_dif and config.score == measured_with.get("score", "dif")
+    differs = tuple(f for f in COMPARED if f in measured_with and measured_with[f] != getattr(config, f))
+    comparable = not differs and config.dif == measured_dif
+    margin = UNCERTAIN_MARGIN if config.dif == MARGIN_DIF else 0.0
     value = checkpoints.recommended_threshold(meta, sigma)
     if value is None:
-        return Threshold(FALLBACK_THRESHOLD, sigma, "fallback", comparable and (config is None or config.dif == "mae"),
-                         differs, measured_dif)
+        return Threshold(FALLBACK_THRESHOLD, sigma, "fallback", False, differs, measured_dif, "distance", margin)
     by_sigma = metrics.get("ooc_thresholds_by_sigma")
     source = "clean"
     if isinstance(by_sigma, dict):
@@ -85,19 +115,21 @@ def threshold_for(meta: dict, sigma: float, config=None) -> Threshold:
         if levels:
             exact = any(abs(level - sigma) < 1e-9 for level in levels)
             source = "measured" if exact or sigma <= 0 else "interpolated"
-    return Threshold(value, sigma, source, comparable, differs, measured_dif)
+    return Threshold(value, sigma, source, comparable, differs, measured_dif, "distance", margin)
 
 
 def manual(value: float, measured: Threshold) -> Threshold:
-    """A threshold set by hand, for the same run as `measured`."""
-    return Threshold(max(0.0, float(value)), measured.sigma, "manual", measured.comparable, (), measured.measured_dif)
+    """A threshold set by hand, for the same run as `measured` (on the same score; a verdict even where nothing
+    was measured: the user chose the line)."""
+    return Threshold(max(0.0, float(value)), measured.sigma, "manual", True, (), measured.measured_dif,
+                     measured.score, measured.margin)
 
 
-def gauge_max_for(meta: dict, sigma: float) -> float:
-    """The OOC gauge's fixed range for this model and noise level: twice the measured threshold."""
-    return 2.0 * threshold_for(meta, sigma).value
+def gauge_max_for(meta: dict, sigma: float, config=None) -> float:
+    """The OOC gauge's fixed range for this model, noise level and search: twice the threshold."""
+    return 2.0 * threshold_for(meta, sigma, config).value
 
 
 def margin_applies(config) -> bool:
-    """The uncertainty margin was measured for MAE distances."""
+    """The legacy uncertainty margin was measured for MAE distances."""
     return config is None or config.dif == MARGIN_DIF

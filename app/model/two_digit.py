@@ -214,6 +214,7 @@ def make_view(state: SessionState) -> TwoDigitView:
     leaders = [r.leader for r in labels]
     number = "".join("?" if k is None else str(k) for k in leaders)
     ooc = max(float(r.distances[r.leader]) for r in labels) if None not in leaders else None  # Sec. 3.2
+    ooc = state.threshold.of(ooc, run.image)  # the score the threshold was measured on (igc_core.verdict)
     margins = [r.margin for r in labels if r.margin is not None]
     others = frame.others[np.arange(ROWS), best]  # (20, 10)
     return TwoDigitView(
@@ -261,8 +262,8 @@ def _verdict(state: SessionState, frame: TwoDigitFrame, final: bool, labels, num
                        f"closest so far: {leads}")
     t = state.threshold
     if not t.comparable:
-        return Verdict("ranked", number, f"it reads {number} (no out-of-class verdict for L_DD "
-                       f"{run.config.search.dif})", f"{leads} · OOC {ooc:.4f}{truth}")
+        return Verdict("ranked", number, f"it reads {number} (no OOC verdict)",
+                       f"{leads} · OOC {ooc:.4f}, no threshold measured for these settings{truth}")
     shown_ooc, shown_t = format_pair(ooc, t.value)
     if ooc > t.value:
         return Verdict("out", "?", "not a number this model knows",

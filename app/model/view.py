@@ -80,7 +80,7 @@ class SessionState:
     threshold: Threshold = Threshold(FALLBACK_THRESHOLD, 0.0, "fallback")
     gauge_max: float = 2 * FALLBACK_THRESHOLD
     curves: str = "dif"  # what the curves plot: "dif" (L_DD) or "loss" (the whole loss)
-    margin: float = UNCERTAIN_MARGIN
+    margin: float | None = None  # the uncertain lead set by hand; None: the one measured with the threshold
     model_name: str | None = None  # None: no model loaded
     # the teaching mode
     runs: tuple[RunSummary, ...] = ()  # the last finished runs, oldest first
@@ -205,7 +205,8 @@ def make_view(state: SessionState) -> View:
     leader = ranked[0] if ranked else None
     runner_up = ranked[1] if len(ranked) > 1 else None
     margin = float(per_class[runner_up] - per_class[leader]) if runner_up is not None else None
-    ooc = float(per_class[leader]) if leader is not None else None
+    # the OOC score the threshold was measured on (igc_core.verdict: the winner's distance over the ink's root)
+    ooc = state.threshold.of(float(per_class[leader]), run.image) if leader is not None else None
     first = history[0].per_class(score)[0]
     start_max = float(np.max(first[np.isfinite(first)])) if np.isfinite(first).any() else 0.0
     steps_k, values = history.curves(curve)
@@ -321,14 +322,16 @@ def _verdict(state, frame, final, diverged, leader, runner_up, margin, ooc, per_
                        f"closest so far: {lead}")
     t = state.threshold.value
     shown_ooc, shown_t = format_pair(ooc, t)
-    if not state.threshold.comparable:  # a threshold for another distance: no out-of-class verdict
-        return Verdict("ranked", str(leader), f"closest: {leader} (no out-of-class verdict for L_DD {run.config.dif})",
-                       f"{lead} · OOC {ooc:.4f}{truth}")
+    if not state.threshold.comparable:  # nothing measured for this search's distances: no out-of-class verdict
+        return Verdict("ranked", str(leader), f"closest: {leader} (no OOC verdict)",
+                       f"{lead} · OOC {ooc:.4f}, no threshold measured for these settings{truth}")
     if ooc > t:
         return Verdict("out", "?", "not a digit this model knows",
                        f"closest: {leader} · OOC {shown_ooc} > threshold {shown_t}{truth}")
-    if margin is not None and margin < state.margin and margin_applies(run.config):
-        shown_m, shown_need = format_pair(margin, state.margin)
+    need = next(m for m in (state.margin, state.threshold.margin, UNCERTAIN_MARGIN) if m is not None)
+    applies = state.margin is not None or state.threshold.margin is not None or margin_applies(run.config)
+    if margin is not None and margin < need and applies:
+        shown_m, shown_need = format_pair(margin, need)
         return Verdict("uncertain", f"{leader}?", f"uncertain: {leader} or {runner_up}",
                        f"{leader} leads {runner_up} by only {shown_m} (< {shown_need}) · OOC {shown_ooc} ≤ {shown_t}{truth}")
     return Verdict("in", str(leader), f"in class: it looks like a {leader}",

@@ -55,9 +55,14 @@ def test_the_threshold_follows_the_noise_of_the_input(qtbot, make_window, tiny_m
     run_and_wait(qtbot, w)
     v = w.session.view
     assert v.run.sigma == pytest.approx(0.3) and v.threshold.value == pytest.approx(0.11)
-    assert v.threshold.source == "measured" and "σ 0.30" in w.result_panel.gauge.label
+    # measured with 100 steps: this run's distances differ, so no out-of-class verdict, and the display says why
+    assert not v.threshold.comparable and v.verdict.kind == "ranked"
+    assert "other steps" in v.threshold.note and "no out-of-class verdict" in w.result_panel.gauge.label
+    set_field(w, "steps", 100)  # the settings the thresholds were measured with: judged, with the noise's threshold
+    run_and_wait(qtbot, w)
+    v = w.session.view
+    assert v.threshold.comparable and v.threshold.source == "measured" and "σ 0.30" in w.result_panel.gauge.label
     assert f"threshold {v.shown_threshold}" in v.verdict.detail or v.verdict.kind != "in"
-    assert "other steps" in v.threshold.note  # measured with 100 steps: the display says this run differs
     w.input_panel.noise_slider.setValue(0)  # the shown run keeps its own threshold
     assert w.session.threshold.value == pytest.approx(0.11)
     run_and_wait(qtbot, w)

@@ -159,26 +159,51 @@ def test_the_threshold_follows_the_noise():
     assert gauge_max_for(META, 0.2) == pytest.approx(0.25)  # fixed per model and noise: never per run
 
 
-def test_a_threshold_for_another_distance_gives_no_out_of_class_verdict():
+def test_a_threshold_for_other_search_settings_gives_no_out_of_class_verdict():
+    """Issue 14: a threshold holds only for the distances it was measured on; a run with other distance settings is
+    ranked, not judged, and the note says why (it once borrowed the threshold of another configuration)."""
     mse = SearchConfig(dif="mse", steps=10)
     t = threshold_for(META, 0.0, mse)
     assert not t.comparable and "no out-of-class verdict" in t.note
     f = frame(10, distances([3, 5], [0.5, 0.9], others=1.0))
     s = state([f], result_for(f, mse), config=mse)
     v = make_view(SessionState(**{**s.__dict__, "threshold": t}))
-    assert v.verdict.kind == "ranked" and v.verdict.big == "3" and "mse" in v.verdict.headline
+    assert v.verdict.kind == "ranked" and v.verdict.big == "3" and "no OOC verdict" in v.verdict.headline
     other = threshold_for(META, 0.0, SearchConfig(steps=30))
-    assert other.comparable and other.differs == ("steps",) and "other steps" in other.note
+    assert not other.comparable and other.differs == ("steps",) and "other steps" in other.note
+    assert threshold_for(META, 0.0, SearchConfig(precision="fp32", seed=3, threads=1)).comparable  # distances as measured
 
 
 def test_a_threshold_measured_without_the_robustness_options_says_so():
     """The intensity fit, binarising and the rest change the distances: the note names them (it once did not)."""
     t = threshold_for(META, 0.0, SearchConfig(intensity="affine"))
-    assert t.differs == ("intensity",) and t.note == "measured for noise σ 0.00, other intensity fit"
+    assert t.differs == ("intensity",) and not t.comparable and "other intensity fit" in t.note
     t = threshold_for(META, 0.0, SearchConfig(lambda_lr=0.1, binarize=0.5, score="loss", score_lambda=0.2))
     assert t.differs == ("lambda_lr", "score", "binarize", "score_lambda") and not t.comparable
     t = threshold_for(META, 0.0, SearchConfig(lambda_lr=0.1, binarize=0.5, precision="fp32", seed=3))
-    assert t.comparable and t.note == "measured for noise σ 0.00, other λ_LR, binarize"  # precision, seed: no change
+    assert not t.comparable and "other λ_LR, binarize" in t.note  # precision, seed: no change
+
+
+def test_a_calibration_for_the_run_gives_the_verdict_on_its_score():
+    """igc calibrate's result: the score divides by the ink, its own uncertain lead, only for its settings."""
+    from igc_core import verdict
+
+    config = SearchConfig(steps=10)
+    cal = verdict.Calibration("ink", verdict.settings_of(config), {0.0: 0.2, 0.5: 0.4}, margin=0.01, measured_by="igc calibrate")
+    meta = verdict.with_calibration({"metrics": META["metrics"]}, cal)
+    t = threshold_for(meta, 0.25, config)
+    assert t.comparable and t.score == "ink" and t.value == pytest.approx(0.3) and t.source == "interpolated"
+    f = frame(10, distances([3, 5], [0.02, 0.05], others=1.0))
+    s = state([f], result_for(f, config), config=config)
+    v = make_view(SessionState(**{**s.__dict__, "threshold": t, "margin": None}))
+    ink = float((s.run.image + 0.5).mean())
+    assert v.ooc == pytest.approx(0.02 / np.sqrt(ink + verdict.INK_FLOOR))
+    assert v.verdict.kind == ("in" if v.ooc <= 0.3 else "out")
+    close = frame(10, distances([3, 5], [0.02, 0.025], others=1.0))  # 0.005 lead < the calibrated 0.01
+    s = state([close], result_for(close, config), config=config)
+    v = make_view(SessionState(**{**s.__dict__, "threshold": threshold_for(meta, 0.0, config), "margin": None}))
+    assert v.verdict.kind in ("uncertain", "out")
+    assert not threshold_for(meta, 0.0, SearchConfig(steps=11)).comparable
 
 
 def test_summaries_use_the_declared_labels():

@@ -93,7 +93,8 @@ def test_real_digit_is_classified_right(qtbot, make_window, trained_model_path, 
         right += int(result.labels[0]) == digit
         assert not result.diverged[0]
     assert right >= 4, f"only {right} of 5 MNIST digits classified right"
-    assert w.session.view.verdict.kind in ("in", "uncertain")
+    # 60 steps: no threshold was measured for them, so the digit is ranked, not judged (issue 14)
+    assert w.session.view.verdict.kind == "ranked" and w.session.view.verdict.big == "4"
     qtbot.wait(50)
     save_shot(w, shots / "result.png")
 

@@ -305,7 +305,7 @@ def test_classify_two_digit_json(two_digit_model, tmp_path, capsys):
         lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
         assert [r["file"] for r in lines] == paths
         for r in lines:
-            assert set(r) == {"file", "labels", "label", "ooc", "out_of_class", "distances"}
+            assert set(r) == {"file", "labels", "label", "ooc", "ooc_score", "verdict", "out_of_class", "distances"}
             assert len(r["labels"]) == 2 and r["label"] == f"{r['labels'][0]}{r['labels'][1]}"
             assert [len(d) for d in r["distances"]] == [10, 10]
             assert r["labels"] == [int(np.argmin(d)) for d in r["distances"]]
