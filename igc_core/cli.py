@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, DataError, ValueError, OSError) as exc:
         print(f"igc: error: {exc}", file=sys.stderr)
         return 2
+    except FloatingPointError as exc:  # a training that diverged: stopped at its first non-finite loss
+        print(f"igc: error: training stopped: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("igc: interrupted", file=sys.stderr)
         return 130
