@@ -389,20 +389,27 @@ def _check_metrics(metrics: dict, name: str) -> None:
 def check_writable(path: str | Path) -> None:
     """Refuse, before any work, an output path whose files cannot be written (read-only, under a file, ...)."""
     for target in paths(path):
-        folder = target.parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise CheckpointError(f"cannot write {target}: a part of {folder} is a file, not a folder") from None
-        except OSError as exc:
-            raise CheckpointError(f"cannot create the folder {folder} ({exc.strerror or exc})") from None
-        if target.is_dir():
-            raise CheckpointError(f"cannot write {target}: it is a folder")
-        try:
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".igc-write-test-"):
-                pass
-        except OSError as exc:
-            raise CheckpointError(f"cannot write into {folder} ({exc.strerror or exc})") from None
+        check_writable_file(target)
+
+
+def check_writable_file(target: str | Path) -> None:
+    """Refuse, before any work, one output file (a report, an image) that could not be written: its folder cannot
+    be made or written into, or a folder sits where the file would go (CheckpointError)."""
+    target = Path(target).expanduser()
+    folder = target.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise CheckpointError(f"cannot write {target}: a part of {folder} is a file, not a folder") from None
+    except OSError as exc:
+        raise CheckpointError(f"cannot create the folder {folder} ({exc.strerror or exc})") from None
+    if target.is_dir():
+        raise CheckpointError(f"cannot write {target}: it is a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".igc-write-test-"):
+            pass
+    except OSError as exc:
+        raise CheckpointError(f"cannot write into {folder} ({exc.strerror or exc})") from None
 
 
 def save_or_rescue(model: torch.nn.Module, path: str | Path, meta: dict, half: bool = False) -> Path:
