@@ -27,12 +27,14 @@ class FileRefused(ValueError):
 
 
 def regular_size(path: str | Path, what: str = "file") -> int:
-    """The size of `path` if it is a regular file (links followed); raises FileRefused (or FileNotFoundError)
-    for a FIFO, a device, a folder or a socket, which could block a reader or never end."""
+    """The size of `path` if it is a regular file (links followed); raises FileRefused for a FIFO, a device or a
+    socket, which could block a reader or never end (IsADirectoryError for a folder, FileNotFoundError)."""
     info = os.stat(path)
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(21, "is a folder", str(path))
     if not stat.S_ISREG(info.st_mode):
-        kind = ("a folder" if stat.S_ISDIR(info.st_mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(info.st_mode)
-                else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "not a regular file")
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(info.st_mode)
+                else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "a socket or other special file")
         raise FileRefused(f"{Path(path).name} is {kind}, not a regular {what}")
     return info.st_size
 
