@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 import numpy as np
@@ -94,7 +95,10 @@ def _print_results(args: argparse.Namespace, files: list[str], result, threshold
                       "distances": distances[i]}
             if diverged:
                 record["error"] = "search diverged: lower --lr"
-            print(json.dumps(record))
+            record, replaced = _finite(record)
+            if replaced:  # JSON has no Infinity or NaN: such numbers are null, and the record says why
+                record["null_because"] = "the search produced non-finite distances (it diverged: lower --lr)"
+            print(json.dumps(record, allow_nan=False))
         elif diverged:
             print(f"{name}: search diverged (lower --lr)")
         else:
@@ -116,3 +120,16 @@ def _print_numbers(args: argparse.Namespace, files: list[str], result, threshold
 
     distances = [[[round(float(d), 6) for d in label[i]] for label in result.distances] for i in range(len(files))]
     _print_results(args, files, result, threshold, distances, number, {"labels": None, "label": None})
+
+
+def _finite(value):
+    """`value` with every non-finite number replaced by None, and whether any was."""
+    if isinstance(value, float):
+        return (value, False) if math.isfinite(value) else (None, True)
+    if isinstance(value, dict):
+        pairs = {k: _finite(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(r for _, r in pairs.values())
+    if isinstance(value, list):
+        pairs = [_finite(v) for v in value]
+        return [v for v, _ in pairs], any(r for _, r in pairs)
+    return value, False

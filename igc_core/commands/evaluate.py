@@ -131,10 +131,15 @@ def format_table(rows) -> str:
     for row in rows:
         d = row.to_dict()
         paper = "" if d["paper_accuracy"] is None else f"{d['paper_accuracy']:.1f}"
+        diverged = f" ({row.diverged} diverged)" if row.diverged else ""
         lines.append(
-            f"| {row.method} | {row.restarts or ''} | {row.sigma:g} | {row.accuracy:.2f} | "
+            f"| {row.method} | {row.restarts or ''} | {row.sigma:g} | {row.accuracy:.2f}{diverged} | "
             f"{d['ci95'][0]:.2f}-{d['ci95'][1]:.2f} | {paper} | {d['seconds_per_image']:.4f} |"
         )
+    diverged = sum(row.diverged for row in rows)
+    if diverged:
+        lines.append(f"\n{diverged} of {sum(row.total for row in rows if row.method == 'IGC')} searches diverged (their "
+                     "distances are not finite, their labels meaningless): lower --lr")
     return "\n".join(lines)
 
 
