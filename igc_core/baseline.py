@@ -65,7 +65,7 @@ def train_classifier(config: CNNConfig, data: Dataset, train, progress=None) -> 
     """Train on clean images with cross-entropy and Adam (no noise augmentation: the paper's baseline)."""
     import time
 
-    from .training import batches, tensors
+    from .training import batches, check_finite_loss, tensors
 
     torch.manual_seed(train.seed)
     rng = torch.Generator().manual_seed(train.seed)
@@ -79,6 +79,7 @@ def train_classifier(config: CNNConfig, data: Dataset, train, progress=None) -> 
     for epoch in range(train.epochs):
         for idx in batches(n, train.batch_size, rng):
             loss = F.cross_entropy(model(x[idx]), y[idx])
+            check_finite_loss(epoch, loss=loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -12,6 +12,8 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
+import shutil
 import sys
 import tempfile
 import time
@@ -22,6 +24,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from . import files
 from .generators import Generator
 from .model_kinds import KINDS, ModelKind, sidecar_kind
 
@@ -73,35 +76,112 @@ def _sha256(path: Path) -> str:
 def save(model: torch.nn.Module, path: str | Path, meta: dict, half: bool = False) -> Path:
     """Write `model`'s weights and a sidecar built from `meta` (kind and config are filled in here).
 
-    `half` stores the weights as float16 (half the size; they are widened back to float32 on loading).
+    The pair is written together or not at all: both go to new temporary files in the target folder first and
+    are then renamed into place, the old weights kept aside until the new sidecar is in place too; a full disk,
+    an unwritable sidecar or an interrupt leaves an existing model as it was, still loadable. `half` stores the
+    weights as float16 (half the size; they are widened back to float32 on loading).
     """
     weights, sidecar = paths(path)
     weights.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if half:
         tensors = {k: v.half() if v.is_floating_point() and k not in ("prior_mean", "prior_std") else v for k, v in tensors.items()}
-    save_file(tensors, str(weights))
-    doc = {"format": FORMAT, "version": VERSION, **meta}
+    doc = {"format": FORMAT, "version": VERSION, **_json_safe(meta)}
     doc["kind"] = model.config.kind
     doc["model"] = model.config.to_dict()
     if KINDS[model.config.kind].generator:  # the latent distribution it was trained on
         doc["latent_prior"] = {"mean": model.prior_mean.tolist(), "std": model.prior_std.tolist()}
-    doc["weights_sha256"] = _sha256(weights)
-    sidecar.write_text(json.dumps(doc, indent=2) + "\n")
+    new_weights = _temporary(weights)
+    new_sidecar = None
+    try:
+        save_file(tensors, str(new_weights))
+        doc["weights_sha256"] = _sha256(new_weights)
+        new_sidecar = _temporary(sidecar)
+        with new_sidecar.open("wb") as f:
+            f.write((json.dumps(doc, indent=2, allow_nan=False) + "\n").encode())
+            f.flush()
+            os.fsync(f.fileno())
+        for new, old in ((new_weights, weights), (new_sidecar, sidecar)):
+            new.chmod(_mode(old))
+        _replace_pair(new_weights, weights, new_sidecar, sidecar)
+    finally:
+        for tmp in (new_weights, new_sidecar):
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
     return weights
 
 
+def _json_safe(value: Any) -> Any:
+    """`value` with non-finite numbers as null (JSON has no NaN): a diverged metric must not cost the model."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _mode(path: Path) -> int:
+    """The permissions a rewritten file keeps (a new one: rw-r--r--)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        return 0o644
+
+
+def _temporary(path: Path) -> Path:
+    """A new, empty file beside `path` with an unpredictable name (created exclusively, never through a link)."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def _replace_pair(new_weights: Path, weights: Path, new_sidecar: Path, sidecar: Path) -> None:
+    """Rename the new weights and sidecar into place; if the sidecar cannot be replaced, put the old weights back."""
+    if sidecar.is_dir():
+        raise IsADirectoryError(f"cannot write {sidecar}: it is a folder")
+    backup = None
+    if weights.exists():  # a copy of the old weights aside (a second link: no bytes copied), for the way back
+        backup = _temporary(weights)
+        backup.unlink()
+        try:
+            os.link(weights, backup)
+        except OSError:
+            shutil.copyfile(weights, backup)
+    try:
+        os.replace(new_weights, weights)
+        try:
+            os.replace(new_sidecar, sidecar)
+        except BaseException:
+            if backup is not None:
+                os.replace(backup, weights)
+            else:
+                weights.unlink(missing_ok=True)
+            raise
+    finally:
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+
+
 def read_meta(path: str | Path) -> dict:
-    """Read a checkpoint's sidecar and check it against the schema (`check_sidecar`)."""
+    """Read a checkpoint's sidecar and check it against the schema (`check_sidecar`).
+
+    Only a regular file of at most MAX_SIDECAR_BYTES, nested at most files.MAX_JSON_DEPTH levels, is read: a FIFO,
+    a device, a huge or a deeply nested file is refused at once with a message."""
     weights, sidecar = paths(path)
     if not weights.exists():
         raise CheckpointError(f"no checkpoint at {weights}")
     if not sidecar.exists():
         raise CheckpointError(f"{weights.name} has no sidecar {sidecar.name}: it describes the model and is required")
     try:
-        meta = json.loads(sidecar.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{sidecar.name} is not valid JSON ({exc})") from None
+        meta = files.load_json(sidecar, MAX_SIDECAR_BYTES, "sidecar")
+    except files.FileRefused as exc:
+        raise CheckpointError(str(exc)) from None
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {sidecar.name} ({exc.strerror or exc})") from None
     return check_sidecar(meta, sidecar.name)
 
 
@@ -109,6 +189,8 @@ def read_meta(path: str | Path) -> dict:
 MAX_WHOLE_NUMBER = 2**31 - 1
 MAX_LIST = 64  # layers, labels, channel widths
 MAX_LATENT = 65_536  # entries of the latent prior's mean and std
+MAX_SIDECAR_BYTES = files.MAX_JSON_BYTES  # the shipped sidecars are 2-10 kB
+MAX_PARAMETERS = 100_000_000  # 400 MB of float32: 100x the shipped models; beyond it a model is refused unbuilt
 _TEXT_ENTRIES = ("command", "task", "created", "provenance", "igc_version", "weights_sha256")
 _SECTION_ENTRIES = ("dataset", "training", "metrics")
 
@@ -169,9 +251,25 @@ def recommended_search(meta: dict | None, name: str = "the model's sidecar") -> 
             SearchConfig().with_(**recommended)
         except (TypeError, ValueError) as exc:
             problem = str(exc)
+    problem = problem or _range_problem(recommended)
     if problem is not None:
         raise CheckpointError(f"{name} recommends invalid search settings ({problem})")
     return recommended
+
+
+def _range_problem(recommended: dict) -> str | None:
+    """The first recommended setting outside its range (search.SETTINGS' minimum and maximum, the app's panel's:
+    a sidecar may not ask for 1,000 restarts or a billion steps), or None."""
+    from .search import SETTINGS
+
+    for key, value in recommended.items():
+        s = SETTINGS.get(key)
+        if s is None or not _finite(value):
+            continue
+        if (s.minimum is not None and value < s.minimum) or (s.maximum is not None and value > s.maximum):
+            low, high = ("any" if v is None else f"{v:g}" for v in (s.minimum, s.maximum))
+            return f"{key} {_short(value)} is outside its range ({low} to {high})"
+    return None
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -291,33 +389,47 @@ def _check_metrics(metrics: dict, name: str) -> None:
 def check_writable(path: str | Path) -> None:
     """Refuse, before any work, an output path whose files cannot be written (read-only, under a file, ...)."""
     for target in paths(path):
-        folder = target.parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise CheckpointError(f"cannot write {target}: a part of {folder} is a file, not a folder") from None
-        except OSError as exc:
-            raise CheckpointError(f"cannot create the folder {folder} ({exc.strerror or exc})") from None
-        if target.is_dir():
-            raise CheckpointError(f"cannot write {target}: it is a folder")
-        try:
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".igc-write-test-"):
-                pass
-        except OSError as exc:
-            raise CheckpointError(f"cannot write into {folder} ({exc.strerror or exc})") from None
+        check_writable_file(target)
+
+
+def check_writable_file(target: str | Path) -> None:
+    """Refuse, before any work, one output file (a report, an image) that could not be written: its folder cannot
+    be made or written into, or a folder sits where the file would go (CheckpointError)."""
+    target = Path(target).expanduser()
+    folder = target.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise CheckpointError(f"cannot write {target}: a part of {folder} is a file, not a folder") from None
+    except OSError as exc:
+        raise CheckpointError(f"cannot create the folder {folder} ({exc.strerror or exc})") from None
+    if target.is_dir():
+        raise CheckpointError(f"cannot write {target}: it is a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".igc-write-test-"):
+            pass
+    except OSError as exc:
+        raise CheckpointError(f"cannot write into {folder} ({exc.strerror or exc})") from None
 
 
 def save_or_rescue(model: torch.nn.Module, path: str | Path, meta: dict, half: bool = False) -> Path:
     """`save`, and when that fails (the disk filled, the folder went away) save to a fallback path instead, so
-    that a trained model is never lost; the fallback's location is printed."""
+    that a trained model is never lost; the fallback's location is printed. `path` keeps what it held before.
+
+    The fallback (in the home folder, else the temporary folder) gets a new name nobody can predict, its two files
+    created exclusively first, so a file or link planted there beforehand is never written through."""
     try:
         return save(model, path, meta, half)
     except (OSError, SafetensorError) as exc:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
         for folder in (Path.home(), Path(tempfile.gettempdir())):
-            fallback = folder / f"igc-rescued-{Path(path).name or 'model'}-{stamp}"
             try:
-                weights = save(model, fallback, meta, half)
+                fallback = _new_pair(folder, f"igc-rescued-{Path(path).name.replace('.', '_') or 'model'}-{time.strftime('%Y%m%d-%H%M%S')}-")
+                try:
+                    weights = save(model, fallback, meta, half)
+                except BaseException:
+                    for file in paths(fallback):
+                        file.unlink(missing_ok=True)
+                    raise
             except (OSError, SafetensorError):
                 continue
             print(f"igc: could not save to {path} ({exc}); saved the model to {weights} instead", file=sys.stderr)
@@ -325,10 +437,30 @@ def save_or_rescue(model: torch.nn.Module, path: str | Path, meta: dict, half: b
         raise CheckpointError(f"could not save the model to {path} ({exc}) nor to a fallback folder") from None
 
 
+def _new_pair(folder: Path, prefix: str) -> Path:
+    """A path whose .safetensors and .json files this call has just created, empty and exclusively (O_EXCL,
+    unpredictable names as tempfile.mkstemp makes them)."""
+    for _ in range(100):
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".safetensors", dir=folder)
+        os.close(fd)
+        weights = Path(name)
+        try:
+            os.close(os.open(weights.with_suffix(".json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
+        except FileExistsError:
+            weights.unlink(missing_ok=True)
+            continue
+        return weights.with_suffix("")
+    raise FileExistsError(f"no free name for a rescued model in {folder}")
+
+
 def load(path: str | Path | None = None, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
     """Load a checkpoint (the shipped default when `path` is None): returns the model in eval mode and its sidecar."""
     weights, sidecar = paths(path if path is not None else DEFAULT_MODEL)
     meta = read_meta(weights)
+    try:
+        files.regular_size(weights, "weights file")  # a link to /dev/zero or a FIFO would be read forever
+    except files.FileRefused as exc:
+        raise CheckpointError(str(exc)) from None
     if meta.get("weights_sha256") and _sha256(weights) != meta["weights_sha256"]:
         raise CheckpointError(
             f"{weights.name} does not match its sidecar (checksum differs): the file is truncated, corrupt or from another model"
@@ -370,11 +502,30 @@ def _builder(kind: ModelKind, meta: dict, sidecar_name: str):
     (from a model built on the meta device, which allocates nothing)."""
     try:
         config = kind.config(**meta["model"])
-        with torch.device("meta"):
-            expected = kind.model(config).state_dict()
+        expected = model_shapes(kind, config)
     except (TypeError, KeyError, ValueError, RuntimeError, OverflowError) as exc:
         raise CheckpointError(f"{sidecar_name}: invalid model description ({exc})") from None
     return (lambda: kind.model(config)), expected
+
+
+def model_shapes(kind: ModelKind, config: Any, max_parameters: int | None = None) -> dict:
+    """The tensors (name -> meta tensor: shape, no data) of a `kind` model of `config`, built on the meta device,
+    which allocates nothing; refuses (ValueError) a model too large to describe, or of over `max_parameters`
+    (training passes MAX_PARAMETERS; a file to load is compared with its own tensors' shapes instead)."""
+    for name, value in dataclasses.asdict(config).items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(_whole(v) and abs(v) > MAX_WHOLE_NUMBER for v in values):
+            raise ValueError(f"{name} {_short(value)} is beyond any model (at most {MAX_WHOLE_NUMBER:,})")
+    try:
+        with torch.device("meta"):
+            shapes = kind.model(config).state_dict()
+    except (RuntimeError, OverflowError, MemoryError) as exc:
+        raise ValueError(f"the model is too large to build ({str(exc).splitlines()[0][:200]})") from None
+    count = sum(t.numel() for t in shapes.values())
+    if max_parameters is not None and count > max_parameters:
+        raise ValueError(f"the model would have {count:,} parameters ({4 * count / 2**30:,.1f} GiB of float32): "
+                         f"more than igc trains (at most {max_parameters:,}); choose smaller sizes")
+    return shapes
 
 
 def _check_shapes(name: str, expected: dict, stored: dict) -> None:
@@ -428,21 +579,7 @@ def update_sidecar(path: str | Path | None, change) -> dict:
     return meta
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a new temporary file in the same folder and a rename."""
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+write_atomically = files.write_atomically  # whole or not at all; known from this module too
 
 
 def recommended_threshold(meta: dict, sigma: float = 0.0) -> float | None:

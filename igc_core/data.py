@@ -11,27 +11,33 @@ import gzip
 import hashlib
 import os
 import struct
+import urllib.parse
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .files import FileRefused, regular_size
 from .framing import DataError  # one error type for data sets and images alike
 
 IMAGE_SIZE = 28
 
+# SHA-256 of the four standard files as the mirrors serve them (gzip-compressed), as published alongside MNIST
+# downloaders (torchvision's mirror list, TensorFlow Datasets, Bazel's http_file rules agree)
 MNIST_FILES = {
-    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
 }
-MNIST_MIRRORS = (
+MNIST_MIRRORS = (  # https only: the checksum protects the bytes, TLS who sends them
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
 )
+MAX_DOWNLOAD_BYTES = 64 << 20  # the largest MNIST file is 9.9 MB compressed
+MAX_IDX_BYTES = 1 << 30  # data an IDX file may hold once decompressed (MNIST's largest: 47 MB; EMNIST's: 0.55 GB)
 SPLIT_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
@@ -50,33 +56,56 @@ def default_data_dir() -> Path:
 # ----------------------------------------------------------------------------------------- IDX files
 
 
-def read_idx(path: str | Path) -> np.ndarray:
-    """Read one IDX file (gzip-compressed or not) into a numpy array of its stored type."""
+def read_idx(path: str | Path, limit: int = MAX_IDX_BYTES) -> np.ndarray:
+    """Read one IDX file (gzip-compressed or not) into a numpy array of its stored type.
+
+    Only a regular file is read, and never more than its header promises: a FIFO or a device is refused at once,
+    and a gzip bomb (or a header promising more than `limit` bytes) is refused before it is decompressed."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        size = regular_size(path, "data file")
+        with path.open("rb") as raw_file:
+            compressed = raw_file.read(2) == b"\x1f\x8b"
+            raw_file.seek(0)
+            stream = gzip.GzipFile(fileobj=raw_file) if compressed else raw_file
+            try:
+                return _read_idx_stream(stream, path, None if compressed else size, limit)
+            except (OSError, EOFError, zlib.error) as exc:
+                if not compressed:
+                    raise
+                raise DataError(f"{path}: corrupt gzip data ({exc})") from None
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise DataError(f"{path}: corrupt gzip data ({exc})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+    except FileRefused as exc:
+        raise DataError(str(exc)) from None
+
+
+def _read_idx_stream(stream, path: Path, size: int | None, limit: int) -> np.ndarray:
+    """The IDX array in `stream` (a file of `size` bytes, or None for a decompressing stream of unknown size)."""
+    head = stream.read(4)
+    if len(head) < 4 or head[0] != 0 or head[1] != 0:
         raise DataError(f"{path}: not an IDX file (bad magic number)")
     dtypes = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-    dtype = dtypes.get(raw[2])
-    ndim = raw[3]
+    dtype = dtypes.get(head[2])
+    ndim = head[3]
     if dtype is None or ndim == 0:
-        raise DataError(f"{path}: not an IDX file (type 0x{raw[2]:02x}, {ndim} dimensions)")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
+        raise DataError(f"{path}: not an IDX file (type 0x{head[2]:02x}, {ndim} dimensions)")
+    dims = stream.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise DataError(f"{path}: truncated IDX header")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    count = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-    if len(raw) - header != count:
-        raise DataError(f"{path}: holds {len(raw) - header} data bytes, its header promises {count} (truncated?)")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(np.dtype(dtype).newbyteorder("="))
+    shape = struct.unpack(f">{ndim}I", dims)
+    count = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
+    if count > limit:
+        raise DataError(f"{path}: its header promises {count:,} bytes of data, more than igc reads "
+                        f"(at most {limit:,}; MNIST's largest file holds 47 MB)")
+    header = 4 + 4 * ndim
+    if size is not None and size - header != count:
+        raise DataError(f"{path}: holds {size - header} data bytes, its header promises {count} (truncated?)")
+    data = stream.read(count + 1)  # one byte more than promised: never decompresses beyond that
+    if len(data) != count:
+        held = f"more than {count}" if len(data) > count else str(len(data))
+        raise DataError(f"{path}: holds {held} data bytes, its header promises {count} (truncated or padded?)")
+    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(np.dtype(dtype).newbyteorder("="))
 
 
 @dataclass(frozen=True)
@@ -97,22 +126,25 @@ def _find(folder: Path, name: str) -> Path | None:
 
 
 def download_mnist(folder: str | Path, mirrors: tuple[str, ...] = MNIST_MIRRORS, timeout: float = 30.0) -> None:
-    """Download the four MNIST files into `folder`, verifying their MD5 checksums."""
+    """Download the four MNIST files into `folder` over https, verifying their SHA-256 checksums."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise DataError(f"{folder} is a file, not a folder for the MNIST files")
-    for name, md5 in MNIST_FILES.items():
+    for name, sha256 in MNIST_FILES.items():
         if _find(folder, name):
             continue
         errors = []
         for mirror in mirrors:
+            if urllib.parse.urlsplit(mirror).scheme not in ("https", "file"):
+                errors.append(f"{mirror}: not https (refused)")
+                continue
             try:
                 with urllib.request.urlopen(mirror + name, timeout=timeout) as response:
-                    payload = response.read()
+                    payload = response.read(MAX_DOWNLOAD_BYTES + 1)
             except OSError as exc:
                 errors.append(f"{mirror}: {exc}")
                 continue
-            if hashlib.md5(payload).hexdigest() != md5:
+            if len(payload) > MAX_DOWNLOAD_BYTES or hashlib.sha256(payload).hexdigest() != sha256:
                 errors.append(f"{mirror}: checksum mismatch")
                 continue
             try:  # the folder is created only now, when there is something to put in it

@@ -55,6 +55,7 @@ class Row:
     correct: int
     total: int
     seconds: float
+    diverged: int = 0  # searches that ended in non-finite distances (their labels are meaningless)
 
     @property
     def accuracy(self) -> float:
@@ -65,7 +66,8 @@ class Row:
         paper = PAPER.get((self.method, self.restarts), {}).get(self.sigma)
         return {
             "method": self.method, "restarts": self.restarts, "sigma": self.sigma, "accuracy": round(self.accuracy, 3),
-            "ci95": [round(lo, 2), round(hi, 2)], "correct": self.correct, "images": self.total,
+            "ci95": [max(0.0, round(lo, 2)), min(100.0, round(hi, 2))], "correct": self.correct, "images": self.total,
+            "diverged": self.diverged,
             "seconds_per_image": round(self.seconds / self.total, 5), "paper_accuracy": paper,
         }
 
@@ -96,7 +98,8 @@ def accuracy_table(model, data: Dataset, sigmas, restarts_list, config, cnn=None
             cfg = config.with_(restarts=restarts)
             started = time.perf_counter()
             result = run_search(model, x, cfg, progress, f"IGC R={restarts} sigma={sigma}")
-            rows.append(Row("IGC", restarts, sigma, int(np.sum(result.labels == data.labels)), len(data), time.perf_counter() - started))
+            rows.append(Row("IGC", restarts, sigma, int(np.sum(result.labels == data.labels)), len(data), time.perf_counter() - started,
+                            int(np.sum(result.diverged))))
         if cnn is not None:
             started = time.perf_counter()
             predicted = cnn.predict(x)
@@ -225,11 +228,17 @@ INPUTS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
 # -------------------------------------------------------------------------------------------- speed
 
 
+# spins one core; every 100,000 rounds (a few ms) it checks that the process that started it still runs
+BUSY_LOOP = ("import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n"
+             "    for _ in range(100_000):\n        pass\n")
+
+
 @contextlib.contextmanager
 def busy_neighbour(processes: int = 1):
     """Other work on the machine while measuring: `processes` Python loops at normal priority, as a user's
-    browser or build would be. Stopped on exit."""
-    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
+    browser or build would be. Stopped on exit; and each loop ends itself once its parent is gone, so that even
+    a benchmark killed outright (SIGKILL, where no clean-up runs) leaves nothing spinning."""
+    procs = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(processes)]
     try:
         time.sleep(0.2)  # let them start spinning
         yield

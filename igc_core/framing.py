@@ -24,6 +24,7 @@ import numpy as np
 IMAGE_SIZE = 28
 BOX_SIZE = 20  # MNIST fits the ink into a 20x20 box, then centres it by centre of mass in 28x28.
 MAX_PIXELS = 50_000_000  # refuse absurdly large images before decoding them
+MAX_FILE_BYTES = 256 << 20  # and files larger than any image of MAX_PIXELS a scanner or camera writes
 WORK_SIZE = 1024  # larger images are reduced to this long side while loading: ample for a 20x20 box
 NOISY = 0.03  # estimated noise level (on [0, 1]) above which the image is denoised before finding the ink
 MIN_STROKE = 0.05  # strokes smaller than this share of the largest one are specks, not part of the digit
@@ -40,6 +41,14 @@ def open_image(path: str | Path):
     """Open and decode an image file with bounded memory: a Pillow image whose long side is <= WORK_SIZE."""
     from PIL import Image
 
+    from .files import FileRefused, regular_size
+
+    try:  # a FIFO or a device would block Pillow's open, or never end
+        size = regular_size(path, "image file")
+    except FileRefused as exc:
+        raise DataError(str(exc)) from None
+    if size > MAX_FILE_BYTES:
+        raise DataError(f"the file is {size:,} bytes: too large for an image (at most {MAX_FILE_BYTES:,})")
     with warnings.catch_warnings():
         # Pillow warns (then fails) above its own pixel limit; ours is lower and says so in words
         warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -35,6 +35,7 @@ from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 from .data import Dataset, to_model_range
+from .training import check_finite_loss, check_training_numbers
 
 Progress = Callable[[int, int, int, dict], None]
 
@@ -64,8 +65,8 @@ class GANConfig:
             raise ValueError("latent_dim >= 1 and num_classes >= 2 are required")
         if len(self.channels) != 2 or len(self.d_channels) != 2 or min(self.channels + self.d_channels) < 1 or self.d_features < 1:
             raise ValueError("channels and d_channels need two positive widths each, d_features a positive width")
-        if not (isinstance(self.latent_scale, (int, float)) and self.latent_scale > 0):
-            raise ValueError(f"latent_scale must be positive (got {self.latent_scale!r})")
+        if not (isinstance(self.latent_scale, (int, float)) and 0 < self.latent_scale < float("inf")):
+            raise ValueError(f"latent_scale must be a positive finite number (got {self.latent_scale!r})")
 
     @property
     def pixels(self) -> int:
@@ -92,6 +93,7 @@ class GANTrainConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 2 or not self.lr > 0 or not 0 <= self.ema < 1 or self.limit < 0 or not 0 <= self.mismatch <= 1:
             raise ValueError("epochs >= 1, batch size >= 2, lr > 0, 0 <= ema < 1, 0 <= mismatch <= 1 and limit >= 0 are required")
+        check_training_numbers(self.lr, self.limit)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -306,6 +308,7 @@ def train_cgan(config: GANConfig, images: torch.Tensor, labels: torch.Tensor, tr
                 _ema_update(g_avg, g, train.ema)
             step += 1
             sums += (loss_d.item(), loss_g.item())
+            check_finite_loss(epoch, loss_d=loss_d, loss_g=loss_g)
             if progress:
                 progress(epoch, step, total, {"loss_d": loss_d.item(), "loss_g": loss_g.item()})
         if on_epoch:

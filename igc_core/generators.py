@@ -155,8 +155,8 @@ class GeneratorConfig:
             raise ValueError("per-class decoders read one label (no labels list, label paths or class heads)")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}: choose one of {', '.join(ACTIVATIONS)}")
-        if not (isinstance(self.latent_scale, (int, float)) and self.latent_scale > 0):
-            raise ValueError(f"latent_scale must be positive (got {self.latent_scale!r})")
+        if not (isinstance(self.latent_scale, (int, float)) and 0 < self.latent_scale < float("inf")):
+            raise ValueError(f"latent_scale must be a positive finite number (got {self.latent_scale!r})")
         if self.latent_dim < 1 or self.num_classes < 2 or self.image_size < 4 or (self.image_width and self.image_width < 4):
             raise ValueError("latent_dim >= 1, num_classes >= 2 and images of 4 pixels or more a side are required")
         if not self.hidden or min(self.hidden + self.encoder_hidden) < 1:

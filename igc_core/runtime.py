@@ -7,7 +7,10 @@ each other at every barrier: a search that took 18 s on one thread took 128 s on
 - precision "auto": fp32 unless the CPU has native bf16 *and* a short calibration at the batch size at hand
   (one search step, both precisions, timed) says bf16 is clearly faster. Calibrations are cached per machine,
   torch version, model shape and batch size in `~/.cache/igc/runtime.json` (`$IGC_CACHE` overrides the folder),
-  so a given machine always makes the same choice and a result never depends on timing noise.
+  so a given machine always makes the same choice and a result never depends on timing noise. The cache is a
+  hint: an unreadable, implausible or hostile one is measured again, never trusted or fatal; a choice is made
+  once per process; and where the cache cannot be written, fp32 is chosen (a choice timed anew by every run
+  would flip on timing noise).
 - threads "auto" (0): a `ThreadTuner` times the search's own steps with 1..max threads, keeps the fastest, and
   probes again every few seconds, so a neighbour that starts or stops mid-search is noticed. Thread counts
   change floating-point summation order only in the last bits.
@@ -97,26 +100,49 @@ def cache_path() -> Path:
     return Path(base) / "igc" / "runtime.json"
 
 
+MAX_CACHE_BYTES = 1 << 20  # a cache of a few hundred entries is some 100 kB
+PLAUSIBLE_STEP_SECONDS = (1e-7, 60.0)  # one timed search step; anything outside was not measured here
+PLAUSIBLE_RATIO = 50.0  # fp32 / bf16 beyond 50x either way is no CPU's (measured: 0.03x to 2.3x)
+
+
 def _read_cache() -> dict:
+    """The calibration cache, or {} when it is missing, unreadable, not a regular file, too large, too deeply
+    nested or not JSON: it is a hint, never a reason to fail."""
+    from .files import load_json
+
     try:
-        doc = json.loads(cache_path().read_text())
-        return doc if isinstance(doc, dict) else {}
-    except (OSError, ValueError):
+        doc = load_json(cache_path(), MAX_CACHE_BYTES, "cache")
+    except Exception:  # noqa: BLE001 (any problem with a hint means measuring again)
         return {}
+    return doc if isinstance(doc, dict) else {}
 
 
-def _write_cache(key: str, value: dict) -> None:
+def _plausible(entry: object) -> bool:
+    """Whether a cached calibration looks measured: both step times finite and plausible, their ratio too."""
+    if not isinstance(entry, dict):
+        return False
+    times = [entry.get("fp32"), entry.get("bf16")]
+    low, high = PLAUSIBLE_STEP_SECONDS
+    if not all(isinstance(t, float) and low <= t <= high for t in times):
+        return False
+    return 1 / PLAUSIBLE_RATIO <= times[0] / times[1] <= PLAUSIBLE_RATIO
+
+
+def _write_cache(key: str, value: dict) -> bool:
+    """Add an entry to the cache, written whole or not at all; False when it cannot be written (a full disk, a
+    read-only or missing folder, a folder where the file goes), leaving no temporary file behind."""
+    from .files import write_atomically
+
     path = cache_path()
     with _cache_lock:
         doc = _read_cache()
         doc[key] = value
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
-            tmp.replace(path)
-        except OSError:
-            pass  # an unwritable cache only means calibrating again next time
+            write_atomically(path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
+        except (OSError, ValueError):
+            return False
+    return True
 
 
 def _bucket(rows: int) -> int:
@@ -146,14 +172,29 @@ def choose_precision(generator, rows: int, device: torch.device, requested: str 
         return PrecisionChoice("fp32", f"no native bfloat16 on this CPU ({evidence})")
     bucket = _bucket(rows)
     key = "|".join((cpu_name(), f"torch {torch.__version__}", _model_signature(generator), f"rows {bucket}"))
+    remembered = (str(cache_path()), key)
+    if remembered in _chosen:  # within a process a choice is made once, whatever the cache does meanwhile
+        return _chosen[remembered]
     cached = _read_cache().get(key)
-    if not (isinstance(cached, dict) and isinstance(cached.get("fp32"), float) and isinstance(cached.get("bf16"), float)):
+    if not _plausible(cached):
         cached = _calibrate(generator, bucket, device)
-        _write_cache(key, cached)
+        if not _write_cache(key, cached):
+            # a choice that cannot be remembered would be timed again by every run, and timing noise near the
+            # threshold would flip it (other distances from identical runs): fp32 is the repeatable choice
+            choice = PrecisionChoice("fp32", f"the calibration cache {cache_path()} cannot be written; fp32 keeps "
+                                             "runs repeatable")
+            _chosen[remembered] = choice
+            return choice
     ratio = cached["fp32"] / max(cached["bf16"], 1e-9)
     if ratio >= BF16_SPEEDUP_NEEDED:
-        return PrecisionChoice("bf16", f"native bfloat16 ({evidence}), {ratio:.1f}x faster than fp32 at {bucket} latents")
-    return PrecisionChoice("fp32", f"bfloat16 only {ratio:.2f}x fp32's speed at {bucket} latents on this CPU")
+        choice = PrecisionChoice("bf16", f"native bfloat16 ({evidence}), {ratio:.1f}x faster than fp32 at {bucket} latents")
+    else:
+        choice = PrecisionChoice("fp32", f"bfloat16 only {ratio:.2f}x fp32's speed at {bucket} latents on this CPU")
+    _chosen[remembered] = choice
+    return choice
+
+
+_chosen: dict[tuple[str, str], PrecisionChoice] = {}  # (cache file, key) -> the choice this process made
 
 
 def _model_signature(generator) -> str:

@@ -72,6 +72,7 @@ class TrainConfig:
                    self.negative_level)
         if not all(math.isfinite(v) for v in numbers):
             raise ValueError("training settings must be finite numbers")
+        check_training_numbers(self.lr, self.limit)
         from .search import PRESETS
 
         if self.contrast_preset not in PRESETS:
@@ -81,6 +82,29 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+MAX_TRAIN_LR = 1.0  # Adam at a rate above 1 only diverges (the kinds train at 1e-3 and 2e-4)
+MIN_TRAINING_IMAGES = 10  # fewer cannot show every class, nor estimate the latent prior's spread
+
+
+def check_training_numbers(lr: float, limit: int) -> None:
+    """Refuse, before any training, a learning rate that can only diverge and an image limit too small to train on."""
+    if not lr <= MAX_TRAIN_LR:
+        raise ValueError(f"the training learning rate must be above 0 and at most {MAX_TRAIN_LR:g} (got {lr!r}); "
+                         "the models train at 0.001 (cvae) and 0.0002 (cgan-conv)")
+    if 0 < limit < MIN_TRAINING_IMAGES:
+        raise ValueError(f"--limit {limit} is too few images to train on: give 0 (all) or {MIN_TRAINING_IMAGES} or more")
+
+
+def check_finite_loss(epoch: int, **losses: torch.Tensor | float) -> None:
+    """Stop training at the first non-finite loss (FloatingPointError, which `igc` reports as a message): the
+    model would only hold NaN from here on, and a model of NaN never loads."""
+    for name, value in losses.items():
+        value = value.item() if isinstance(value, torch.Tensor) else float(value)
+        if not math.isfinite(value):
+            raise FloatingPointError(f"the training loss {name} became {value} at epoch {epoch + 1}: lower the "
+                                     "learning rate (--train-lr) or check the settings")
 
 
 def batches(n: int, batch_size: int, rng: torch.Generator):
@@ -173,9 +197,7 @@ def _train_cvae(model, source: EpochData, config, rng, progress) -> dict:
             mu_u, logvar_u = mu / scale, logvar - 2 * math.log(scale)
             kl = -0.5 * (1 + logvar_u - mu_u.square() - logvar_u.exp()).sum() / len(x)
             loss = rec + beta * kl
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"the training loss became {loss.item()} at epoch {epoch + 1}: lower the "
-                                         "learning rate (--train-lr) or check the settings")
+            check_finite_loss(epoch, loss=loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             extra = {}
@@ -405,6 +427,7 @@ def _train_cgan(model, source: EpochData, config, rng, progress) -> dict:
             opt_g.step()
             step += 1
             last = {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+            check_finite_loss(epoch, **last)
             if progress:
                 progress(epoch, step, total, last)
     return {"final_" + k: v for k, v in last.items()}

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
-from .common import add_common_options, add_search_options, command_line, floats, non_negative_int, positive_int, progress_bar, prologue, threshold_arg
+from .common import (add_common_options, add_search_options, check_outputs, command_line, floats, non_negative_int,
+                     positive_int, progress_bar, prologue, threshold_arg, write_report)
 
 DESCRIPTIONS = {
     "clean": "clean (no attack)",
@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     from ..robustness import DEFAULT_CNN_ATTACKS, DEFAULT_IGC_ATTACKS, CNNProduct, IGCProduct, SuiteConfig, run_suite, select
 
     ctx = prologue(args)
+    check_outputs(args.json, *(f"{args.examples}-{norm}.png" for norm in ("linf", "l2")) if args.examples else ())
     if args.via_files and args.target == "cnn":
         raise ValueError("--via-files applies to IGC (the file loader is igc classify's)")
     attacks = tuple(a.strip() for a in args.attacks.split(",") if a.strip()) if args.attacks else (
@@ -168,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
                   "accuracy": _numbers(ledger, suite, False), "correct_or_rejected": _numbers(ledger, suite, True),
                   "smallest_fooling_perturbation": {a: {f"{k}/{n}": [None if not np.isfinite(v) else round(float(v), 5) for v in arr]
                                                         for (k, n), arr in ledger.broken[a].items()} for a in ledger.attacks()}}
-        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+        write_report(args.json, report, indent=1)
     return 0
 
 

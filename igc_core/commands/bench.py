@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 
-from .common import add_common_options, add_search_options, command_line, non_negative_int, positive_int, prologue
+from .common import (add_common_options, add_search_options, check_outputs, command_line, non_negative_int, positive_int,
+                     prologue, write_report)
 
 
 def register(sub) -> None:
@@ -39,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from ..search import search
 
     ctx = prologue(args)
+    check_outputs(args.json)
     config = ctx.config
     test = load_dataset(args.data, "test")
     x, y = to_model_range(test.images[: args.images]), test.labels[: args.images]
@@ -97,5 +97,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"interactive query (1 image, {ctx.model.num_classes} classes x 5 restarts x 200 steps, snapshots every step): "
               f"median {np.median(times):.3f} s over {len(times)} runs")
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        write_report(args.json, report)
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 import numpy as np
@@ -109,13 +110,16 @@ def _print_results(args: argparse.Namespace, files: list[str], images, result, c
         out_of_class = None if j.kind is None or diverged else j.kind == "out of class"
         keys, line = (blank, "") if diverged else describe(i, distances[i])
         if args.json:
-            record = {"file": name, **keys, "ooc": round(ooc, 6) if np.isfinite(ooc) else None,
+            record = {"file": name, **keys, "ooc": round(ooc, 6),
                       "ooc_score": calibration.score if calibration else "distance",
                       "verdict": None if diverged else j.kind, "out_of_class": out_of_class,
                       "distances": distances[i]}
             if diverged:
                 record["error"] = "search diverged: lower --lr"
-            print(json.dumps(record))
+            record, replaced = _finite(record)
+            if replaced:  # JSON has no Infinity or NaN: such numbers are null, and the record says why
+                record["null_because"] = "the search produced non-finite distances (it diverged: lower --lr)"
+            print(json.dumps(record, allow_nan=False))
         elif diverged:
             print(f"{name}: search diverged (lower --lr)")
         else:
@@ -137,3 +141,16 @@ def _print_numbers(args: argparse.Namespace, files: list[str], images, result, c
 
     distances = [[[round(float(d), 6) for d in label[i]] for label in result.distances] for i in range(len(files))]
     _print_results(args, files, images, result, calibration, distances, number, {"labels": None, "label": None})
+
+
+def _finite(value):
+    """`value` with every non-finite number replaced by None, and whether any was."""
+    if isinstance(value, float):
+        return (value, False) if math.isfinite(value) else (None, True)
+    if isinstance(value, dict):
+        pairs = {k: _finite(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(r for _, r in pairs.values())
+    if isinstance(value, list):
+        pairs = [_finite(v) for v in value]
+        return [v for v, _ in pairs], any(r for _, r in pairs)
+    return value, False

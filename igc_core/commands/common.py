@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import shlex
 import sys
@@ -171,6 +172,25 @@ def prologue(args: argparse.Namespace, search: bool = True) -> Context:
     config = search_config(args, meta) if search else None
     path = str(checkpoints.paths(args.model or checkpoints.DEFAULT_MODEL)[0])
     return Context(model, meta, path, config)
+
+
+def check_outputs(*files: str | None) -> None:
+    """Refuse, before the work, output files (--json, --examples' images) that could not be written: hours of
+    measuring are not lost to a typo in a path (igc_core.checkpoints.CheckpointError with the reason)."""
+    from ..checkpoints import check_writable_file
+
+    for file in files:
+        if file:
+            check_writable_file(file)
+
+
+def write_report(path: str, report: dict, indent: int = 2) -> None:
+    """Write a command's --json report whole or not at all (a temporary file, then renamed)."""
+    from pathlib import Path
+
+    from ..checkpoints import write_atomically
+
+    write_atomically(Path(path).expanduser(), (json.dumps(report, indent=indent) + "\n").encode())
 
 
 def command_line(args: argparse.Namespace) -> str:

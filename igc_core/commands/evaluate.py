@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
-from .common import (add_common_options, add_multilabel_options, add_search_options, command_line, floats, ints,
-                     multilabel_config, non_negative_int, positive_int, progress_bar, prologue)
+from .common import (add_common_options, add_multilabel_options, add_search_options, check_outputs, command_line, floats,
+                     ints, multilabel_config, non_negative_int, positive_int, progress_bar, prologue, write_report)
 
 OOC_SIGMAS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)  # the app's noise slider's range
 
@@ -58,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from ..data import Dataset, load_dataset
 
     ctx = prologue(args)
+    _check_before_the_work(args, ctx)
     test = load_dataset(args.data, "test") if args.testset in (None, "strokes") else None
     if args.task == "two-digit":
         return _two_digit(args, ctx, test)
@@ -76,8 +76,27 @@ def run(args: argparse.Namespace) -> int:
     else:
         _accuracy(args, ctx, test, report)
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        write_report(args.json, report)
     return 0
+
+
+def _check_before_the_work(args, ctx) -> None:
+    """Refuse, before minutes of measuring, what would fail after them: an output that cannot be written, a model
+    whose sidecar cannot take the figures, settings this evaluation cannot use."""
+    from .. import checkpoints
+
+    if any(s < 0 for s in args.sigmas):
+        raise ValueError(f"noise levels (--sigmas) must be 0 or more (got {', '.join(f'{s:g}' for s in args.sigmas)})")
+    check_outputs(args.json)
+    if args.save_metrics or args.save_threshold:
+        checkpoints.check_writable(ctx.model_path)
+        card = ctx.meta.get("metrics", {}).get("not_mnist", {})
+        if args.save_metrics and not isinstance(card, dict):
+            raise ValueError(f"{checkpoints.paths(ctx.model_path)[1].name}: its metrics.not_mnist is not a section of "
+                             f"entries ({type(card).__name__}): --save-metrics cannot add to it")
+    if args.fid and (len(ctx.model.label_classes) > 1 or tuple(ctx.model.image_shape) != (28, 28)):
+        raise ValueError(f"--fid measures single-digit generators (28x28); {ctx.model_path} draws "
+                         f"{'x'.join(map(str, ctx.model.image_shape))} images of {len(ctx.model.label_classes)} labels")
 
 
 def _accuracy(args, ctx, test, report) -> None:
@@ -112,10 +131,15 @@ def format_table(rows) -> str:
     for row in rows:
         d = row.to_dict()
         paper = "" if d["paper_accuracy"] is None else f"{d['paper_accuracy']:.1f}"
+        diverged = f" ({row.diverged} diverged)" if row.diverged else ""
         lines.append(
-            f"| {row.method} | {row.restarts or ''} | {row.sigma:g} | {row.accuracy:.2f} | "
+            f"| {row.method} | {row.restarts or ''} | {row.sigma:g} | {row.accuracy:.2f}{diverged} | "
             f"{d['ci95'][0]:.2f}-{d['ci95'][1]:.2f} | {paper} | {d['seconds_per_image']:.4f} |"
         )
+    diverged = sum(row.diverged for row in rows)
+    if diverged:
+        lines.append(f"\n{diverged} of {sum(row.total for row in rows if row.method == 'IGC')} searches diverged (their "
+                     "distances are not finite, their labels meaningless): lower --lr")
     return "\n".join(lines)
 
 
@@ -317,5 +341,5 @@ def _two_digit(args, ctx, test) -> int:
         report["ooc_thresholds_by_sigma"] = by_sigma
         print(f"\nsaved the OOC thresholds keeping 95% of the test numbers in class (per-label search): {by_sigma}")
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        write_report(args.json, report)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from dataclasses import replace
 
@@ -95,7 +96,11 @@ def run(args: argparse.Namespace) -> int:
         start, start_meta = checkpoints.load_generator(args.init)
         if start.config.kind != kind.name:
             raise ValueError(f"--init {args.init} is a {start.config.kind}, not a {kind.name}")
+        if len(start.label_classes) > 1 or tuple(start.image_shape) != (28, 28):
+            raise ValueError(f"--init {args.init} draws {'x'.join(map(str, start.image_shape))} images of "
+                             f"{len(start.label_classes)} labels: --init continues a single-digit (28x28) model")
         model_config = start.config
+    checkpoints.model_shapes(kind, model_config, checkpoints.MAX_PARAMETERS)  # sizes refused before allocating
     checkpoints.check_writable(args.out)  # before hours of training, not after
     train = load_dataset(args.data, "train")
     test = load_dataset(args.data, "test")
@@ -122,17 +127,11 @@ def run(args: argparse.Namespace) -> int:
         # fresh pairs every epoch; the limit is applied to the digits the pairs are drawn from
         model, metrics = model_kinds.train(model_config, lambda epoch: epoch_pairs(train, tc.seed, epoch, tc.limit),
                                            replace(tc, limit=0), progress)
-        bar.close()
-        metrics.update(quick_two_digit_accuracy(model, test, args.check, TWO_DIGIT_SEARCH))
     else:
         model, metrics = model_kinds.train(model_config, train, tc, progress, start=start)
-        bar.close()
-        if kind.generator:
-            metrics.update(quick_igc_accuracy(model, test, args.check))
-        else:
-            from ..baseline import evaluate_classifier
-
-            metrics["test_accuracy"] = evaluate_classifier(model, test)
+    bar.close()
+    if not all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()):
+        raise FloatingPointError("the trained weights hold non-finite values: lower the learning rate (--train-lr)")
     # a two-digit model's own search: its Bernoulli likelihood (BCE) as the image distance; with MAE (the paper's)
     # the exhaustive search read 89% of 100 clean test pairs right, with BCE 95% (BENCHMARKS.md)
     recommended = TWO_DIGIT_SEARCH if args.task == "two-digit" else {}
@@ -146,7 +145,24 @@ def run(args: argparse.Namespace) -> int:
         "metrics": metrics,
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
+    # saved first, checked after: an interrupted or failing check never costs the trained model
     weights = checkpoints.save_or_rescue(model, args.out, meta, half=args.half)
+    try:
+        if args.task == "two-digit":
+            checked = quick_two_digit_accuracy(model, test, args.check, TWO_DIGIT_SEARCH)
+        elif kind.generator:
+            checked = quick_igc_accuracy(model, test, args.check)
+        else:
+            from ..baseline import evaluate_classifier
+
+            checked = {"test_accuracy": evaluate_classifier(model, test)}
+    except KeyboardInterrupt:
+        print(f"igc: interrupted during the accuracy check; the trained model is saved in {weights} (without the "
+              "check's figures)", file=sys.stderr)
+        return 130
+    if checked:
+        metrics.update(checked)
+        checkpoints.update_sidecar(weights, lambda saved: {**saved, "metrics": {**saved.get("metrics", {}), **checked}})
     print(f"wrote {weights} and its sidecar; metrics: {json.dumps(metrics)}")
     return 0
 

@@ -66,14 +66,14 @@ def test_download_verifies_checksums_and_explains_failure(tmp_path, monkeypatch)
     for name in data.MNIST_FILES:
         array = images if "images" in name else labels
         path = write_idx(mirror / name, array)
-        sums[name] = hashlib.md5(path.read_bytes()).hexdigest()
+        sums[name] = hashlib.sha256(path.read_bytes()).hexdigest()
     monkeypatch.setattr(data, "MNIST_FILES", sums)
     target = tmp_path / "cache"
     data.download_mnist(target, mirrors=(mirror.as_uri() + "/",))
     assert data.load_dataset(target, "train", download=False).images.shape == (8, 28, 28)
 
     # a mirror serving different bytes fails the checksum, and the message says where to put the files
-    bad = dict(sums, **{"t10k-labels-idx1-ubyte.gz": "0" * 32})
+    bad = dict(sums, **{"t10k-labels-idx1-ubyte.gz": "0" * 64})
     monkeypatch.setattr(data, "MNIST_FILES", bad)
     with pytest.raises(DataError, match="(?s)checksum mismatch.*Put the four MNIST files"):
         data.download_mnist(tmp_path / "other", mirrors=(mirror.as_uri() + "/",))
