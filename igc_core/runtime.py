@@ -112,7 +112,7 @@ def _read_cache() -> dict:
 
     try:
         doc = load_json(cache_path(), MAX_CACHE_BYTES, "cache")
-    except Exception:  # noqa: BLE001 (any problem with a hint means measuring again)
+    except Exception:  # any problem with a hint means measuring again
         return {}
     return doc if isinstance(doc, dict) else {}
 

@@ -36,7 +36,7 @@ def _no_hang(call, seconds: float = 20.0):
     def run():
         try:
             outcome["value"] = call()
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             outcome["error"] = exc
 
     thread = threading.Thread(target=run, daemon=True)
