@@ -52,6 +52,7 @@ class MainWindow(QMainWindow):
         self.session.view_changed.connect(self._render)
         self.session.run_finished.connect(self._on_finished)
         self.session.run_failed.connect(lambda msg: self.show_message(f"The search failed: {msg}", "error"))
+        self.session.runner.notice.connect(lambda msg: self.show_message(msg[:1].upper() + msg[1:], "warning"))
         self._auto_timer = QTimer(self, singleShot=True, interval=350)
         self._auto_timer.timeout.connect(self._auto_run)
         self._status_text = ""
@@ -361,14 +362,13 @@ class MainWindow(QMainWindow):
             warning = two_digit.noise_warning(config.dif, p.noise_sigma) if self.two_digit else None
             if self.two_digit:
                 config = two_digit.make_config(config, p.mode)
+            self.banner.hide()  # before the start: a start that fails at once (a full disk) says so in it
             self.session.start(x, p.noise_sigma, config, name=p.input_name, true_label=p.true_label, paused=start_paused)
         except ValueError as exc:
             self.show_message(str(exc)[0].upper() + str(exc)[1:], "warning")
             return False
         if warning:
             self.show_message(warning, "warning")
-        else:
-            self.banner.hide()
         return True
 
     def toggle_play(self) -> None:
