@@ -461,9 +461,11 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "Save a figure (PNG), every step (CSV) and the run (JSON)",
                                               str(Path(start) / "igc-run.png"), "PNG image (*.png)",
                                               options=QFileDialog.Option.DontConfirmOverwrite)
-        if not path or not self.confirm_overwrite(path):
+        if not path:
             return
         try:
+            if not self.confirm_overwrite(path):
+                return
             written = self.save_results(path)
         except (OSError, ValueError) as exc:
             self.show_message(f"Could not save: {exc}", "error")
@@ -473,6 +475,7 @@ class MainWindow(QMainWindow):
 
     def confirm_overwrite(self, path: str | Path) -> bool:
         """Ask before replacing any of the files a save writes."""
+        export.check_names(path)  # ValueError for a name the file system cannot take, before asking
         there = export.existing(path)
         if not there:
             return True
