@@ -52,7 +52,9 @@ class MainWindow(QMainWindow):
         self.session.view_changed.connect(self._render)
         self.session.run_finished.connect(self._on_finished)
         self.session.run_failed.connect(lambda msg: self.show_message(f"The search failed: {msg}", "error"))
-        self.session.runner.notice.connect(lambda msg: self.show_message(msg[:1].upper() + msg[1:], "warning"))
+        notice = getattr(self.session.runner, "notice", None)  # the engine is silent (stand-ins in tests have none)
+        if notice is not None:
+            notice.connect(lambda msg: self.show_message(msg[:1].upper() + msg[1:], "warning"))
         self._auto_timer = QTimer(self, singleShot=True, interval=350)
         self._auto_timer.timeout.connect(self._auto_run)
         self._status_text = ""
