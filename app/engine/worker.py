@@ -89,6 +89,7 @@ class EngineProcess:
 
     def __init__(self) -> None:
         self._closing = False
+        self._last_words: tuple[float, str] | None = None  # (when, the child's last line of error output)
         if os.name == "nt":  # no fd passing on Windows: multiprocessing's spawn (needs a main-module guard)
             import multiprocessing as mp
 
@@ -109,7 +110,6 @@ class EngineProcess:
             self.conn = Connection(ours.detach())
             threading.Thread(target=self._relay_stderr, name="igc-engine-stderr", daemon=True).start()
         self.pid = self.proc.pid
-        self._last_words: tuple[float, str] | None = None  # (when, the child's last line of error output)
         self.alive = True
         self.owners: weakref.WeakValueDictionary[int, SearchRunner] = weakref.WeakValueDictionary()
         self.relay = _Relay()

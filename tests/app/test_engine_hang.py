@@ -15,6 +15,8 @@ import pytest
 
 from igc_core import checkpoints, search
 
+from test_worker import image, tiny  # noqa: F401 - tiny is a fixture
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP is POSIX")
 
 
@@ -41,18 +43,6 @@ def runner(qtbot, fast_watchdog):
         except ProcessLookupError:
             pass
     r.stop()
-
-
-@pytest.fixture(scope="module")
-def tiny(tiny_model_path):
-    model, _ = checkpoints.load(tiny_model_path)
-    return model
-
-
-def image():
-    x = np.full((28, 28), -0.5, dtype=np.float32)
-    x[6:22, 12:16] = 0.5
-    return x
 
 
 def gone(pid: int) -> bool:

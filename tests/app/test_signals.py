@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conftest import REPO
+from test_engine_hang import gone as ended
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -21,14 +22,6 @@ def children(pid: int) -> list[int]:
             return [int(c) for c in f.read().split()]
     except FileNotFoundError:
         return []
-
-
-def ended(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[1][0] in "ZX"
-    except FileNotFoundError:
-        return True
 
 
 def wait_for(condition, seconds: float = 60.0) -> bool:
