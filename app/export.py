@@ -7,11 +7,14 @@ so it looks the same whatever the window's size, and the files are written by pl
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QBuffer, QIODevice, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
 from .curves import CurveStyle, draw_curves
@@ -23,6 +26,16 @@ from .widgets import mosaic
 FIGURE_SIZE = (1600, 900)
 
 
+def _file_mode() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _file_mode()
+MAX_NAME_BYTES = 255  # the longest file name most file systems take (ext4, APFS, NTFS)
+
+
 def paths_for(base: str | Path) -> tuple[Path, Path, Path]:
     """The three files a save writes: <base>.png, <base>-losses.csv, <base>-settings.json."""
     base = Path(base)
@@ -31,34 +44,77 @@ def paths_for(base: str | Path) -> tuple[Path, Path, Path]:
     return base.with_suffix(".png"), Path(f"{base}-losses.csv"), Path(f"{base}-settings.json")
 
 
+def check_names(base: str | Path) -> tuple[Path, Path, Path]:
+    """`paths_for`, or ValueError when a name is too long for the file system (before anything is written)."""
+    files = paths_for(base)
+    for path in files:
+        if len(os.fsencode(path.name)) > MAX_NAME_BYTES:
+            raise ValueError(f"the file name {path.name[:40]}… is {len(os.fsencode(path.name))} bytes long; "
+                             f"file names can have at most {MAX_NAME_BYTES}: choose a shorter one")
+    return files
+
+
 def existing(base: str | Path) -> list[Path]:
     """Which of the files a save would write exist already (the window asks before overwriting them)."""
-    return [p for p in paths_for(base) if p.exists()]
+    out = []
+    for p in paths_for(base):
+        try:
+            if p.exists():
+                out.append(p)
+        except OSError:  # a name the file system refuses cannot exist: the save says why
+            pass
+    return out
 
 
 def save_run(base: str | Path, view: View, history: History, doc: dict, model_name: str = "") -> list[Path]:
-    """Write the figure, the CSV and the JSON; OSError when a file cannot be written."""
+    """Write the figure, the CSV and the JSON, all or none: each is written to a temporary name beside it
+    and renamed only when all three are written, so a failure half-way (a full disk) leaves the files that
+    were there before, never a mismatched set. OSError (or ValueError) when they cannot be written."""
     if not view.has_run:
         raise ValueError("there is nothing to save yet: run a search first")
-    png, csv_path, json_path = paths_for(base)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    image = render_figure(view, model_name or doc.get("model", ""))
-    if not image.save(str(png)):
-        raise OSError(f"could not write {png}")
-    write_csv(csv_path, history)
-    json_path.write_text(json.dumps(doc, indent=2) + "\n")
-    return [png, csv_path, json_path]
+    files = check_names(base)
+    contents = [png_bytes(render_figure(view, model_name or doc.get("model", ""))),
+                csv_text(history).encode("utf-8"), (json.dumps(doc, indent=2) + "\n").encode("utf-8")]
+    files[0].parent.mkdir(parents=True, exist_ok=True)
+    temporary: list[Path] = []
+    try:
+        for path, data in zip(files, contents):
+            fd, tmp = tempfile.mkstemp(prefix=".igc-save-", suffix=".tmp", dir=path.parent)
+            temporary.append(Path(tmp))
+            if os.chmod in os.supports_fd:  # as a plain open() would have made it (mkstemp's is owner-only)
+                os.chmod(fd, _FILE_MODE)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        for tmp, path in zip(temporary, files):
+            os.replace(tmp, path)
+    finally:
+        for tmp in temporary:
+            tmp.unlink(missing_ok=True)
+    return list(files)
 
 
-def write_csv(path: Path, history: History) -> None:
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["step", "class", "restart", "loss", "dif"])
-        for frame in history:
-            C, R = frame.losses.shape
-            for c in range(C):
-                for r in range(R):
-                    w.writerow([frame.step, c, r, f"{frame.losses[c, r]:.6g}", f"{frame.difs[c, r]:.6g}"])
+def png_bytes(image: QImage) -> bytes:
+    """An image as PNG file contents (OSError when Qt cannot encode it)."""
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, "PNG"):
+        raise OSError("the figure could not be encoded as PNG")
+    return bytes(buffer.data())
+
+
+def csv_text(history: History) -> str:
+    """Every recorded step: step, class, restart, loss, dif."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["step", "class", "restart", "loss", "dif"])
+    for frame in history:
+        C, R = frame.losses.shape
+        for c in range(C):
+            for r in range(R):
+                w.writerow([frame.step, c, r, f"{frame.losses[c, r]:.6g}", f"{frame.difs[c, r]:.6g}"])
+    return out.getvalue()
 
 
 def run_document(view: View, result, seconds: float | None, model: str, model_kind: str | None) -> dict:

@@ -208,8 +208,63 @@ def main(argv: list[str] | None = None) -> int:
         QTimer.singleShot(0, run)
     if args.quit_after is not None:
         QTimer.singleShot(args.quit_after, window.close)
-    code = app.exec()
+    received = _end_on_signals(app, window)
+    try:
+        code = app.exec()
+    finally:
+        from .engine.worker import EngineProcess
+
+        EngineProcess.close_all()  # the engine and its temporary folder, whatever ended the loop
+    if received:
+        return 128 + received[0]  # the shell's convention for "ended by signal N"
     return status["code"] or code
+
+
+def _end_on_signals(app, window) -> list[int]:
+    """SIGTERM, SIGINT (Ctrl+C) and SIGHUP close the window as its close button does (the settings are
+    saved) and end the event loop; `main` then ends the engine and removes its temporary folder.
+
+    Python runs a signal handler only between its own bytecodes, never while Qt's loop waits in C++: the
+    signal module writes a byte to a socket (`set_wakeup_fd`) whose `QSocketNotifier` wakes the loop into a
+    Python slot, and the handler runs there. Returns the list the received signal numbers go into."""
+    import signal
+    import socket
+
+    from PySide6.QtCore import QSocketNotifier, QTimer
+
+    received: list[int] = []
+    ours, theirs = socket.socketpair()
+    for s in (ours, theirs):
+        s.setblocking(False)
+    try:
+        signal.set_wakeup_fd(theirs.fileno())
+    except ValueError:  # not the main thread (an embedding): leave the defaults
+        return received
+    notifier = QSocketNotifier(ours.fileno(), QSocketNotifier.Type.Read, app)
+
+    def drain() -> None:
+        try:
+            ours.recv(512)
+        except OSError:
+            pass
+
+    notifier.activated.connect(drain)
+
+    def handler(signum, _frame) -> None:
+        if not received:
+            received.append(signum)
+            window.close()
+        app.quit()
+        QTimer.singleShot(0, app.quit)  # for a signal that came before the loop ran
+
+    for name in ("SIGTERM", "SIGINT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), handler)
+    _WAKEUP[:] = [ours, theirs, notifier]  # kept for the life of the process (the wakeup fd must stay open)
+    return received
+
+
+_WAKEUP: list = []
 
 
 if __name__ == "__main__":

@@ -52,6 +52,9 @@ class MainWindow(QMainWindow):
         self.session.view_changed.connect(self._render)
         self.session.run_finished.connect(self._on_finished)
         self.session.run_failed.connect(lambda msg: self.show_message(f"The search failed: {msg}", "error"))
+        notice = getattr(self.session.runner, "notice", None)  # the engine is silent (stand-ins in tests have none)
+        if notice is not None:
+            notice.connect(lambda msg: self.show_message(msg[:1].upper() + msg[1:], "warning"))
         self._auto_timer = QTimer(self, singleShot=True, interval=350)
         self._auto_timer.timeout.connect(self._auto_run)
         self._status_text = ""
@@ -268,8 +271,20 @@ class MainWindow(QMainWindow):
             return str(exc)
         except Exception as exc:  # a bad file must never stop the app (MemoryError, ...)
             return f"{type(exc).__name__}: {exc}"
-        self.model_path = str(path) if path else None
-        name = Path(self.model_path).stem if self.model_path else "default"
+        before = (self.session.model, self.session.meta, self.model_path)
+        try:
+            self._switch_model(model, meta, str(path) if path else None)
+        except Exception as exc:  # noqa: BLE001 - whatever the model does, the window keeps working
+            if before[0] is not None:
+                self._switch_model(*before)  # whole: the window is never left half-switched
+            else:
+                self.model_path = None
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
+    def _switch_model(self, model, meta: dict, path: str | None) -> None:
+        """Show `model` everywhere (the session, the two-digit mode, the panels, the title)."""
+        name = Path(path).stem if path else "default"
         cfg = meta.get("model", {})
         self.session.set_model(model, meta, f"{name} ({meta.get('kind', '?')}, latent {cfg.get('latent_dim', '?')})")
         self._set_two_digit(two_digit.is_two_digit(model), meta)
@@ -278,17 +293,17 @@ class MainWindow(QMainWindow):
         self._plan()
         self.settings_panel.model_label.setText(f"Model: {self.session.model_name}")
         self.setWindowTitle(f"IGC: draw a digit and watch the generator find it — {self.session.model_name}")
-        return None
+        self.model_path = path  # remembered only once it is shown: a model that failed is never saved
 
     def load_model(self, path: str | None) -> bool:
         """Load a generator checkpoint (None: the shipped one); on failure the loaded model stays."""
+        self.banner.hide()  # before: loading may say something (recommended settings not applied)
         problem = self._try_load(path)
         if problem is not None:
             where = path or str(checkpoints.DEFAULT_MODEL)
             stays = "\nThe previous model stays loaded." if self.session.model is not None else ""
             self.show_message(f"Cannot load the model {where}: {problem}{stays}", "error")
             return False
-        self.banner.hide()
         self.flash(f"Loaded {self.session.model_name}", 5000)
         self._schedule_auto()
         return True
@@ -305,7 +320,10 @@ class MainWindow(QMainWindow):
         while it is loaded, and the replaced values come back when a one-digit model is loaded again."""
         values = self.settings_panel.values()
         if on:
-            wanted = two_digit.recommended_values(meta, values)
+            refused: list[str] = []
+            wanted = two_digit.recommended_values(meta, values, refused)
+            if refused:
+                self.show_message("; ".join(refused[:3])[:1].upper() + "; ".join(refused[:3])[1:] + ".", "warning")
             self._saved_values = {**{k: values[k] for k in wanted}, **self._saved_values}
             if wanted:
                 self.settings_panel.set_values(wanted)
@@ -358,14 +376,13 @@ class MainWindow(QMainWindow):
             warning = two_digit.noise_warning(config.dif, p.noise_sigma) if self.two_digit else None
             if self.two_digit:
                 config = two_digit.make_config(config, p.mode)
+            self.banner.hide()  # before the start: a start that fails at once (a full disk) says so in it
             self.session.start(x, p.noise_sigma, config, name=p.input_name, true_label=p.true_label, paused=start_paused)
         except ValueError as exc:
             self.show_message(str(exc)[0].upper() + str(exc)[1:], "warning")
             return False
         if warning:
             self.show_message(warning, "warning")
-        else:
-            self.banner.hide()
         return True
 
     def toggle_play(self) -> None:
@@ -443,9 +460,11 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "Save a figure (PNG), every step (CSV) and the run (JSON)",
                                               str(Path(start) / "igc-run.png"), "PNG image (*.png)",
                                               options=QFileDialog.Option.DontConfirmOverwrite)
-        if not path or not self.confirm_overwrite(path):
+        if not path:
             return
         try:
+            if not self.confirm_overwrite(path):
+                return
             written = self.save_results(path)
         except (OSError, ValueError) as exc:
             self.show_message(f"Could not save: {exc}", "error")
@@ -455,6 +474,7 @@ class MainWindow(QMainWindow):
 
     def confirm_overwrite(self, path: str | Path) -> bool:
         """Ask before replacing any of the files a save writes."""
+        export.check_names(path)  # ValueError for a name the file system cannot take, before asking
         there = export.existing(path)
         if not there:
             return True

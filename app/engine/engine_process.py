@@ -8,7 +8,8 @@ own the search runs exactly as `igc classify` runs it, and the window can draw a
 The protocol is a pipe of small tuples. Parent -> child: ("model", key, folder), ("start", gen, key, image,
 config, paused, max_threads, interval), and for the running search ("pause" | "resume" | "step" | "stop",
 gen), ("interval", seconds), ("quit",). Child -> parent: ("frames", gen, [Frame, ...]),
-("paused", gen, step), ("finished", gen, SearchResult, seconds, cpu seconds), ("failed", gen, message). Every started
+("paused", gen, step), ("finished", gen, SearchResult, seconds, cpu seconds), ("failed", gen, message),
+("model_failed", key, message) (a model it could not read: the search that needs it fails with why). Every started
 search ends with exactly one "finished" or "failed" (a search replaced by a newer "start" finishes stopped).
 The model travels as a checkpoint in a temporary folder (safetensors and its sidecar, read without pickle),
 never through the pipe, so a large model can never block the pipe both ways.
@@ -54,10 +55,21 @@ class Server:
             if msg is None or msg[0] == "quit":
                 return
             if msg[0] == "model":
-                self.models = {msg[1]: read_model(Path(msg[2]))}  # only the newest model is kept
+                self.models = {msg[1]: self._read_model(Path(msg[2]))}  # only the newest model is kept
+                if isinstance(self.models[msg[1]], str):  # the app sends it again for the next search
+                    self._send(("model_failed", msg[1], self.models[msg[1]]))
             elif msg[0] == "start":
                 self._search(*msg[1:])
             # other messages are controls for a search that has ended: nothing to do
+
+    @staticmethod
+    def _read_model(folder: Path):
+        """The model in `folder`, or the reason it cannot be read (in words, for the first search that needs it):
+        a model this process cannot read must not end the process with only "stopped unexpectedly"."""
+        try:
+            return read_model(folder)
+        except Exception as exc:  # noqa: BLE001 - CheckpointError, OSError, MemoryError...: said at the next search
+            return f"the search process could not read the model ({type(exc).__name__}: {exc})"
 
     def _recv(self):
         try:
@@ -84,8 +96,8 @@ class Server:
         self.gen, self.paused, self.permits, self.stopped = gen, bool(paused), 0, False
         self.interval, self.last_emit, self.frames = interval, 0.0, []
         model = self.models.get(key)
-        if model is None:
-            self._send(("failed", gen, "the search process has no model (load the model again)"))
+        if model is None or isinstance(model, str):
+            self._send(("failed", gen, model or "the search process has no model (load the model again)"))
             return
         torch.set_num_threads(max(1, int(max_threads or 1)))
 
@@ -181,7 +193,11 @@ def serve(conn) -> None:
 
 
 if __name__ == "__main__":  # python -m app.engine.engine_process FD (started by app.engine.worker.EngineProcess)
+    import signal
     import sys
     from multiprocessing.connection import Connection
 
+    # Ctrl+C in a terminal reaches the whole process group: the app ends this process itself (app.main), and
+    # one that dies first would flash "stopped unexpectedly" on the way out
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     serve(Connection(int(sys.argv[1])))

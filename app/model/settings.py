@@ -145,6 +145,25 @@ def validate(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return out, problems
 
 
+def recommended(section: Any) -> tuple[dict[str, Any], list[str]]:
+    """The settings-panel values a model's sidecar recommends (its "search" section, already checked by the one
+    sidecar schema, `igc_core.checkpoints.check_sidecar`, when the model was loaded), each checked against its
+    panel field; the ones refused or not in the panel are said, never clamped or swapped for another value."""
+    out: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, value in (section if isinstance(section, dict) else {}).items():
+        f = BY_NAME.get(str(name))
+        if f is None or not f.in_config:
+            problems.append(f"the model recommends {_short(name)} {_short(value)}, a setting the app does not "
+                            "change: not applied")
+            continue
+        try:
+            out[name] = f.check(value)
+        except ValueError as exc:
+            problems.append(f"the model recommends {name} {_short(value)}, which is {exc}: not applied")
+    return out, problems
+
+
 def _short(value: Any) -> str:
     text = json.dumps(value) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 40 else text[:37] + "..."

@@ -23,6 +23,7 @@ from igc_core.multilabel import MODES, MultiLabelConfig, MultiLabelResult
 from igc_core.pairs import number_label
 from igc_core.search import SearchConfig
 
+from . import settings
 from .history import Ranked
 from .view import (
     QUANTITY_NAMES, SessionState, Threshold, Verdict, diverged_verdict, format_pair, idle_verdict, progress_head,
@@ -51,10 +52,13 @@ def make_config(search: SearchConfig, mode: str) -> MultiLabelConfig:
     return MultiLabelConfig(mode=mode, search=search)
 
 
-def recommended_values(meta: dict, values: dict) -> dict:
+def recommended_values(meta: dict, values: dict, problems: list[str] | None = None) -> dict:
     """The settings-panel values the model's sidecar recommends (its "search" entry, e.g. dif bce for the
-    two-digit CVAE), limited to fields the panel has and values that differ from `values`."""
-    wanted = meta.get("search") if isinstance(meta.get("search"), dict) else {}
+    two-digit CVAE), limited to fields the panel has, values its fields accept (`settings.recommended`: never
+    clamped) and values that differ from `values`; what was not applied is added to `problems`."""
+    wanted, refused = settings.recommended(meta.get("search"))
+    if problems is not None:
+        problems.extend(refused)
     return {k: v for k, v in wanted.items() if k in values and values[k] != v}
 
 
