@@ -274,7 +274,7 @@ class MainWindow(QMainWindow):
         before = (self.session.model, self.session.meta, self.model_path)
         try:
             self._switch_model(model, meta, str(path) if path else None)
-        except Exception as exc:  # noqa: BLE001 - whatever the model does, the window keeps working
+        except Exception as exc:
             if before[0] is not None:
                 self._switch_model(*before)  # whole: the window is never left half-switched
             else:

@@ -68,7 +68,7 @@ class Server:
         a model this process cannot read must not end the process with only "stopped unexpectedly"."""
         try:
             return read_model(folder)
-        except Exception as exc:  # noqa: BLE001 - CheckpointError, OSError, MemoryError...: said at the next search
+        except Exception as exc:
             return f"the search process could not read the model ({type(exc).__name__}: {exc})"
 
     def _recv(self):

@@ -204,3 +204,12 @@ class HandTimer:
         if not self.repeating:
             self.active = False
         self.callback()
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_path):
+    """The tiny model, loaded (the engine tests search with it directly)."""
+    from igc_core import checkpoints
+
+    model, _ = checkpoints.load(tiny_model_path)
+    return model

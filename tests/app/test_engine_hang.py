@@ -15,7 +15,7 @@ import pytest
 
 from igc_core import checkpoints, search
 
-from test_worker import image, tiny  # noqa: F401 - tiny is a fixture
+from test_worker import image
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP is POSIX")
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from igc_core import checkpoints, search
+from igc_core import search
 
 
 @pytest.fixture
@@ -14,12 +14,6 @@ def runner(qtbot):
     yield r
     r.stop()
     assert not r.is_active()
-
-
-@pytest.fixture(scope="module")
-def tiny(tiny_model_path):
-    model, _ = checkpoints.load(tiny_model_path)
-    return model
 
 
 def image():
