@@ -152,7 +152,7 @@ def test_a_full_temporary_folder_gives_a_message(qtbot, make_window, tiny_model_
     from app.engine import worker
 
     w = make_window(tiny_model_path)
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast_settings(w, steps=3)
 
     def full(model, folder):

@@ -16,7 +16,7 @@ def ran(qtbot, make_window, tiny_model_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
     w = make_window(tiny_model_path)
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast_settings(w, steps=4)
     run_and_wait(qtbot, w)
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)

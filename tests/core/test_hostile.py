@@ -339,7 +339,8 @@ def test_a_gzip_bomb_is_refused_by_its_header(tmp_path):
 
 @pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
 def test_special_files_as_data_or_images_are_refused_without_blocking(tmp_path, special):
-    from igc_core.data import load_dataset, load_image
+    from igc_core.data import load_dataset
+    from igc_core.framing import load_image
 
     folder = tmp_path / "data"
     folder.mkdir()
@@ -435,7 +436,7 @@ def test_the_precision_is_chosen_once_per_process(tiny_model, monkeypatch, tmp_p
 
 def test_classify_json_never_prints_infinity(saved, tmp_path, monkeypatch, capsys):
     from igc_core import search as search_module
-    from igc_core.data import save_digit_png
+    from igc_core.framing import save_digit_png
 
     real = search_module.search
 
