@@ -133,7 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         window.session.max_threads = args.threads
     if args.mnist is not None and not window.input_panel.pick_test_image(args.mnist):
-        print(f"igc-app: no MNIST test image {args.mnist} (is the data set in --data or $IGC_DATA?)", file=sys.stderr)
+        ds = window.input_panel.dataset()
+        if ds is None:
+            print(f"igc-app: cannot open MNIST test image {args.mnist}: no MNIST test set found "
+                  "(put it in --data or $IGC_DATA)", file=sys.stderr)
+        else:  # the data set is there: the index is what is wrong
+            print(f"igc-app: there is no MNIST test image {args.mnist}: the test set has {len(ds)} images, "
+                  f"numbered 0 to {len(ds) - 1}", file=sys.stderr)
+        window.close()
         return 2
     if args.size:
         window.resize(*args.size)

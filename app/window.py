@@ -25,7 +25,7 @@ from .panels.settings_panel import SettingsPanel
 from .panels.transport import Transport
 from .panels.two_digit_panel import TwoDigitPanel
 from .qt_session import QtSession
-from .result_panel import ResultPanel
+from .result_panel import ElidedLabel, ResultPanel
 from .style import TIPS, Banner, apply_theme  # noqa: F401 - apply_theme is re-exported for main and tests
 from .teaching import Teaching
 
@@ -33,6 +33,26 @@ WELCOME = ("Welcome! Draw a digit in the Input box on the left (or click a digit
            "or ▶ Play to watch the search. F1 explains how IGC works.")
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.pgm *.ppm);;All files (*)"
 MODEL_FILTER = "igc checkpoints (*.safetensors *.json);;All files (*)"
+
+class _KeepSize:
+    """Puts the window's size back after a change of layout (fonts, panels shown or hidden), which Qt would
+    otherwise answer by growing the window to the layout's new minimum: a projector's 720 px would be lost."""
+
+    def __init__(self, window: QMainWindow):
+        self.window = window
+
+    def __enter__(self) -> None:
+        w = self.window
+        self.size = None if w.isMaximized() or w.isFullScreen() else w.size()
+
+    def __exit__(self, *_exc) -> None:
+        w = self.window
+        if self.size is not None and w.size() != self.size:
+            layout = w.layout()
+            if layout is not None:
+                layout.activate()
+            w.resize(self.size)
+
 
 class MainWindow(QMainWindow):
     """Draw a digit and watch the generator find it."""
@@ -86,19 +106,20 @@ class MainWindow(QMainWindow):
         outer = QVBoxLayout(central)
         outer.setContentsMargins(8, 6, 8, 4)
         outer.setSpacing(6)
-        self.banner = Banner()
-        outer.addWidget(self.banner)
+        self.banner = Banner(central)  # floats over the top of the window: showing it moves nothing
         row = QHBoxLayout()
         row.setSpacing(8)
         self.input_panel = InputPanel(data_dir)
         self.input_panel.edited.connect(self._schedule_auto)
         self.input_panel.edited.connect(lambda: self.transport.set_hint(None))
+        self.input_panel.edited.connect(self._render_transport)  # Play may no longer replay: say so at once
         self.input_panel.noise_changed.connect(self.session.set_noise)
         self.input_panel.message.connect(self.show_message)
         self.input_panel.open_button.clicked.connect(self.open_image_dialog)
         self.result_panel = ResultPanel()
         self.result_panel.threshold_dragged.connect(self.session.set_threshold)
         self.result_panel.threshold_reset.connect(lambda: self.session.set_threshold(None))
+        self.input_panel.noise_changed.connect(self.result_panel.set_input_sigma)  # the gauge says whose σ it shows
         self.settings_panel = SettingsPanel()
         self.settings_panel.changed.connect(self._on_setting)
         self.settings_panel.load_model_clicked.connect(self.open_model_dialog)
@@ -113,6 +134,7 @@ class MainWindow(QMainWindow):
         self._saved_values: dict = {}
         self.two_digit_panel = TwoDigitPanel(data_dir)
         self.two_digit_panel.edited.connect(self._schedule_auto)
+        self.two_digit_panel.edited.connect(self._render_transport)
         self.two_digit_panel.noise_changed.connect(self.session.set_noise)
         self.two_digit_panel.message.connect(self.show_message)
         self.two_digit_panel.open_button.clicked.connect(self.open_image_dialog)
@@ -128,7 +150,7 @@ class MainWindow(QMainWindow):
         self.transport.run.connect(lambda: self.start_search())
         self.transport.speed.connect(self.session.set_speed)
         outer.addWidget(self.transport)
-        self.status_label = QLabel()
+        self.status_label = ElidedLabel()  # a long status line is shortened (its tooltip has it all), never widens the window
         self.statusBar().addWidget(self.status_label, 1)
         self._flash_timer = QTimer(self, singleShot=True)
         self._flash_timer.timeout.connect(lambda: self.status_label.setText(self._status_text))
@@ -236,6 +258,7 @@ class MainWindow(QMainWindow):
         self.result_panel.set_planned(v["restarts"], v["steps"])
         self.session.set_curves(v["curves"])
         self._plan()
+        self._render_transport()
         if name not in ("curves", "autorun"):
             self._schedule_auto()
 
@@ -319,9 +342,13 @@ class MainWindow(QMainWindow):
             self._saved_values = {}
         if on != self.two_digit:
             self.two_digit = on
-            self.input_panel.setVisible(not on)
-            self.result_panel.setVisible(not on)
-            self.two_digit_panel.setVisible(on)
+            with self.keeping_size():  # the panels that go are hidden first: their widths never add up
+                for panel in (self.input_panel, self.result_panel, self.two_digit_panel):
+                    if panel.isVisible() and (panel is self.two_digit_panel) != on:
+                        panel.hide()
+                for panel in (self.input_panel, self.result_panel, self.two_digit_panel):
+                    if (panel is self.two_digit_panel) == on:
+                        panel.show()
             self.session.set_noise((self.two_digit_panel if on else self.input_panel).noise_sigma)
 
     def active_input(self):
@@ -409,12 +436,18 @@ class MainWindow(QMainWindow):
         if isinstance(view, two_digit.TwoDigitView):
             self.two_digit_panel.render(view)
         else:
+            self.result_panel.set_input_sigma(self.input_panel.noise_sigma)
             self.result_panel.render(view)
-        self.transport.render(view, self.session.model is not None, self.teaching.replay_ready())
+        self._render_transport()
         if view.status_text != self._status_text:
             self._status_text = view.status_text
             if not self._flash_timer.isActive():
                 self.status_label.setText(view.status_text)
+
+    def _render_transport(self) -> None:
+        """The transport from the view on screen and whether Play would replay now (the input or a setting may have
+        changed since the run: then Play searches, and its label says so)."""
+        self.transport.render(self.session.view, self.session.model is not None, self.teaching.replay_ready())
 
     def flash(self, text: str, ms: int = 5000) -> None:
         """A passing note in the status line; the run's status comes back after `ms`."""
@@ -439,6 +472,9 @@ class MainWindow(QMainWindow):
         return export.save_run(path, s.view, s.history, doc, s.model_name or "")
 
     def save_results_dialog(self) -> None:
+        if isinstance(self.session.view, two_digit.TwoDigitView):  # refused before a dialog asks for a name
+            self.show_message("Saving a two-digit run is not available yet (use `igc classify --json`).", "warning")
+            return
         if not self.session.view.has_run:
             self.show_message("There is nothing to save yet: run a search first (Space).", "warning")
             return
@@ -469,13 +505,26 @@ class MainWindow(QMainWindow):
     # ================================================================== misc
     def show_message(self, text: str, level: str = "info") -> None:
         self.banner.show_message(text, level)
+        self.banner.place()
         self.flash(text.splitlines()[0], 10000)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.banner.place()
 
     def hide_message(self) -> None:
         self.banner.hide()
 
+    def keeping_size(self):
+        """A context in which layout changes never resize the window (its size is put back after)."""
+        return _KeepSize(self)
+
     def set_presentation(self, on: bool) -> None:
         """Large fonts (1.6x), no settings panel: the grid, the curves and the verdict fill the screen."""
+        with self.keeping_size():
+            self._set_presentation(on)
+
+    def _set_presentation(self, on: bool) -> None:
         self.presenting = bool(on)
         style.set_scale(style.PRESENTATION_SCALE if on else 1.0)
         apply_theme(QApplication.instance())
@@ -489,6 +538,12 @@ class MainWindow(QMainWindow):
         self.menuBar().setVisible(not on)  # its shortcuts (F11, F1, Ctrl+…) still work
         self.statusBar().setVisible(not on)
         self.input_panel.set_compact(on)
+        # a projector: the grid takes the whole height; the narration goes beside the verdict, the buttons stay below
+        self.result_panel.set_presenting(on, self.transport.narration if on else None)
+        if on:
+            self.transport.narration.set_lines(3)
+        else:
+            self.transport.take_back_narration()
         for panel in (self.result_panel, self.transport, self.banner):
             panel.rescale()
         self.presentation_action.setChecked(on)

@@ -175,6 +175,7 @@ class Session:
             self.runner.pause()
         elif self.runner.state == "paused":
             self.runner.resume()
+            self.follow()  # a resumed search is watched to its end, wherever the timeline was moved while paused
         else:
             return False
         return True
@@ -182,8 +183,13 @@ class Session:
     def step(self) -> bool:
         """One more search step (pausing a running search), or one recorded step forward after scrubbing back.
         False when neither applies (the window then starts a new search, paused)."""
+        behind = self._state.cursor is not None and self._state.cursor < len(self.history) - 1
         if self.runner.is_active():
+            if behind and self.runner.state == "paused":  # scrubbed back while paused: walk the recording first
+                self.scrub(self._state.cursor + 1)
+                return True
             self.runner.step()
+            self.follow()
             return True
         if self._state.replay == "playing":
             self.pause_replay()
@@ -212,8 +218,8 @@ class Session:
         self._show(index)
 
     def _show(self, index: int) -> None:
-        n = len(self.history)
-        self._update(cursor=None if index == n - 1 and self.runner.state == "idle" and self._state.replay != "playing" else index)
+        n = len(self.history)  # the newest frame means 'follow': a running or paused search is then watched on
+        self._update(cursor=None if index == n - 1 and self._state.replay != "playing" else index)
 
     def follow(self) -> None:
         self._update(cursor=None)
@@ -401,7 +407,8 @@ class Session:
 
     def on_finished(self, result, seconds: float) -> None:
         """The run ended with `result` after `seconds`."""
-        self._state = replace(self._state, result=result, seconds=seconds, status="idle")
+        # the end of a run is shown with its verdict, even when the timeline was moved back during the search
+        self._state = replace(self._state, result=result, seconds=seconds, status="idle", cursor=None)
         self._publish()
         summary = self._remember(result, seconds)
         sw = self._state.sweep

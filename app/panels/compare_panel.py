@@ -27,7 +27,7 @@ class SweepPlot(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setMinimumSize(260, 150)
+        self.setMinimumSize(260, 110)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setToolTip("A sweep: the same input searched once per value of one setting. Lines: each class's final\n"

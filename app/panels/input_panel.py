@@ -54,7 +54,7 @@ class InputPanel(NoisyInput, QWidget):
         lay.setContentsMargins(6, 10, 6, 6)
         lay.setSpacing(4)
         self.canvas = DrawingCanvas()
-        self.canvas.setMinimumSize(150, 150)
+        self.canvas.setMinimumSize(120, 120)
         self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.canvas.changed.connect(self._on_canvas_changed)
         self.canvas.stroke_finished.connect(self._on_stroke_finished)
@@ -124,7 +124,7 @@ class InputPanel(NoisyInput, QWidget):
         row.setContentsMargins(6, 10, 6, 6)
         self.engine_view = DigitView()
         self.engine_view.setToolTip(TIPS["engine"])
-        self.engine_view.setMinimumSize(84, 84)
+        self.engine_view.setMinimumSize(56, 56)
         self.engine_view.setMaximumSize(320, 320)
         self.engine_view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         row.addWidget(self.engine_view, 3)  # grows with the room left under the canvas (a projector)
@@ -158,11 +158,11 @@ class InputPanel(NoisyInput, QWidget):
         side = max(self.canvas.minimumHeight(), min(self.width() - 22, spare))
         if self.canvas.height() < min(side, self.canvas.width()) and self.canvas.maximumWidth() == side:
             side = max(self.canvas.minimumHeight(), self.canvas.height())  # the layout had less to give: stay square
-        view = int(max(84, min(320, self.seen.contentsRect().height() - 16, 0.6 * self.width())))
+        view = int(max(56, min(320, self.seen.contentsRect().height() - 16, 0.6 * self.width())))
         if self._compact:  # large letters (presentation): the picture leaves the name beside it its whole width
             fm = self.source_label.fontMetrics()
             need = max(fm.horizontalAdvance(t) for t in ("MNIST test #9999", *self.source_label.text().split("\n"))) + 28
-            view = int(max(84, min(view, self.width() - need)))
+            view = int(max(56, min(view, self.width() - need)))
         if self.engine_view.maximumWidth() != view:
             self.engine_view.setMaximumWidth(view)  # only as wide as the square it shows: the text fits beside it
         if self.canvas.maximumWidth() != side:

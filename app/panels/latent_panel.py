@@ -24,7 +24,7 @@ class LatentMapView(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setMinimumSize(260, 200)
+        self.setMinimumSize(260, 140)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setToolTip(
@@ -38,9 +38,11 @@ class LatentMapView(QWidget):
         self.leader: int | None = None
         self.selected: int | None = None
         self.message = "Run a search to see the latents move."
+        self.ahead = True  # draw the rest of each path faintly (not in a replay)
 
     def render(self, v: View) -> None:  # noqa: A003
         self.map, self.leader, self.selected = v.latent, v.leader, v.compare
+        self.ahead = v.replay == "off"  # a replay does not show where the paths will go
         if v.latent is None:
             self.message = ("Run a search to see the latents move." if not v.has_run else
                             "This run recorded no latents (the engine process is older than the app?).")
@@ -104,8 +106,9 @@ class LatentMapView(QWidget):
                 faint = QColor(colour)
                 faint.setAlpha(45)
                 p.setBrush(Qt.BrushStyle.NoBrush)
-                p.setPen(QPen(faint, 1.2))
-                p.drawPath(_path(line[i:]))
+                if self.ahead:
+                    p.setPen(QPen(faint, 1.2))
+                    p.drawPath(_path(line[i:]))
                 p.setPen(QPen(colour, width))
                 p.drawPath(_path(line[: i + 1]))
                 p.drawEllipse(QPointF(*line[0]), 3.5, 3.5)
