@@ -200,16 +200,16 @@ class ResultPanel(QWidget):
 
     def _arrange(self) -> None:
         """The header spans the top; the grid and the tabs share the row below (up to 60 % for the grid, never more
-        than its cells need). Presenting, the side slot (the narration) sits above the tabs, so the grid has all the
-        height under the header, and with one or two restarts it shows the classes in two blocks (0-4, 5-9) of cells
-        twice as large: the picture the demo is about is the largest thing on screen."""
+        than its cells need). Presenting, the slot under the header holds the narration (the transport keeps only its
+        buttons), and with one or two restarts the grid shows the classes in two blocks (0-4, 5-9) of cells twice as
+        large: the picture the demo is about is the largest thing on screen."""
         lay = self.layout_grid
         for w in (self.head, self.grid_box, self.side_slot, self.tabs):
             lay.removeWidget(w)
         if self.presenting:
             lay.addWidget(self.head, 0, 0, 1, 2)
-            lay.addWidget(self.grid_box, 1, 0, 2, 1)
-            lay.addWidget(self.side_slot, 1, 1)
+            lay.addWidget(self.side_slot, 1, 0, 1, 2)
+            lay.addWidget(self.grid_box, 2, 0)
             lay.addWidget(self.tabs, 2, 1)
             stretches = (0, 0, 1)
         else:
@@ -240,6 +240,7 @@ class ResultPanel(QWidget):
         self._header_fonts()
         self.grid_view.rescale()
         self.attack.rescale()
+        self.compare.rescale()
         self.grid_title.setFont(_font(11, True))
         self.grid_title.setVisible(style.scale() == 1)  # on a projector the buttons G(c, z) | G − d say it
         self._tab_titles()

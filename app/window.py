@@ -538,11 +538,9 @@ class MainWindow(QMainWindow):
         self.menuBar().setVisible(not on)  # its shortcuts (F11, F1, Ctrl+…) still work
         self.statusBar().setVisible(not on)
         self.input_panel.set_compact(on)
-        # a projector: the grid takes the whole height; the narration goes beside the verdict, the buttons stay below
+        # a projector: the narration goes under the verdict, the buttons stay below: the grid has all the height between
         self.result_panel.set_presenting(on, self.transport.narration if on else None)
-        if on:
-            self.transport.narration.set_lines(3)
-        else:
+        if not on:
             self.transport.take_back_narration()
         for panel in (self.result_panel, self.transport, self.banner):
             panel.rescale()

@@ -19,6 +19,8 @@ from ..style import INK, MUTED, class_colour
 from ..widgets import PAINT, nice_ticks, tick_text
 
 COLUMNS = ("run", "input", "steps", "lr", "λ_LR", "restarts", "answer", "OOC", "margin", "time")
+PRESENTATION_HIDDEN = ("steps", "lr", "margin", "time")
+MIN_ROWS = 3  # the runs table always shows at least this many runs
 
 
 class SweepPlot(QWidget):
@@ -73,7 +75,7 @@ class SweepPlot(QWidget):
         def y_of(v: float) -> float:
             return plot.bottom() - min(v, hi) / hi * plot.height()
 
-        ticks = nice_ticks(hi, 4)
+        ticks = nice_ticks(hi, int(max(1, min(4, plot.height() // (1.6 * fm.height())))))  # labels never overlap
         step = ticks[1] - ticks[0] if len(ticks) > 1 else hi
         p.setFont(small)
         for t in ticks:
@@ -169,7 +171,18 @@ class ComparePanel(QWidget):
         split.setSizes([1, 2])
         col.addWidget(split)
         self._example()
+        self.rescale()
         self._runs: tuple = ()
+
+    def rescale(self) -> None:
+        """On a projector the table keeps the columns a class reads (run, input, λ_LR, restarts, answer, OOC) and room
+        for three runs; the rest are in each row's tooltip."""
+        big = style.scale() > 1
+        for j, name in enumerate(COLUMNS):
+            self.table.setColumnHidden(j, big and name in PRESENTATION_HIDDEN)
+        self.sweep_label.setVisible(not big)  # the plot says the same (the answer above each value); room for the plot
+        rows = self.table.verticalHeader().defaultSectionSize()
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + MIN_ROWS * rows + 4)
 
     def field(self) -> str:
         return self.field_box.currentData()
