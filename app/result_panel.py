@@ -26,7 +26,8 @@ from .widgets import DistanceBars, OOCGauge, ReconstructionGrid
 TABS = ("distances", "why", "latent", "compare", "attack")
 TAB_TITLES = {"distances": "Distances", "why": "Why this class", "latent": "Latent path", "compare": "Compare runs",
               "attack": "Attack"}
-SHORT_TITLES = {"distances": "Distances", "why": "Why", "latent": "Latent", "compare": "Runs", "attack": "Attack"}
+# where the full titles do not fit (the full one is each tab's tooltip): short enough that all five always fit
+SHORT_TITLES = {"distances": "L_DD", "why": "Why", "latent": "Map", "compare": "Runs", "attack": "Attack"}
 
 
 class ElidedLabel(QLabel):
@@ -119,6 +120,7 @@ class ResultPanel(QWidget):
             b = QPushButton(text, toolTip=tip, checkable=True, checked=i == 0)
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             b.setProperty("mode", key)
+            b.setMinimumWidth(b.fontMetrics().horizontalAdvance(text) + 20)  # not the style's 80 px: a narrow window
             self.mode_buttons.addButton(b)
             modes.addWidget(b)
         self.mode_buttons.setExclusive(True)
@@ -237,6 +239,8 @@ class ResultPanel(QWidget):
 
     def rescale(self) -> None:
         """Fonts and text-bound sizes again, at the current scale (presentation mode)."""
+        for b in self.mode_buttons.buttons():
+            b.setMinimumWidth(QFontMetrics(b.font()).horizontalAdvance(b.text()) + style.px(20))
         self._header_fonts()
         self.grid_view.rescale()
         self.attack.rescale()
@@ -263,6 +267,12 @@ class ResultPanel(QWidget):
             if self.tabs.tabText(i) != titles[key]:
                 self.tabs.setTabText(i, titles[key])
                 self.tabs.setTabToolTip(i, TAB_TITLES[key])
+        # the short titles always fit: a wide grid (20 restarts) scrolls sideways rather than hide a tab
+        bar = self.tabs.tabBar()
+        short = sum(fm.horizontalAdvance(SHORT_TITLES[k]) + bar.tabSizeHint(i).width() - fm.horizontalAdvance(bar.tabText(i))
+                    for i, k in enumerate(TABS)) + 6
+        if self.tabs.minimumWidth() != max(280, short):
+            self.tabs.setMinimumWidth(max(280, short))
 
     def _orient(self) -> None:
         """Bars above the curves, or beside them when the tab is much wider than tall (a projector's 16:9)."""
@@ -314,7 +324,7 @@ class ResultPanel(QWidget):
     def _fit_grid(self) -> None:
         """The grid gets no more width than its cells need at this height; the plots get the rest."""
         height = self.grid_scroll.viewport().height() or 400
-        title = max(b.sizeHint().width() for b in self.mode_buttons.buttons()) * 2 + 12
+        title = max(b.minimumWidth() for b in self.mode_buttons.buttons()) * 2 + 12
         self.grid_box.setMaximumWidth(max(self.grid_view.width_for_height(height) + 10, title))
         self.grid_box.setMinimumWidth(title)
 

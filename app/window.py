@@ -123,7 +123,7 @@ class MainWindow(QMainWindow):
         self.settings_panel = SettingsPanel()
         self.settings_panel.changed.connect(self._on_setting)
         self.settings_panel.load_model_clicked.connect(self.open_model_dialog)
-        self.input_panel.setMinimumWidth(264)
+        self.input_panel.setMinimumWidth(245)
         self.input_panel.setMaximumWidth(440)
         self.settings_panel.setFixedWidth(250)
         row.addWidget(self.input_panel, 4)

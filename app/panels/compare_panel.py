@@ -180,9 +180,11 @@ class ComparePanel(QWidget):
         big = style.scale() > 1
         for j, name in enumerate(COLUMNS):
             self.table.setColumnHidden(j, big and name in PRESENTATION_HIDDEN)
-        self.sweep_label.setVisible(not big)  # the plot says the same (the answer above each value); room for the plot
+        self.sweep_label.setVisible(not big and bool(self.sweep_label.text()))  # on a projector the plot says it (the
+        # answer above each value) and has the room
         rows = self.table.verticalHeader().defaultSectionSize()
-        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + MIN_ROWS * rows + 4)
+        shown = MIN_ROWS if big else 2  # on a desk the window's smallest size matters more (a 1024x600 screen)
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + shown * rows + 4)
 
     def field(self) -> str:
         return self.field_box.currentData()
@@ -203,6 +205,7 @@ class ComparePanel(QWidget):
         t = v.threshold
         self.plot.set_sweep(v.sweep, t.value if t.comparable else None)
         self.sweep_label.setText(v.sweep.summary() if v.sweep is not None else "")
+        self.sweep_label.setVisible(v.sweep is not None and style.scale() == 1)  # no empty line taking room
 
     def _fill(self, runs: tuple[RunSummary, ...]) -> None:
         self.table.setRowCount(len(runs))

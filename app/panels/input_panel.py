@@ -118,7 +118,7 @@ class InputPanel(NoisyInput, QWidget):
         col.addWidget(box, 0)
 
         self._compact = False
-        self.seen = seen = QGroupBox("What the model sees (28×28)")
+        self.seen = seen = QGroupBox("Model input (28×28)")
         seen.setToolTip(TIPS["engine"])
         row = QHBoxLayout(seen)
         row.setContentsMargins(6, 10, 6, 6)
@@ -143,7 +143,7 @@ class InputPanel(NoisyInput, QWidget):
         self.file_row.setVisible(not on)
         for b, full in zip((self.eraser_button, self.undo_button, self.clear_button), ("⌫ Erase", "↶ Undo", "✕ Clear")):
             b.setText(full.split()[0] if on else full)
-        self.seen.setTitle("Model input" if on else "What the model sees (28×28)")
+        self.seen.setTitle("Model input" if on else "Model input (28×28)")
         QTimer.singleShot(0, self._fit_canvas)
 
     def resizeEvent(self, event) -> None:
