@@ -96,6 +96,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="search the input once per value of a setting (lambda_lr, lr, restarts, steps), e.g. lambda_lr=0,0.03,0.3")
     p.add_argument("--attack", type=_attack, metavar="METHOD:EPS",
                    help="make an adversarial of the input (fgsm, pgd or igc, with budget EPS) and search it with IGC")
+    p.add_argument("--record", metavar="OUT",
+                   help="with --run: write the search as an animation (.gif; .mp4/.webm with imageio-ffmpeg), one frame "
+                        "per recorded step, at --size (and --presentation), then exit")
+    p.add_argument("--figure", action="store_true", help="with --record: animate the exported figure, not the window")
     p.add_argument("--screenshot", metavar="PNG",
                    help="save the window to PNG (after the run with --run) and exit; settings are not saved")
     p.add_argument("--settings", metavar="PATH", help="the settings file (JSON; default ~/.config/igc/app.json)")
@@ -105,6 +109,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.record:
+        from .record import check_path
+
+        if not args.run:
+            print("igc-app: --record needs --run (an image or --mnist, searched, then recorded)", file=sys.stderr)
+            return 2
+        try:
+            check_path(args.record)
+        except ValueError as exc:
+            print(f"igc-app: {exc}", file=sys.stderr)
+            return 2
     os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
     import torch
@@ -128,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationDisplayName("IGC")
     apply_theme(app)
     window = MainWindow(model_path=args.model, device=args.device, data_dir=args.data, image_path=args.image,
-                        settings_path=args.settings, persist=not args.screenshot, overrides=dict(args.set),
+                        settings_path=args.settings, persist=not (args.screenshot or args.record), overrides=dict(args.set),
                         hint=not (args.run or args.sweep or args.attack or args.mnist is not None))
     if args.threads:
         window.session.max_threads = args.threads
@@ -172,9 +187,24 @@ def main(argv: list[str] | None = None) -> int:
             status["code"] = 1
         window.close()
 
-    later = (lambda: QTimer.singleShot(150, shoot)) if args.screenshot else (lambda: None)
+    def write_animation() -> None:
+        try:
+            path = window.record_animation(args.record, figure=args.figure, size=args.size)
+            print(f"igc-app: wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
+        except (OSError, ValueError) as exc:
+            fail(f"cannot write the animation: {exc}")
+        window.close()
+
+    if args.screenshot:
+        later = lambda: QTimer.singleShot(150, shoot)  # noqa: E731
+    elif args.record:
+        later = lambda: QTimer.singleShot(150, write_animation)  # noqa: E731
+    else:
+        later = lambda: None  # noqa: E731
     if args.screenshot:
         session.run_failed.connect(lambda _msg: later())
+    if args.record:
+        session.run_failed.connect(lambda msg: fail(f"the search failed: {msg}") or window.close())
     if args.attack:
         attack = window.result_panel.attack
         attack.set_choice(*args.attack)

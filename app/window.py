@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 
 from igc_core import checkpoints, data
 
-from . import about, export, style
+from . import about, export, record, style
 from .keys import KeyRouter
 from .model import settings, two_digit
 from .model.view import View
@@ -175,6 +175,9 @@ class MainWindow(QMainWindow):
         action(m, "Load the default model", None, lambda: self.load_model(None), "Load the shipped default generator")
         action(m, "Save results…", QKeySequence.StandardKey.Save, self.save_results_dialog,
                "Save a figure (input, verdict, grid, curves) as PNG, every step as CSV and the run as JSON")
+        action(m, "Export animation…", "Ctrl+Shift+S", self.export_animation_dialog,
+               "Write the run as an animation (GIF; MP4/WebM with imageio-ffmpeg), one frame per recorded step, "
+               "from the recording: no new search")
         m.addSeparator()
         action(m, "Quit", QKeySequence.StandardKey.Quit, self.close)
         m = self.menuBar().addMenu("&Edit")
@@ -438,16 +441,16 @@ class MainWindow(QMainWindow):
         else:
             self.result_panel.set_input_sigma(self.input_panel.noise_sigma)
             self.result_panel.render(view)
-        self._render_transport()
+        self._render_transport(view)
         if view.status_text != self._status_text:
             self._status_text = view.status_text
             if not self._flash_timer.isActive():
                 self.status_label.setText(view.status_text)
 
-    def _render_transport(self) -> None:
-        """The transport from the view on screen and whether Play would replay now (the input or a setting may have
-        changed since the run: then Play searches, and its label says so)."""
-        self.transport.render(self.session.view, self.session.model is not None, self.teaching.replay_ready())
+    def _render_transport(self, view: View | None = None) -> None:
+        """The transport from the view on screen (default: the session's) and whether Play would replay now (the input
+        or a setting may have changed since the run: then Play searches, and its label says so)."""
+        self.transport.render(view or self.session.view, self.session.model is not None, self.teaching.replay_ready())
 
     def flash(self, text: str, ms: int = 5000) -> None:
         """A passing note in the status line; the run's status comes back after `ms`."""
@@ -491,6 +494,49 @@ class MainWindow(QMainWindow):
             return
         self.values["output_dir"] = str(Path(path).parent)
         self.flash("Saved " + ", ".join(p.name for p in written), 8000)
+
+    # ------------------------------------------------------------------ the animation (issue 18)
+    def grab_view(self, view: View):
+        """The window as it shows `view` (a recorded step), as a QImage; the screen returns to the session's view."""
+        self._render(view)
+        image = self.grab().toImage()
+        return image
+
+    def record_animation(self, path: str | Path, figure: bool = False, size: tuple[int, int] | None = None) -> Path:
+        """Write the shown run as an animation: the window at each recorded step, or the exported figure (`figure`,
+        at `size`). ValueError with a message when there is nothing to record or the format is not available."""
+        if isinstance(self.session.view, two_digit.TwoDigitView):
+            raise ValueError("recording a two-digit run is not available yet")
+        model = self.session.model_name or ""
+        if figure:
+            def grab(view):
+                return export.render_figure(view, model, size or export.FIGURE_SIZE)
+        else:
+            grab = self.grab_view
+        try:
+            return record.record(path, self.session, grab)
+        finally:
+            self._render(self.session.view)
+
+    def export_animation_dialog(self) -> None:
+        if isinstance(self.session.view, two_digit.TwoDigitView):
+            self.show_message("Recording a two-digit run is not available yet.", "warning")
+            return
+        if not self.session.view.has_run or self.session.is_active():
+            self.show_message("There is no finished run to record yet: run a search first (Space).", "warning")
+            return
+        start = self.values["output_dir"] or str(Path.home())
+        kinds = "GIF animation (*.gif)" + (";;MP4 video (*.mp4);;WebM video (*.webm)" if record.video_available() else "")
+        path, _ = QFileDialog.getSaveFileName(self, "Export the run as an animation", str(Path(start) / "igc-run.gif"), kinds)
+        if not path:
+            return
+        try:
+            written = self.record_animation(path)
+        except (OSError, ValueError) as exc:
+            self.show_message(f"Could not write the animation: {exc}", "error")
+            return
+        self.values["output_dir"] = str(Path(path).parent)
+        self.flash(f"Wrote {written.name} ({written.stat().st_size / 1e6:.1f} MB)", 8000)
 
     def confirm_overwrite(self, path: str | Path) -> bool:
         """Ask before replacing any of the files a save writes."""

@@ -323,6 +323,16 @@ class Session:
         self.replayer.pause()
         self._state = replace(self._state, replay="off")
 
+    def view_at(self, index: int) -> View:
+        """The screen as it was while the search passed recorded frame `index` (no verdict yet, the curves up to that
+        step), or the run's own last screen at the last frame: what an animation of the run shows, one frame each.
+        Changes nothing on screen."""
+        n = len(self.history)
+        if not n or index >= n - 1:
+            return self._make_view(replace(self._state, cursor=None, replay="off"))
+        live = replace(self._state, status="running", replay="playing", cursor=max(0, int(index)))
+        return self._make_view(live)
+
     def select_class(self, c: int | None) -> None:
         """Compare the leader with class `c` in 'why this class' (None, or the leader itself: the runner-up)."""
         self._update(selected=None if c is None or c < 0 else int(c))

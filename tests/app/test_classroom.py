@@ -491,3 +491,89 @@ def test_presentation_mode_is_designed_for_the_back_of_a_room(qtbot, window, siz
     assert attack.images.elided == []
     w.set_presentation(False)
     assert (w.width(), w.height()) == size
+
+
+# ------------------------------------------------------------------------------------ the search as an animation
+
+
+def test_view_at_shows_each_step_as_it_was_searched(fed):
+    s, runner = fed
+    s.start(digit(), 0.0, SearchConfig(**LONG))
+    runner.feed(100)
+    final = s.view
+    v = s.view_at(7)
+    assert v.step == 7 and not v.final and v.verdict.kind == "provisional"
+    assert v.verdict.headline.startswith("searching: step 7") and len(v.curve_steps) == 8
+    assert s.view_at(len(s.history) - 1).verdict == final.verdict and s.view is final  # nothing on screen changed
+
+
+def test_the_window_records_a_100_step_search_as_a_small_gif(qtbot, window, tmp_path):
+    from PIL import Image
+
+    w = window
+    w.set_presentation(True)
+    w.resize(1280, 720)
+    set_field(w, "steps", 100)
+    set_field(w, "lr", 0.05)
+    draw_one(qtbot, w.canvas)
+    window_run(qtbot, w)
+    before = w.transport.step_label.text()
+    out = w.record_animation(tmp_path / "run.gif")
+    assert w.transport.step_label.text() == before  # the screen is the run's own again
+    gif = Image.open(out)
+    assert gif.size == (1280, 720) and gif.n_frames == len(w.session.history) == 101
+    assert out.stat().st_size < 3e6, f"{out.stat().st_size / 1e6:.1f} MB"
+    durations = []
+    for k in range(gif.n_frames):
+        gif.seek(k)
+        durations.append(gif.info["duration"])
+    assert durations[-1] >= 2000 > durations[0], "the last frame (the verdict) is held"
+    gif.seek(10)
+    frame10 = np.asarray(gif.convert("RGB"))
+    gif.seek(gif.n_frames - 1)
+    assert not np.array_equal(frame10, np.asarray(gif.convert("RGB")))
+
+
+def test_the_figure_is_recorded_at_the_size_asked(qtbot, window, tmp_path):
+    from PIL import Image
+
+    w = window
+    draw_one(qtbot, w.canvas)
+    fast(w)
+    window_run(qtbot, w)
+    out = w.record_animation(tmp_path / "fig.gif", figure=True, size=(1280, 720))
+    gif = Image.open(out)
+    assert gif.size == (1280, 720) and gif.n_frames == FAST["steps"] + 1
+
+
+def test_a_video_without_its_writer_says_what_to_install(qtbot, window, tmp_path, monkeypatch):
+    from app import record
+
+    monkeypatch.setattr(record, "video_available", lambda: False)
+    w = window
+    draw_one(qtbot, w.canvas)
+    fast(w)
+    window_run(qtbot, w)
+    with pytest.raises(ValueError, match="imageio-ffmpeg"):
+        w.record_animation(tmp_path / "run.mp4")
+    with pytest.raises(ValueError, match=".gif"):
+        w.record_animation(tmp_path / "run.avi")
+    assert not (tmp_path / "run.mp4").exists()
+
+
+def test_python_m_app_records_a_gif(tiny_model_path, tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "run.gif"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYQTGRAPH_QT_LIB": "PySide6"}
+    args = [sys.executable, "-m", "app", str(REPO / "assets" / "samples" / "7.png"), "--model", str(tiny_model_path),
+            "--settings", str(tmp_path / "s.json"), "--set", "steps=5", "--size", "1280x720", "--presentation", "--run",
+            "--record", str(out)]
+    done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    gif = Image.open(out)
+    assert gif.size == (1280, 720) and gif.n_frames == 6
+    assert not (tmp_path / "s.json").exists()
+    bad = subprocess.run([sys.executable, "-m", "app", "--record", str(tmp_path / "x.gif")], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert bad.returncode == 2 and "--record needs --run" in bad.stderr
