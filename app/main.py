@@ -43,7 +43,7 @@ def _setting(text: str) -> tuple[str, object]:
         raise argparse.ArgumentTypeError(f"{name}={raw}: {exc}") from None
 
 
-TABS = ("distances", "why", "latent", "compare", "attack")
+TABS = ("distances", "why", "latent", "compare", "attack")  # app.model.lesson.TABS (not imported: --help stays quick)
 
 
 def _sweep(text: str) -> tuple[str, tuple]:
@@ -96,6 +96,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="search the input once per value of a setting (lambda_lr, lr, restarts, steps), e.g. lambda_lr=0,0.03,0.3")
     p.add_argument("--attack", type=_attack, metavar="METHOD:EPS",
                    help="make an adversarial of the input (fgsm, pgd or igc, with budget EPS) and search it with IGC")
+    p.add_argument("--lesson", metavar="FILE",
+                   help="walk through a lesson (JSON steps: input, settings, tab, caption) in presentation mode; "
+                        "Page Down / Page Up step through it, e.g. lessons/five-minute-demo.json")
     p.add_argument("--record", metavar="OUT",
                    help="with --run: write the search as an animation (.gif; .mp4/.webm with imageio-ffmpeg), one frame "
                         "per recorded step, at --size (and --presentation), then exit")
@@ -109,6 +112,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    lesson = None
+    if args.lesson:
+        from .model.lesson import load_lesson
+
+        try:
+            lesson = load_lesson(args.lesson)
+        except ValueError as exc:
+            print(f"igc-app: {exc}", file=sys.stderr)
+            return 2
     if args.record:
         from .record import check_path
 
@@ -166,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.grid:
         window.session.set_grid_mode(args.grid)
     window.show()
+    if lesson is not None:
+        window.start_lesson(lesson)
     status = {"code": 0}
     session = window.session
 

@@ -19,6 +19,7 @@ from igc_core import checkpoints, data
 from . import about, export, record, style
 from .keys import KeyRouter
 from .model import settings, two_digit
+from .model.lesson import Lesson
 from .model.view import View
 from .panels.input_panel import SAMPLES, InputPanel
 from .panels.settings_panel import SettingsPanel
@@ -81,10 +82,13 @@ class MainWindow(QMainWindow):
         self._build_ui(data_dir)
         self.teaching = Teaching(self.session, self.result_panel, self, self)
         self.presenting = False
+        self.lesson: Lesson | None = None  # a lesson being walked through (Page Down / Page Up)
+        self.lesson_index = -1
         self._inheriting: list | None = None  # the widgets that take the window's font (presentation mode)
         self._build_actions()
         self.keys = KeyRouter(self, {"play": self.toggle_play, "step": self.single_step, "back": self.scrub_back,
-                                     "stop": self.stop_search, "run": self.start_search})
+                                     "stop": self.stop_search, "run": self.start_search,
+                                     "next": lambda: self.lesson_step(+1), "previous": lambda: self.lesson_step(-1)})
         self.keys.watch(self)
         self._apply_values(device)
         self._size_window(loaded.fresh)
@@ -126,7 +130,17 @@ class MainWindow(QMainWindow):
         self.input_panel.setMinimumWidth(245)
         self.input_panel.setMaximumWidth(440)
         self.settings_panel.setFixedWidth(250)
-        row.addWidget(self.input_panel, 4)
+        left = QVBoxLayout()  # the input, and a lesson's caption under it (a lesson in presentation mode)
+        left.setSpacing(6)
+        left.addWidget(self.input_panel, 1)
+        self.lesson_label = QLabel(wordWrap=True, objectName="lesson")
+        self.lesson_label.setStyleSheet("#lesson { background: #fff7db; border: 1px solid #d9b84a; border-radius: 6px;"
+                                        " padding: 6px; color: #111827; }")
+        self.lesson_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.lesson_label.setToolTip("The lesson's caption for this step. Page Down: the next step; Page Up: the previous one.")
+        self.lesson_label.hide()
+        left.addWidget(self.lesson_label)
+        row.addLayout(left, 4)
         row.addWidget(self.result_panel, 11)
         row.addWidget(self.settings_panel, 0)
         # ---- two-digit mode (issue 11): shown instead of the input and result panels (see _set_two_digit)
@@ -494,6 +508,55 @@ class MainWindow(QMainWindow):
             return
         self.values["output_dir"] = str(Path(path).parent)
         self.flash("Saved " + ", ".join(p.name for p in written), 8000)
+
+    # ------------------------------------------------------------------ lessons (issue 18)
+    def start_lesson(self, lesson: Lesson) -> None:
+        """Walk through `lesson` in presentation mode, from its first step (Page Down / Page Up move on and back)."""
+        self.lesson, self.lesson_index = lesson, -1
+        self._lesson_base = {**self.settings_panel.values(), "noise": self.input_panel.noise_sigma}
+        self.set_presentation(True)
+        self.transport.set_hint(None)
+        self.lesson_label.setFont(style.font(11, True))
+        self.input_panel.show_model_input(False)  # the caption takes the place of the small model-input view
+        self.lesson_label.show()
+        self.lesson_step(+1)
+
+    def lesson_step(self, delta: int) -> bool:
+        """Show the lesson's next (+1) or previous (-1) step; False without a lesson or past its ends."""
+        lesson = getattr(self, "lesson", None)
+        if lesson is None:
+            return False
+        k = self.lesson_index + delta
+        if not 0 <= k < len(lesson.steps):
+            self.flash("The lesson's last step." if k >= 0 else "The lesson's first step.", 3000)
+            return False
+        self.lesson_index = k
+        step = lesson.steps[k]
+        self.session.stop()
+        values = {**self._lesson_base, **step.settings}
+        noise = values.pop("noise")
+        self.settings_panel.set_values(values)
+        self._on_setting("lesson")
+        self._auto_timer.stop()
+        if step.input is not None:
+            kind, value = step.input
+            if kind == "file":
+                self.open_image(str(value))
+            elif kind == "mnist" and not self.input_panel.pick_test_image(int(value)):
+                self.show_message(f"The lesson's step {k + 1} wants MNIST test image {value}, which is not here "
+                                  "(put the data set in --data or $IGC_DATA).", "warning")
+            elif kind == "clear":
+                self.input_panel.clear_canvas()
+                self.session.reset()
+        self.input_panel.set_noise(noise)
+        self.session.set_grid_mode(step.grid)
+        if step.tab is not None:
+            self.result_panel.show_tab(step.tab)
+        self.lesson_label.setText(f"{k + 1} / {len(lesson.steps)} · {step.caption}")
+        self._auto_timer.stop()
+        if step.run:
+            self.start_search()
+        return True
 
     # ------------------------------------------------------------------ the animation (issue 18)
     def grab_view(self, view: View):

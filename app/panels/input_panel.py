@@ -146,6 +146,11 @@ class InputPanel(NoisyInput, QWidget):
         self.seen.setTitle("Model input" if on else "Model input (28×28)")
         QTimer.singleShot(0, self._fit_canvas)
 
+    def show_model_input(self, on: bool) -> None:
+        """Show or hide the small view of what the model sees (a lesson's caption takes its place); the canvas refits."""
+        self.seen.setVisible(on)
+        QTimer.singleShot(0, self._fit_canvas)
+
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         QTimer.singleShot(0, self._fit_canvas)  # once the layout has placed the rows at this size
@@ -154,7 +159,8 @@ class InputPanel(NoisyInput, QWidget):
         """The canvas is square: as wide as the panel allows unless the height runs out first; what is left
         goes to the 28x28 view below (it grows on a projector)."""
         rows = self.box.height() - self.canvas.height()  # the box without the canvas, as laid out now
-        spare = self.height() - rows - self.seen.minimumSizeHint().height() - self.layout().spacing()
+        seen = self.seen.minimumSizeHint().height() + self.layout().spacing() if self.seen.isVisibleTo(self) else 0
+        spare = self.height() - rows - seen
         side = max(self.canvas.minimumHeight(), min(self.width() - 22, spare))
         if self.canvas.height() < min(side, self.canvas.width()) and self.canvas.maximumWidth() == side:
             side = max(self.canvas.minimumHeight(), self.canvas.height())  # the layout had less to give: stay square

@@ -4,7 +4,7 @@ intents, drawn from the session's view."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFontMetrics
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QStyle, QStyleOptionSlider, QVBoxLayout,
     QWidget,
@@ -75,6 +75,29 @@ class Narration(QLabel):
     def rescale(self) -> None:
         self.setFont(style.font(13))
         self.setFixedHeight(self.lines * QFontMetrics(self.font()).lineSpacing() + 10)
+        self._fit()
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        super().setText(text)
+        self._fit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        """A text longer than the lines kept for it is set a little smaller (down to 70 %), never cut."""
+        full = style.font(13)
+        f = QFont(full)
+        room = self.height() - 10
+        width = max(50, self.contentsRect().width() - 16)
+        while f.pointSizeF() > 0.7 * full.pointSizeF():
+            needed = QFontMetrics(f).boundingRect(0, 0, width, 10_000, Qt.TextFlag.TextWordWrap, self.text()).height()
+            if needed <= room:
+                break
+            f.setPointSizeF(f.pointSizeF() - 0.5)
+        if f != self.font():
+            self.setFont(f)
 
 
 class Transport(QFrame):

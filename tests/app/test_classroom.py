@@ -577,3 +577,83 @@ def test_python_m_app_records_a_gif(tiny_model_path, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "app", "--record", str(tmp_path / "x.gif")], cwd=REPO, env=env,
                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert bad.returncode == 2 and "--record needs --run" in bad.stderr
+
+
+# ------------------------------------------------------------------------------------ lessons
+
+
+def _lesson(tmp_path, steps) -> Path:
+    import json
+
+    path = tmp_path / "lesson.json"
+    path.write_text(json.dumps(steps))
+    return path
+
+
+@pytest.mark.parametrize("doc, words", [
+    ("[", "not valid JSON"),
+    ("[]", "at least one step"),
+    ('[{"input": {"mnist": 3}}]', "step 1: every step needs a 'caption'"),
+    ('[{"caption": "a"}, {"caption": "b", "tab": "curves"}]', "step 2: 'tab' is one of"),
+    ('[{"caption": "a", "settings": {"restarts": 0}}]', "step 1: setting restarts=0"),
+    ('[{"caption": "a", "settings": {"colour": 1}}]', "unknown setting 'colour'"),
+    ('[{"caption": "a", "input": {"file": "nowhere.png"}}]', "does not exist"),
+    ('[{"caption": "a", "input": {"mnist": -1}}]', "whole number"),
+    ('[{"caption": "a", "speed": 2}]', "unknown field 'speed'"),
+    ('{"title": "t", "steps": [{"caption": "a", "run": "yes"}]}', "'run' is true or false"),
+])
+def test_a_bad_lesson_says_what_is_wrong_and_where(tmp_path, doc, words):
+    from app.model.lesson import load_lesson
+
+    path = tmp_path / "bad.json"
+    path.write_text(doc)
+    with pytest.raises(ValueError, match=None) as err:
+        load_lesson(path)
+    assert words in str(err.value), str(err.value)
+
+
+def test_the_shipped_lesson_follows_the_five_minute_demo():
+    from app.model.lesson import load_lesson
+
+    lesson = load_lesson(REPO / "lessons" / "five-minute-demo.json")
+    assert [s.tab for s in lesson.steps] == ["distances", "distances", "why", "latent", "compare", "attack"]
+    assert lesson.steps[0].input == ("clear", True) and not lesson.steps[0].run
+    assert lesson.steps[3].settings["restarts"] == 5 and lesson.steps[4].settings["lambda_lr"] == 0.3
+    assert all(kind == "file" and path.is_file() for kind, path in (s.input for s in lesson.steps[1:]))
+
+
+def test_page_down_and_page_up_walk_a_lesson(qtbot, window, tmp_path):
+    from app.model.lesson import load_lesson
+
+    w = window
+    fast(w)
+    seven = str(REPO / "assets" / "samples" / "7.png")
+    lesson = load_lesson(_lesson(tmp_path, [
+        {"caption": "first, a seven", "input": {"file": seven}, "tab": "distances"},
+        {"caption": "three restarts", "settings": {"restarts": 3}, "tab": "latent", "run": True},
+        {"caption": "the differences", "tab": "why", "grid": "differences", "run": False},
+    ]))
+    with qtbot.waitSignal(w.result_shown, timeout=20_000):
+        w.start_lesson(lesson)
+    assert w.presenting and w.lesson_label.isVisible() and "1 / 3 · first, a seven" in w.lesson_label.text()
+    assert w.input_panel.input_name == "file: 7.png" and w.session.view.final
+    with qtbot.waitSignal(w.result_shown, timeout=20_000):
+        qtbot.keyClick(w, Qt.Key.Key_PageDown)
+    assert w.settings_panel.value("restarts") == 3 and w.result_panel.current_tab() == "latent"
+    assert w.session.view.run.config.restarts == 3 and "2 / 3" in w.lesson_label.text()
+    qtbot.keyClick(w, Qt.Key.Key_PageDown)
+    assert w.result_panel.current_tab() == "why" and w.session.state.grid_mode == "differences"
+    assert w.settings_panel.value("restarts") == 1, "a step's settings are over the lesson's first settings"
+    qtbot.keyClick(w, Qt.Key.Key_PageDown)  # past the end: nothing moves
+    assert "3 / 3" in w.lesson_label.text()
+    with qtbot.waitSignal(w.result_shown, timeout=20_000):
+        qtbot.keyClick(w, Qt.Key.Key_PageUp)
+    assert w.result_panel.current_tab() == "latent" and w.settings_panel.value("restarts") == 3
+
+
+def test_python_m_app_refuses_a_bad_lesson(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('[{"caption": "a", "tab": "nowhere"}]')
+    done = subprocess.run([sys.executable, "-m", "app", "--lesson", str(path)], cwd=REPO, capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2 and "step 1: 'tab' is one of" in done.stderr and "Traceback" not in done.stderr
