@@ -22,6 +22,7 @@ from igc_core import checkpoints
 from igc_core.search import SearchConfig
 
 from conftest import REPO, HandTimer, draw_one, search_in_process, set_field
+from test_session import HandRunner
 from test_teaching import FAST, InProcessRunner, digit, fast, window_run  # noqa: F401 - fixtures below use them
 
 
@@ -37,16 +38,12 @@ def _desk_scale():
 # ------------------------------------------------------------------------------------ a runner fed by hand
 
 
-class FeedRunner:
+class FeedRunner(HandRunner):
     """The engine's runner as the session sees it, with the run's recorded frames handed over `feed(k)` at a time."""
 
     def __init__(self):
-        self.session: Session | None = None
-        self.state = "idle"
+        super().__init__()
         self.frames, self.result, self.sent = [], None, 0
-
-    def is_active(self) -> bool:
-        return self.state != "idle"
 
     def start(self, model, image, config, start_paused=False, max_threads=None) -> int:
         self.frames, self.result = search_in_process(model, image, config)
@@ -76,12 +73,6 @@ class FeedRunner:
     def step(self) -> None:
         self.state = "paused"
         self.feed(1)
-
-    def stop(self) -> None:
-        self.state = "idle"
-
-    def set_interval(self, seconds: float) -> None:
-        pass
 
 
 @pytest.fixture
@@ -326,17 +317,14 @@ def test_ctrl_s_in_two_digit_mode_refuses_before_any_dialog(qtbot, window, tmp_p
 
 
 def test_the_two_digit_status_line_is_whole_in_a_laptop_window(qtbot, make_window, tiny_model_path, tmp_path):
-    from test_two_digit import _tiny_two_digit, two_digit_frame
+    from test_two_digit import _tiny_two_digit, drawn_number
 
     from conftest import fast_settings, run_and_wait
 
     w = make_window(tiny_model_path, size=(1366, 700))
     assert w.load_model(str(checkpoints.save(_tiny_two_digit(), tmp_path / "two", {"command": "test"})))
     fast_settings(w, steps=4, restarts=2, lr=0.05)
-    number = np.zeros((40, 80), np.float32)
-    number[5:35, 10:14] = 1.0
-    number[5:35, 50:54] = 1.0
-    w.two_digit_panel.set_input_image(two_digit_frame(number), "drawn")
+    w.two_digit_panel.set_input_image(drawn_number(), "drawn")
     run_and_wait(qtbot, w)
     qtbot.wait(20)
     assert (w.width(), w.height()) == (1366, 700)
