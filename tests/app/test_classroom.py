@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QToolButton
 
@@ -152,7 +152,7 @@ def test_paused_before_the_first_step_says_so():
 
 
 def _final(difs, true_label, threshold):
-    from test_view import distances, frame, result_for, state
+    from test_view import frame, result_for, state
 
     cfg = SearchConfig(steps=10)
     f = frame(10, difs)
