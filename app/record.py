@@ -18,6 +18,8 @@ import numpy as np
 from PIL import Image
 from PySide6.QtGui import QImage
 
+from .style import CLASS_COLOURS, INK, MUTED
+
 FORMATS = (".gif", ".mp4", ".webm")
 FRAME_MS = 80  # a 100-step search plays in about 8 s
 HOLD_MS = 3000  # the last frame (the verdict) stays on screen
@@ -91,7 +93,11 @@ def write_gif(path: Path, frames: list[Image.Image], durations: list[int]) -> No
     both = Image.new("RGB", (first.width, first.height * 2))
     both.paste(first, (0, 0))
     both.paste(last, (0, first.height))
-    palette = both.quantize(colors=255, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    fixed = [_rgb(c) for c in (*CLASS_COLOURS, INK, MUTED, "#ffffff", "#000000")]  # the class colours stay exact
+    found = both.quantize(colors=255 - len(fixed), method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    colours = found.getpalette()[: 3 * (255 - len(fixed))] + [v for rgb in fixed for v in rgb]
+    palette = Image.new("P", (1, 1))
+    palette.putpalette(colours + [255, 0, 255])
     indexed = [np.asarray(f.quantize(palette=palette, dither=Image.Dither.NONE)) for f in frames]
     out = [Image.fromarray(indexed[0], "P")]
     for prev, now in zip(indexed, indexed[1:]):
@@ -102,6 +108,10 @@ def write_gif(path: Path, frames: list[Image.Image], durations: list[int]) -> No
         im.putpalette(pal)
     out[0].save(path, save_all=True, append_images=out[1:], duration=durations, loop=0, disposal=1,
                 transparency=TRANSPARENT, optimize=False)
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
 def write_video(path: Path, frames: Iterable[Image.Image], durations: list[int]) -> None:

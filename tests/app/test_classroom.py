@@ -294,12 +294,12 @@ def test_twenty_restarts_leave_every_tab_title_in_view(qtbot, window, size, pres
     w = window
     w.set_presentation(presenting)
     w.resize(*size)
+    fast(w)
     set_field(w, "restarts", 20)
     draw_one(qtbot, w.canvas)
-    fast(w)
     window_run(qtbot, w)
     qtbot.wait(20)
-    assert (w.width(), w.height()) == size
+    assert (w.width(), w.height()) == size and w.grid_view.restarts == 20
     bar = w.result_panel.tabs.tabBar()
     assert [b for b in bar.findChildren(QToolButton) if b.isVisible()] == [], "tabs hide behind scroll arrows"
     assert all(bar.tabRect(i).right() <= bar.width() for i in range(bar.count()))
@@ -645,3 +645,42 @@ def test_python_m_app_refuses_a_bad_lesson(tmp_path):
     done = subprocess.run([sys.executable, "-m", "app", "--lesson", str(path)], cwd=REPO, capture_output=True, text=True,
                           timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 2 and "step 1: 'tab' is one of" in done.stderr and "Traceback" not in done.stderr
+
+
+# ------------------------------------------------------------------------------------ the latent map with restarts
+
+
+def test_the_spread_of_a_class_s_restarts_falls_as_they_converge():
+    from app.model.latent_map import latent_map
+
+    K, C, R, L = 6, 10, 4, 3
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=(C, R, L))
+    target = rng.normal(size=(C, 1, L))
+    latents = np.stack([target + (start - target) * (1 - k / (K - 1)) for k in range(K)]).astype(np.float32)
+    m = latent_map(latents, np.arange(K), K - 1)
+    assert m.spread.shape == (C, K)
+    assert np.all(np.diff(m.spread, axis=1) < 0) and np.allclose(m.spread[:, -1], 0, atol=1e-5)
+    assert latent_map(latents[:, :, :1], np.arange(K), 0).spread is None  # one restart: nothing converges
+
+
+def test_a_click_on_a_path_follows_that_class_s_restarts(qtbot, window):
+    w = window
+    fast(w)
+    set_field(w, "restarts", 3)
+    draw_one(qtbot, w.canvas)
+    window_run(qtbot, w)
+    rp = w.result_panel
+    rp.show_tab("latent")
+    qtbot.wait(20)
+    view = rp.latent.map_view
+    leader = w.session.view.leader
+    view.grab()
+    assert view.focus == leader and view.caption.startswith(f"class {leader}: 3 restarts, spread")
+    other = next(c for c in range(10) if c != leader)
+    end = view.to_screen(view.map.points[other, 0, view.map.index].astype(np.float64))
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(int(round(end[0])), int(round(end[1]))))
+    clicked = w.session.view.selected
+    assert clicked is not None and view.focus == clicked  # the class clicked is followed, the others faded
+    view.grab()
+    assert view.caption.startswith(f"class {clicked}: 3 restarts")
