@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 SHEET = 280  # the canvas's own resolution in pixels (10x MNIST); the widget scales it to fit
@@ -233,6 +233,10 @@ class DigitView(QWidget):
             painter.drawPixmap(r.toRect(), self._pixmap)
         else:
             painter.setPen(QColor("#7b8794"))
+            font = painter.font()  # as large as fits the square (a projector's large letters would be cut)
+            while font.pointSizeF() > 6 and QFontMetrics(font).horizontalAdvance("no input") > side - 8:
+                font.setPointSizeF(font.pointSizeF() - 0.5)
+            painter.setFont(font)
             painter.drawText(r, Qt.AlignmentFlag.AlignCenter, "no input")
         painter.setPen(QPen(QColor("#9aa5b1"), 1))
         painter.drawRect(r.adjusted(0, 0, -1, -1))

@@ -144,16 +144,34 @@ def draw_curves(p: QPainter, rect: QRectF, steps: np.ndarray, values: np.ndarray
             p.setPen(pen)
             p.drawPath(to_screen.map(path))
         p.restore()
-        if style.end_labels:
-            for c in order:
-                v = values[-1, c]
-                if np.isfinite(v):
-                    p.setFont(_font(style.label_px, c == leader))
-                    p.setPen(QColor(class_colour(c)))
-                    p.drawText(QRectF(x_of(steps[-1]) + 4, y_of(v) - 9, 18, 18), Qt.AlignmentFlag.AlignLeft, str(c))
+        if style.end_labels:  # each class's digit at its curve's end, moved apart where curves end together
+            ends = [(y_of(values[-1, c]), c) for c in order if np.isfinite(values[-1, c])]
+            h = QFontMetrics(_font(style.label_px, True)).height()
+            ys = spread_labels([y for y, _ in ends], h, plot.top() + h / 2, plot.bottom() - h / 2)
+            for (_, c), y in zip(ends, ys):
+                p.setFont(_font(style.label_px, c == leader))
+                p.setPen(QColor(class_colour(c)))
+                p.drawText(QRectF(x_of(steps[-1]) + 4, y - h / 2, 18, h), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, str(c))
     p.setPen(QPen(QColor(MUTED), 1.5, Qt.PenStyle.DashLine))
     x = x_of(min(cursor, x_max))
     p.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
+
+
+def spread_labels(ys: list[float], height: float, top: float, bottom: float) -> list[float]:
+    """Label centres as near `ys` as can be with at least `height` between any two, inside [top, bottom] when they
+    fit (curves that end together get labels one above the other, never on top of each other). Same order as `ys`."""
+    order = sorted(range(len(ys)), key=lambda i: ys[i])
+    placed = [0.0] * len(ys)
+    last = -float("inf")
+    for i in order:
+        last = placed[i] = max(ys[i], last + height)
+    if order and placed[order[-1]] > bottom:  # ran off the bottom: shift the stack up, as far as the top allows
+        shift = min(placed[order[-1]] - bottom, max(0.0, placed[order[0]] - top))
+        placed = [y - shift for y in placed]
+        for k in range(len(order) - 2, -1, -1):  # and close up from the bottom where it still overlaps
+            a, b = order[k], order[k + 1]
+            placed[a] = min(placed[a], placed[b] - height)
+    return placed
 
 
 class CurvesView(QWidget):
@@ -161,7 +179,7 @@ class CurvesView(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setMinimumSize(220, 140)
+        self.setMinimumSize(220, 110)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.steps = np.zeros(0)

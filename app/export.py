@@ -189,11 +189,12 @@ def render_figure(view: View, model: str = "", size: tuple[int, int] = FIGURE_SI
     t = view.threshold
     p.drawText(QRectF(250, 114, W - 270, 28), Qt.AlignmentFlag.AlignVCenter,
                f"threshold {view.shown_threshold} ({t.note}) · step {view.step} of {view.steps} · model {model}")
-    # the grid
+    # the grid, as wide as its cells need (one restart: a narrow column), and the curves in all the room left
+    grid_right = 370.0
     if view.grid is not None:
-        _draw_grid(p, view, QRectF(370, 190, 560, H - 230))
-    # the curves
-    _draw_curves(p, view, QRectF(1000, 190, W - 1030, H - 250))
+        grid_right = _draw_grid(p, view, QRectF(370, 190, 0.42 * W, H - 230))
+    left = max(grid_right + 60, 0.45 * W) if view.grid is not None and view.grid.shape[1] > 4 else grid_right + 60
+    _draw_curves(p, view, QRectF(left, 190, W - 30 - left, H - 250))
     if view.run is not None:
         c = view.run.config
         p.setPen(QColor(MUTED))
@@ -205,7 +206,8 @@ def render_figure(view: View, model: str = "", size: tuple[int, int] = FIGURE_SI
     return image
 
 
-def _draw_grid(p: QPainter, view: View, box: QRectF) -> None:
+def _draw_grid(p: QPainter, view: View, box: QRectF) -> float:
+    """Paint the grid at the left of `box` with cells as large as its height allows; returns where it ends."""
     grid = view.grid
     C, R = grid.shape[:2]
     cell = min((box.height() - 30) / C, (box.width() - 40) / R) - 4
@@ -221,9 +223,11 @@ def _draw_grid(p: QPainter, view: View, box: QRectF) -> None:
         p.drawText(QRectF(box.left(), y, 30, cell), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, str(c))
         for r in range(R):
             p.drawImage(QRectF(box.left() + 40 + r * pitch, y, cell, cell), img, QRectF(r * (Wc + 1), c * (Hc + 1), Wc, Hc))
+    right = box.left() + 40 + R * pitch
     p.setPen(QColor(INK))
     p.setFont(_font(18))
-    p.drawText(QRectF(box.left(), box.top(), box.width(), 26), Qt.AlignmentFlag.AlignLeft, "reconstructions (class × restart)")
+    title = "reconstructions (class × restart)" if R > 3 else "reconstructions"
+    p.drawText(QRectF(box.left(), box.top(), max(right - box.left(), 200), 26), Qt.AlignmentFlag.AlignLeft, title)
     if view.best_restart is not None and R > 1:  # each class's best restart, outlined in its colour
         p.setBrush(Qt.BrushStyle.NoBrush)
         for c in range(C):
@@ -234,6 +238,7 @@ def _draw_grid(p: QPainter, view: View, box: QRectF) -> None:
         p.setPen(QPen(QColor(INK), 4))
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRect(QRectF(box.left() + 36, box.top() + 26 + view.leader * pitch, R * pitch + 4, cell + 8))
+    return right
 
 
 def _draw_curves(p: QPainter, view: View, box: QRectF) -> None:

@@ -1,4 +1,4 @@
-"""The search's keys (Space, →, ←, Esc, Return) act on the search whatever has the focus.
+"""The search's keys (Space, →, ←, Esc, Return; Page Down / Page Up in a lesson) act whatever has the focus.
 
 Qt gives a key to the focused widget first: after typing in a spin box, Space went into the box (and
 blanked it) and → moved its text cursor. `KeyRouter` watches the key presses of the window and of every
@@ -23,6 +23,8 @@ KEYS = {
     Qt.Key.Key_Escape: "stop",
     Qt.Key.Key_Return: "run",
     Qt.Key.Key_Enter: "run",
+    Qt.Key.Key_PageDown: "next",  # a lesson's next step (a presentation clicker sends these two)
+    Qt.Key.Key_PageUp: "previous",
 }
 REPEATABLE = {"step", "back"}
 

@@ -44,7 +44,7 @@ def _setting(text: str) -> tuple[str, object]:
         raise argparse.ArgumentTypeError(f"{name}={raw}: {exc}") from None
 
 
-TABS = ("distances", "why", "latent", "compare", "attack")
+TABS = ("distances", "why", "latent", "compare", "attack")  # app.model.lesson.TABS (not imported: --help stays quick)
 
 
 def _sweep(text: str) -> tuple[str, tuple]:
@@ -97,6 +97,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="search the input once per value of a setting (lambda_lr, lr, restarts, steps), e.g. lambda_lr=0,0.03,0.3")
     p.add_argument("--attack", type=_attack, metavar="METHOD:EPS",
                    help="make an adversarial of the input (fgsm, pgd or igc, with budget EPS) and search it with IGC")
+    p.add_argument("--lesson", metavar="FILE",
+                   help="walk through a lesson (JSON steps: input, settings, tab, caption) in presentation mode; "
+                        "Page Down / Page Up step through it, e.g. lessons/five-minute-demo.json")
+    p.add_argument("--record", metavar="OUT",
+                   help="with --run: write the search as an animation (.gif; .mp4/.webm with imageio-ffmpeg), one frame "
+                        "per recorded step, at --size (and --presentation), then exit")
+    p.add_argument("--figure", action="store_true", help="with --record: animate the exported figure, not the window")
     p.add_argument("--screenshot", metavar="PNG",
                    help="save the window to PNG (after the run with --run) and exit; settings are not saved")
     p.add_argument("--settings", metavar="PATH", help="the settings file (JSON; default ~/.config/igc/app.json)")
@@ -106,6 +113,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    lesson = None
+    if args.lesson:
+        from .model.lesson import load_lesson
+
+        try:
+            lesson = load_lesson(args.lesson)
+        except ValueError as exc:
+            print(f"igc-app: {exc}", file=sys.stderr)
+            return 2
+    if args.record:
+        from .record import check_path
+
+        if not args.run:
+            print("igc-app: --record needs --run (an image or --mnist, searched, then recorded)", file=sys.stderr)
+            return 2
+        try:
+            check_path(args.record)
+        except ValueError as exc:
+            print(f"igc-app: {exc}", file=sys.stderr)
+            return 2
     os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
     import torch
@@ -131,12 +158,19 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationDisplayName("IGC")
     apply_theme(app)
     window = MainWindow(model_path=args.model, device=args.device, data_dir=args.data, image_path=args.image,
-                        settings_path=args.settings, persist=not args.screenshot, overrides=dict(args.set),
+                        settings_path=args.settings, persist=not (args.screenshot or args.record), overrides=dict(args.set),
                         hint=not (args.run or args.sweep or args.attack or args.mnist is not None))
     if args.threads:
         window.session.max_threads = args.threads
     if args.mnist is not None and not window.input_panel.pick_test_image(args.mnist):
-        print(f"igc-app: no MNIST test image {args.mnist} (is the data set in --data or $IGC_DATA?)", file=sys.stderr)
+        ds = window.input_panel.dataset()
+        if ds is None:
+            print(f"igc-app: cannot open MNIST test image {args.mnist}: no MNIST test set found "
+                  "(put it in --data or $IGC_DATA)", file=sys.stderr)
+        else:  # the data set is there: the index is what is wrong
+            print(f"igc-app: there is no MNIST test image {args.mnist}: the test set has {len(ds)} images, "
+                  f"numbered 0 to {len(ds) - 1}", file=sys.stderr)
+        window.close()
         return 2
     if args.size:
         window.resize(*args.size)
@@ -147,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.grid:
         window.session.set_grid_mode(args.grid)
     window.show()
+    if lesson is not None:
+        window.start_lesson(lesson)
     status = {"code": 0}
     session = window.session
 
@@ -168,14 +204,30 @@ def main(argv: list[str] | None = None) -> int:
             status["code"] = 1
         window.close()
 
-    later = (lambda: QTimer.singleShot(150, shoot)) if args.screenshot else (lambda: None)
+    def write_animation() -> None:
+        try:
+            path = window.record_animation(args.record, figure=args.figure, size=args.size)
+            print(f"igc-app: wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
+        except (OSError, ValueError) as exc:
+            fail(f"cannot write the animation: {exc}")
+        window.close()
+
+    if args.screenshot:
+        later = lambda: QTimer.singleShot(150, shoot)  # noqa: E731
+    elif args.record:
+        later = lambda: QTimer.singleShot(150, write_animation)  # noqa: E731
+    else:
+        later = lambda: None  # noqa: E731
 
     def run_failed(message: str) -> None:  # the figure shows the failure, and the exit status says so
         print(f"igc-app: the search failed: {message}", file=sys.stderr)
         status["code"] = 1
-        later()
+        if args.record:
+            window.close()
+        else:
+            later()
 
-    if args.screenshot:
+    if args.screenshot or args.record:
         session.run_failed.connect(run_failed)
     if args.attack:
         attack = window.result_panel.attack

@@ -26,7 +26,8 @@ from .widgets import DistanceBars, OOCGauge, ReconstructionGrid
 TABS = ("distances", "why", "latent", "compare", "attack")
 TAB_TITLES = {"distances": "Distances", "why": "Why this class", "latent": "Latent path", "compare": "Compare runs",
               "attack": "Attack"}
-SHORT_TITLES = {"distances": "Distances", "why": "Why", "latent": "Latent", "compare": "Runs", "attack": "Attack"}
+# where the full titles do not fit (the full one is each tab's tooltip): short enough that all five always fit
+SHORT_TITLES = {"distances": "L_DD", "why": "Why", "latent": "Map", "compare": "Runs", "attack": "Attack"}
 
 
 class ElidedLabel(QLabel):
@@ -88,10 +89,10 @@ class ResultPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        col = QVBoxLayout(self)
-        col.setContentsMargins(0, 0, 0, 0)
-        col.setSpacing(6)
-        col.addWidget(self._build_header())
+        self.layout_grid = QGridLayout(self)
+        self.layout_grid.setContentsMargins(0, 0, 0, 0)
+        self.layout_grid.setSpacing(6)
+        self._build_header()
 
         self.grid_view = ReconstructionGrid()
         self.grid_view.class_clicked.connect(self.class_clicked)
@@ -119,12 +120,14 @@ class ResultPanel(QWidget):
             b = QPushButton(text, toolTip=tip, checkable=True, checked=i == 0)
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             b.setProperty("mode", key)
+            b.setMinimumWidth(b.fontMetrics().horizontalAdvance(text) + 20)  # not the style's 80 px: a narrow window
             self.mode_buttons.addButton(b)
             modes.addWidget(b)
         self.mode_buttons.setExclusive(True)
         self.mode_buttons.buttonClicked.connect(lambda b: self.grid_mode.emit(b.property("mode")))
         glay.addLayout(modes)
         glay.addWidget(self.grid_scroll, 1)
+        self.grid_scroll.viewport().installEventFilter(self)
         self.bars = DistanceBars()
         self.bars.class_clicked.connect(self.class_clicked)
         self.curves = CurvesView()
@@ -147,16 +150,18 @@ class ResultPanel(QWidget):
             self.tabs.addTab(self.pages[key], TAB_TITLES[key])
         self.tabs.currentChanged.connect(self._on_tab)
         self.tabs.installEventFilter(self)  # its titles follow its width
-        row = QHBoxLayout()
-        row.setSpacing(6)
-        row.addWidget(self.grid_box, 3)  # up to 60 % for the grid, never more than its cells need
-        row.addWidget(self.tabs, 2)
-        col.addLayout(row, 1)
+        # presentation mode: a place beside the header for what the window puts there (the narration)
+        self.side_slot = QWidget()
+        QVBoxLayout(self.side_slot).setContentsMargins(0, 0, 0, 0)
+        self.side_slot.hide()
+        self.presenting = False
+        self._arrange()
         self._view: View | None = None
         self._restarts, self._steps = 1, 100
+        self._input_sigma: float | None = None
 
     def _build_header(self) -> QFrame:
-        head = QFrame()
+        head = QFrame(self)
         head.setObjectName("head")
         self.head = head
         head.setFixedHeight(style.px(122))
@@ -195,11 +200,51 @@ class ResultPanel(QWidget):
             self.detail_label.height() if style.scale() > 1 else QFontMetrics(self.detail_label.font()).height())
         self.head.setFixedHeight(max(122, lines + self.gauge.height() + 18))
 
+    def _arrange(self) -> None:
+        """The header spans the top; the grid and the tabs share the row below (up to 60 % for the grid, never more
+        than its cells need). Presenting, the slot under the header holds the narration (the transport keeps only its
+        buttons), and with one or two restarts the grid shows the classes in two blocks (0-4, 5-9) of cells twice as
+        large: the picture the demo is about is the largest thing on screen."""
+        lay = self.layout_grid
+        for w in (self.head, self.grid_box, self.side_slot, self.tabs):
+            lay.removeWidget(w)
+        if self.presenting:
+            lay.addWidget(self.head, 0, 0, 1, 2)
+            lay.addWidget(self.side_slot, 1, 0, 1, 2)
+            lay.addWidget(self.grid_box, 2, 0)
+            lay.addWidget(self.tabs, 2, 1)
+            stretches = (0, 0, 1)
+        else:
+            lay.addWidget(self.head, 0, 0, 1, 2)
+            lay.addWidget(self.grid_box, 1, 0)
+            lay.addWidget(self.tabs, 1, 1)
+            stretches = (0, 1, 0)
+        for row, stretch in enumerate(stretches):
+            lay.setRowStretch(row, stretch)
+        lay.setColumnStretch(0, 3)
+        lay.setColumnStretch(1, 2)
+        self.side_slot.setVisible(self.presenting and self.side_slot.layout().count() > 0)
+
+    def set_presenting(self, on: bool, side: QWidget | None = None) -> None:
+        """Lay out for a projector (or back for a desk); `side` is shown beside the header while presenting."""
+        slot = self.side_slot.layout()
+        if side is not None and on:
+            slot.addWidget(side)
+        self.presenting = bool(on)
+        self._arrange()
+        self._grid_blocks()
+
+    def _grid_blocks(self) -> None:
+        self.grid_view.set_blocks(2 if self.presenting and self.grid_view.restarts <= 2 else 1)
+
     def rescale(self) -> None:
         """Fonts and text-bound sizes again, at the current scale (presentation mode)."""
+        for b in self.mode_buttons.buttons():
+            b.setMinimumWidth(QFontMetrics(b.font()).horizontalAdvance(b.text()) + style.px(20))
         self._header_fonts()
         self.grid_view.rescale()
         self.attack.rescale()
+        self.compare.rescale()
         self.grid_title.setFont(_font(11, True))
         self.grid_title.setVisible(style.scale() == 1)  # on a projector the buttons G(c, z) | G − d say it
         self._tab_titles()
@@ -209,6 +254,8 @@ class ResultPanel(QWidget):
     def eventFilter(self, obj, event) -> bool:  # camelCase: Qt's name
         if obj is self.tabs and event.type() == event.Type.Resize:
             self._tab_titles()
+        elif obj is self.grid_scroll.viewport() and event.type() == event.Type.Resize and event.size().height() != event.oldSize().height():
+            self._fit_grid()  # the grid's height changed (a header or a mode change): its width follows
         return super().eventFilter(obj, event)
 
     def _tab_titles(self) -> None:
@@ -220,6 +267,12 @@ class ResultPanel(QWidget):
             if self.tabs.tabText(i) != titles[key]:
                 self.tabs.setTabText(i, titles[key])
                 self.tabs.setTabToolTip(i, TAB_TITLES[key])
+        # the short titles always fit: a wide grid (20 restarts) scrolls sideways rather than hide a tab
+        bar = self.tabs.tabBar()
+        short = sum(fm.horizontalAdvance(SHORT_TITLES[k]) + bar.tabSizeHint(i).width() - fm.horizontalAdvance(bar.tabText(i))
+                    for i, k in enumerate(TABS)) + 6
+        if self.tabs.minimumWidth() != max(280, short):
+            self.tabs.setMinimumWidth(max(280, short))
 
     def _orient(self) -> None:
         """Bars above the curves, or beside them when the tab is much wider than tall (a projector's 16:9)."""
@@ -247,11 +300,19 @@ class ResultPanel(QWidget):
             self._tint = tint
             self.head.setStyleSheet(f"#head {{ background: {tint}; border: 1px solid #cbd2d9; border-radius: 8px; }}")
 
+    def set_input_sigma(self, sigma: float) -> None:
+        """The noise the input carries now: when it is not the shown run's, the gauge's caption says whose σ it shows."""
+        if sigma != self._input_sigma:
+            self._input_sigma = float(sigma)
+            if self._view is not None:
+                self.render(self._view)
+
     def set_planned(self, restarts: int, steps: int) -> None:
         """The grid's columns and the curves' step axis before a run (from the settings): the first run moves nothing."""
         self._restarts, self._steps = restarts, steps
         if self.grid_view.current is None:
             self.grid_view.set_shape(10, restarts)
+            self._grid_blocks()
             self._fit_grid()
 
     def resizeEvent(self, event) -> None:
@@ -263,7 +324,7 @@ class ResultPanel(QWidget):
     def _fit_grid(self) -> None:
         """The grid gets no more width than its cells need at this height; the plots get the rest."""
         height = self.grid_scroll.viewport().height() or 400
-        title = max(b.sizeHint().width() for b in self.mode_buttons.buttons()) * 2 + 12
+        title = max(b.minimumWidth() for b in self.mode_buttons.buttons()) * 2 + 12
         self.grid_box.setMaximumWidth(max(self.grid_view.width_for_height(height) + 10, title))
         self.grid_box.setMinimumWidth(title)
 
@@ -285,13 +346,18 @@ class ResultPanel(QWidget):
         t = v.threshold
         score = " (OOC over √ink)" if t.score == "ink" else ""
         label = f"threshold {v.shown_threshold}{score} {t.note}" if t.comparable else t.note
+        if v.run is not None and self._input_sigma is not None and abs(v.run.sigma - self._input_sigma) > 1e-9 and t.comparable:
+            label = (f"threshold {v.shown_threshold} for the run's noise σ {v.run.sigma:.2f}, "
+                     f"not the input's σ {self._input_sigma:.2f}")  # Space searches at the new noise
         outside = final and v.ooc is not None and v.ooc > t.value and t.comparable  # hatched: out of class
-        self.gauge.set_data(v.ooc, t.value if t.comparable else None, v.gauge_max, outside, not final, label)
+        self.gauge.set_data(v.ooc, t.value if t.comparable else None, v.gauge_max, outside, not final, label,
+                            f"threshold {v.shown_threshold}" if t.comparable else "no out-of-class verdict")
         self.gauge.setToolTip(f"OOC score {v.shown_ooc}; {label}.\n\n{TIPS['threshold']}")
 
         restarts = v.grid.shape[1] if v.grid is not None else self._restarts
         if restarts != self.grid_view.restarts:
             self.grid_view.set_shape(10, restarts)
+            self._grid_blocks()
             self._fit_grid()
         self.grid_view.show_frame(v.grid, v.leader, v.best_restart, v.differences, v.selected)
         self.grid_title.setText(v.grid_title)

@@ -85,7 +85,8 @@ TIPS = {
 
 
 class Banner(QFrame):
-    """An in-window message strip (info / warning / error) with a close button."""
+    """An in-window message strip (info / warning / error) with a close button. It floats over the top of its parent
+    (`place`), outside every layout: showing or hiding it moves nothing under it."""
 
     COLOURS = {"info": ("#e0f2fe", "#075985"), "warning": ("#fef3c7", "#92400e"), "error": ("#fee2e2", "#991b1b")}
 
@@ -120,6 +121,18 @@ class Banner(QFrame):
         self.label.ensurePolished()  # the 13pt font from the style sheet must count in the height
         width = max(300, (self.parentWidget().width() if self.parentWidget() else 1200) - 80)
         self.label.setMinimumHeight(self.label.heightForWidth(width) + 4)
+        self.place()
+
+    def place(self) -> None:
+        """Lie over the top of the parent, as wide as it less a margin, as tall as the text needs."""
+        parent = self.parentWidget()
+        if parent is None or not self.isVisible():
+            return
+        width = max(200, parent.width() - 16)
+        height = min(self.heightForWidth(width) if self.hasHeightForWidth() else self.sizeHint().height(),
+                     max(60, parent.height() // 2))
+        self.setGeometry(8, 4, width, max(height, self.minimumSizeHint().height()))
+        self.raise_()
 
     @property
     def text(self) -> str:

@@ -46,6 +46,9 @@ class Teaching(QObject):
         self.session = session
         self.result_panel = rp = result_panel
         self._cnn = None
+        # the attack demo: every attack starts from the drawn input, never from the previous adversarial
+        self._origin: tuple[np.ndarray, int | None] | None = None  # (model input, true label) attacked
+        self._placed: np.ndarray | None = None  # the adversarial put on the canvas (searched)
         rp.class_clicked.connect(self.select_class)
         rp.grid_mode.connect(self.session.set_grid_mode)
         rp.tab_changed.connect(self._on_tab)
@@ -105,14 +108,30 @@ class Teaching(QObject):
         if s.model is None:
             self.host.show_message("Cannot make an adversarial: no model is loaded.", "warning")
             return
-        self.result_panel.attack.start(x, self.host.active_input().true_label, cnn, s.model, config)
+        x, label = self.attack_source(x, self.host.active_input().true_label)
+        self.result_panel.attack.start(x, label, cnn, s.model, config)
+
+    def attack_source(self, x: np.ndarray, label: int | None) -> tuple[np.ndarray, int | None]:
+        """What an attack starts from: the input on the canvas, unless that is the adversarial the last attack put there
+        (unchanged), whose drawn input it is then: attacks never stack, and the change shown is from the drawing."""
+        placed = self._placed
+        if self._origin is not None and placed is not None and x.shape == placed.shape and np.allclose(x, placed, atol=1e-6):
+            return self._origin
+        self._origin, self._placed = (np.array(x, np.float32, copy=True), label), None
+        return self._origin
 
     def search_adversarial(self, outcome: "AttackOutcome") -> None:
         """Put the adversarial on the canvas (exactly) and search it."""
         if outcome is None:
             return
         p = self.host.active_input()
+        if self._origin is None or not np.allclose(outcome.clean, self._origin[0], atol=1e-6):
+            self._origin = (np.array(outcome.clean, np.float32, copy=True), outcome.label if outcome.label_known else None)
         p.set_noise(0.0)  # the adversarial already carries the input's noise
         p.set_input_image(outcome.adversarial + 0.5, f"adversarial: {outcome.name}",
                           outcome.label if outcome.label_known else None)
+        try:
+            _, self._placed = p.current_input()  # exactly what is searched: the next attack knows it by this
+        except ValueError:
+            self._placed = None
         self.host.start_search()

@@ -113,6 +113,7 @@ class ReconstructionGrid(QWidget):
         self.differences = False  # the cells show G(c, z) - d in a diverging colour map
         self.selected: int | None = None
         self.classes, self.restarts = 10, 1
+        self.blocks = 1  # the classes in one column of rows, or in side-by-side blocks (set_blocks)
         self._image: QImage | None = None
         self.current: np.ndarray | None = None  # the uint8 mosaic shown (tests, export)
         self.leader: int | None = None
@@ -127,6 +128,14 @@ class ReconstructionGrid(QWidget):
             self.updateGeometry()
             self.update()
 
+    def set_blocks(self, blocks: int) -> None:
+        """Lay the classes out in `blocks` side-by-side blocks (presentation mode with one or two restarts: 0-4 and 5-9,
+        cells twice as large as one tall column would allow)."""
+        blocks = max(1, int(blocks))
+        if blocks != self.blocks:
+            self.blocks = blocks
+            self.rescale()
+
     @property
     def _label_font(self) -> QFont:
         return _font(11, True)
@@ -137,27 +146,43 @@ class ReconstructionGrid(QWidget):
     def _top(self) -> int:
         return style.px(20)
 
+    def _rows(self) -> int:
+        return math.ceil(self.classes / self.blocks)
+
+    def _block_gap(self) -> int:
+        return style.px(14) if self.blocks > 1 else 0
+
     def rescale(self) -> None:
-        self.setMinimumSize(self._width_for(MIN_CELL), 10 * (MIN_CELL + GAP) + self._top() + 4)
+        self.setMinimumSize(self._width_for(MIN_CELL), self._rows() * (MIN_CELL + GAP) + self._top() + 4)
         self.updateGeometry()
         self.update()
 
     def _width_for(self, cell: int) -> int:
-        return self._left() + self.restarts * (cell + GAP) + 4
+        return self.blocks * (self._left() + self.restarts * (cell + GAP)) + (self.blocks - 1) * self._block_gap() + 4
 
     def width_for_height(self, height: int) -> int:
         """The width at which cells are as large as `height` allows (the layout gives no more)."""
         return self._width_for(self._cell_for_height(height))
 
     def _cell_for_height(self, height: int) -> int:
-        return int(max(MIN_CELL, min(MAX_CELL, (height - self._top() - 4) / self.classes - GAP)))
+        return int(max(MIN_CELL, min(style.px(MAX_CELL), (height - self._top() - 4) / self._rows() - GAP)))
 
     def cell(self) -> int:
-        by_width = (self.width() - self._left() - 4) / self.restarts - GAP
+        block = (self.width() - 4 - (self.blocks - 1) * self._block_gap()) / self.blocks
+        by_width = (block - self._left()) / self.restarts - GAP
         return int(max(MIN_CELL, min(by_width, self._cell_for_height(self.height()))))
 
+    def cell_origin(self, c: int, cell: int | None = None) -> tuple[float, float]:
+        """The top left corner of class `c`'s first cell (restart 0)."""
+        cell = self.cell() if cell is None else cell
+        pitch = cell + GAP
+        rows = self._rows()
+        block, row = divmod(c, rows)
+        x = block * (self._left() + self.restarts * pitch + self._block_gap()) + self._left()
+        return x, self._top() + row * pitch
+
     def sizeHint(self) -> QSize:
-        return QSize(self._width_for(40), self._top() + self.classes * (40 + GAP) + 4)
+        return QSize(self._width_for(40), self._top() + self._rows() * (40 + GAP) + 4)
 
     def show_frame(self, grid: np.ndarray | None, leader: int | None, best: np.ndarray | None,
                    differences: np.ndarray | None = None, selected: int | None = None) -> None:
@@ -180,14 +205,19 @@ class ReconstructionGrid(QWidget):
         self.leader, self.best = leader, best
         self.update()
 
-    def row_at(self, y: float) -> int | None:
-        """The class whose row is at height `y`, or None."""
+    def row_at(self, y: float, x: float | None = None) -> int | None:
+        """The class whose row is at height `y` (in the block at `x`, when the classes are in blocks), or None."""
         pitch = self.cell() + GAP
-        c = int((y - self._top()) // pitch)
-        return c if 0 <= c < self.classes and y >= self._top() else None
+        k = int((y - self._top()) // pitch)
+        block = 0
+        if x is not None and self.blocks > 1:
+            width = self._left() + self.restarts * pitch + self._block_gap()
+            block = min(self.blocks - 1, max(0, int(x // width)))
+        c = block * self._rows() + k
+        return c if 0 <= k < self._rows() and 0 <= c < self.classes and y >= self._top() else None
 
     def mousePressEvent(self, event) -> None:
-        c = self.row_at(event.position().y())
+        c = self.row_at(event.position().y(), event.position().x())
         if c is not None and event.button() == Qt.MouseButton.LeftButton:
             self.class_clicked.emit(c)
 
@@ -206,42 +236,46 @@ class ReconstructionGrid(QWidget):
         fm = QFontMetrics(self._label_font)
         every = max(1, math.ceil((fm.horizontalAdvance("00") + 6) / pitch))  # restart labels never overlap
         p.setPen(QColor(MUTED))
-        for r in range(0, R, every):
-            p.drawText(QRectF(left + r * pitch, 0, cell, top - 2), Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, str(r))
-        for c in range(C):
+        for b in range(self.blocks):
+            x0, _ = self.cell_origin(b * self._rows(), cell)
+            for r in range(0, R, every):
+                p.drawText(QRectF(x0 + r * pitch, 0, cell, top - 2), Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, str(r))
+        origins = [self.cell_origin(c, cell) for c in range(C)]
+        for c, (x, y) in enumerate(origins):
             p.setPen(QColor(INK if c == self.leader else class_colour(c)))
-            p.drawText(QRectF(0, top + c * pitch, left - 6, cell), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, str(c))
-        area = QRectF(left, top, R * pitch - GAP, C * pitch - GAP)
+            p.drawText(QRectF(x - left, y, left - 6, cell), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, str(c))
+        row_width = R * pitch - GAP
         if self._image is None:
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(QColor("#e5e7eb"))
-            for c in range(C):
+            for x, y in origins:
                 for r in range(R):
-                    p.drawRect(QRectF(left + r * pitch, top + c * pitch, cell, cell))
+                    p.drawRect(QRectF(x + r * pitch, y, cell, cell))
         else:
-            # the mosaic has 1-pixel gaps; drawing it per row keeps the GAP-pixel spacing between cells
+            # the mosaic has 1-pixel gaps; drawing it per cell keeps the GAP-pixel spacing between cells
             H = (self._image.height() + 1) // C - 1
             W = (self._image.width() + 1) // R - 1
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, cell < 2 * W)
-            for c in range(C):
+            for c, (x, y) in enumerate(origins):
                 for r in range(R):
-                    p.drawImage(QRectF(left + r * pitch, top + c * pitch, cell, cell), self._image,
-                                QRectF(r * (W + 1), c * (H + 1), W, H))
+                    p.drawImage(QRectF(x + r * pitch, y, cell, cell), self._image, QRectF(r * (W + 1), c * (H + 1), W, H))
         if self.best is not None and R > 1:
-            for c in range(C):
+            for c, (x, y) in enumerate(origins):
                 pen = QPen(QColor(class_colour(c)), 2.5)
                 p.setPen(pen)
                 p.setBrush(Qt.BrushStyle.NoBrush)
                 r = int(self.best[c])
-                p.drawRect(QRectF(left + r * pitch - 1.5, top + c * pitch - 1.5, cell + 3, cell + 3))
+                p.drawRect(QRectF(x + r * pitch - 1.5, y - 1.5, cell + 3, cell + 3))
         if self.selected is not None and 0 <= self.selected < C and self.selected != self.leader:
+            x, y = origins[self.selected]
             p.setPen(QPen(QColor(INK), 2, Qt.PenStyle.DashLine))
             p.setBrush(Qt.BrushStyle.NoBrush)
-            p.drawRect(QRectF(area.left() - 3, top + self.selected * pitch - 3, area.width() + 6, cell + 6))
+            p.drawRect(QRectF(x - 3, y - 3, row_width + 6, cell + 6))
         if self.leader is not None and 0 <= self.leader < C:
+            x, y = origins[self.leader]
             p.setPen(QPen(QColor(INK), 3))
             p.setBrush(Qt.BrushStyle.NoBrush)
-            p.drawRect(QRectF(area.left() - 3, top + self.leader * pitch - 3, area.width() + 6, cell + 6))
+            p.drawRect(QRectF(x - 3, y - 3, row_width + 6, cell + 6))
         p.end()
         PAINT.add(time.perf_counter() - started)
 
@@ -262,7 +296,7 @@ class DistanceBars(QWidget):
             "out-of-class (OOC) score. The dashed line is the OOC threshold. Click a bar to compare that\n"
             "class with the winner (Why this class)."
         )
-        self.setMinimumSize(220, 150)
+        self.setMinimumSize(220, 110)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.distances = np.full(10, np.inf)
@@ -278,6 +312,14 @@ class DistanceBars(QWidget):
         self.order = list(order)
         self.leader, self.threshold, self.top, self.title = leader, threshold, float(top), title
         self.update()
+
+    def shown_title(self) -> str:
+        """The title as it fits: 'L_DD (decides) · step 12', else without '(decides)', else shortened."""
+        fm = QFontMetrics(_font(11, True))
+        for text in (self.title, self.title.replace(" (decides)", "")):
+            if fm.horizontalAdvance(text) <= self.width() - 4:
+                return text
+        return fm.elidedText(self.title, Qt.TextElideMode.ElideRight, self.width() - 4)
 
     def _rows(self) -> tuple[float, float]:
         top = style.px(26)
@@ -299,7 +341,7 @@ class DistanceBars(QWidget):
         fm = QFontMetrics(small)
         p.setFont(bold)
         p.setPen(QColor(INK))
-        p.drawText(QRectF(0, 2, self.width(), style.px(20)), Qt.AlignmentFlag.AlignHCenter, self.title)
+        p.drawText(QRectF(0, 2, self.width(), style.px(20)), Qt.AlignmentFlag.AlignHCenter, self.shown_title())
         left, right, top, bottom = style.px(30), 14, style.px(26), fm.height() + 8
         w, h = self.width() - left - right, self.height() - top - bottom
         scale = w / self.top if self.top > 0 else 0
@@ -360,13 +402,28 @@ class OOCGauge(QWidget):
         self.outside = False
         self.provisional = True
         self.label = ""
+        self.short = ""
         self._dragging = False
+        self._pressed_x = 0.0
 
-    def set_data(self, ooc: float | None, threshold: float | None, top: float, outside: bool, provisional: bool, label: str) -> None:
-        """`threshold` None: no threshold applies (no marker; the label says why)."""
+    def set_data(self, ooc: float | None, threshold: float | None, top: float, outside: bool, provisional: bool, label: str,
+                 short: str = "") -> None:
+        """`threshold` None: no threshold applies (no marker; the label says why). `short`: the caption where `label`
+        does not fit (large letters on a narrow screen); the whole label is in the tooltip."""
         self.ooc = ooc if ooc is not None and math.isfinite(ooc) else None
         self.threshold, self.top, self.outside, self.provisional, self.label = threshold, float(top), outside, provisional, label
+        self.short = short
         self.update()
+
+    def caption(self) -> str:
+        """The caption as painted at this width: the label, else the short one, else the label shortened with '…'."""
+        fm = QFontMetrics(_font(10))
+        x = self._x(self.threshold) if self.threshold is not None else self.width() / 2
+        for text in (self.label, self.short):
+            if text and self.caption_rect(fm.horizontalAdvance(text) + 4, x).width() >= fm.horizontalAdvance(text) + 4:
+                return text
+        rect = self.caption_rect(fm.horizontalAdvance(self.label) + 4, x)
+        return fm.elidedText(self.label, Qt.TextElideMode.ElideRight, int(rect.width()))
 
     def rescale(self) -> None:
         fm = QFontMetrics(_font(10))
@@ -422,9 +479,8 @@ class OOCGauge(QWidget):
             p.drawPolygon([QPointF(x - 6, t.top() - 10), QPointF(x + 6, t.top() - 10), QPointF(x, t.top() - 3)])
         p.setFont(small)
         p.setPen(QColor(INK))
-        width = fm.horizontalAdvance(self.label) + 4
-        rect = self.caption_rect(width, x)
-        text = fm.elidedText(self.label, Qt.TextElideMode.ElideRight, int(rect.width()))  # whole text: the tooltip
+        text = self.caption()  # the whole text is the tooltip
+        rect = self.caption_rect(fm.horizontalAdvance(text) + 4, x)
         p.drawText(rect, Qt.AlignmentFlag.AlignVCenter | (Qt.AlignmentFlag.AlignLeft if rect.left() > x else Qt.AlignmentFlag.AlignRight), text)
         ticks = nice_ticks(self.top, 5)
         step = ticks[1] - ticks[0] if len(ticks) > 1 else self.top
@@ -438,12 +494,14 @@ class OOCGauge(QWidget):
         PAINT.add(time.perf_counter() - started)
 
     def mousePressEvent(self, event) -> None:
+        # a press alone moves nothing (a click to see the tooltip, the first half of a double-click): a drag does
         if event.button() == Qt.MouseButton.LeftButton:
             self._dragging = True
-            self.threshold_dragged.emit(self._value(event.position().x()))
+            self._pressed_x = event.position().x()
 
     def mouseMoveEvent(self, event) -> None:
-        if self._dragging:
+        if self._dragging and abs(event.position().x() - self._pressed_x) >= 3:
+            self._pressed_x = -1e9  # past the dead zone: the marker follows the mouse from now on
             self.threshold_dragged.emit(self._value(event.position().x()))
 
     def mouseReleaseEvent(self, event) -> None:

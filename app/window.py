@@ -16,16 +16,17 @@ from PySide6.QtWidgets import (
 
 from igc_core import checkpoints, data
 
-from . import about, export, style
+from . import about, export, record, style
 from .keys import KeyRouter
 from .model import settings, two_digit
+from .model.lesson import Lesson
 from .model.view import View
 from .panels.input_panel import SAMPLES, InputPanel
 from .panels.settings_panel import SettingsPanel
 from .panels.transport import Transport
 from .panels.two_digit_panel import TwoDigitPanel
 from .qt_session import QtSession
-from .result_panel import ResultPanel
+from .result_panel import ElidedLabel, ResultPanel
 from .style import TIPS, Banner, apply_theme
 from .teaching import Teaching
 
@@ -33,6 +34,26 @@ WELCOME = ("Welcome! Draw a digit in the Input box on the left (or click a digit
            "or ▶ Play to watch the search. F1 explains how IGC works.")
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.pgm *.ppm);;All files (*)"
 MODEL_FILTER = "igc checkpoints (*.safetensors *.json);;All files (*)"
+
+class _KeepSize:
+    """Puts the window's size back after a change of layout (fonts, panels shown or hidden), which Qt would
+    otherwise answer by growing the window to the layout's new minimum: a projector's 720 px would be lost."""
+
+    def __init__(self, window: QMainWindow):
+        self.window = window
+
+    def __enter__(self) -> None:
+        w = self.window
+        self.size = None if w.isMaximized() or w.isFullScreen() else w.size()
+
+    def __exit__(self, *_exc) -> None:
+        w = self.window
+        if self.size is not None and w.size() != self.size:
+            layout = w.layout()
+            if layout is not None:
+                layout.activate()
+            w.resize(self.size)
+
 
 class MainWindow(QMainWindow):
     """Draw a digit and watch the generator find it."""
@@ -64,10 +85,13 @@ class MainWindow(QMainWindow):
         self._build_ui(data_dir)
         self.teaching = Teaching(self.session, self.result_panel, self, self)
         self.presenting = False
+        self.lesson: Lesson | None = None  # a lesson being walked through (Page Down / Page Up)
+        self.lesson_index = -1
         self._inheriting: list | None = None  # the widgets that take the window's font (presentation mode)
         self._build_actions()
         self.keys = KeyRouter(self, {"play": self.toggle_play, "step": self.single_step, "back": self.scrub_back,
-                                     "stop": self.stop_search, "run": self.start_search})
+                                     "stop": self.stop_search, "run": self.start_search,
+                                     "next": lambda: self.lesson_step(+1), "previous": lambda: self.lesson_step(-1)})
         self.keys.watch(self)
         self._apply_values(device)
         self._size_window(loaded.fresh)
@@ -89,26 +113,37 @@ class MainWindow(QMainWindow):
         outer = QVBoxLayout(central)
         outer.setContentsMargins(8, 6, 8, 4)
         outer.setSpacing(6)
-        self.banner = Banner()
-        outer.addWidget(self.banner)
+        self.banner = Banner(central)  # floats over the top of the window: showing it moves nothing
         row = QHBoxLayout()
         row.setSpacing(8)
         self.input_panel = InputPanel(data_dir)
         self.input_panel.edited.connect(self._schedule_auto)
         self.input_panel.edited.connect(lambda: self.transport.set_hint(None))
+        self.input_panel.edited.connect(self._render_transport)  # Play may no longer replay: say so at once
         self.input_panel.noise_changed.connect(self.session.set_noise)
         self.input_panel.message.connect(self.show_message)
         self.input_panel.open_button.clicked.connect(self.open_image_dialog)
         self.result_panel = ResultPanel()
         self.result_panel.threshold_dragged.connect(self.session.set_threshold)
         self.result_panel.threshold_reset.connect(lambda: self.session.set_threshold(None))
+        self.input_panel.noise_changed.connect(self.result_panel.set_input_sigma)  # the gauge says whose σ it shows
         self.settings_panel = SettingsPanel()
         self.settings_panel.changed.connect(self._on_setting)
         self.settings_panel.load_model_clicked.connect(self.open_model_dialog)
-        self.input_panel.setMinimumWidth(264)
+        self.input_panel.setMinimumWidth(245)
         self.input_panel.setMaximumWidth(440)
         self.settings_panel.setFixedWidth(250)
-        row.addWidget(self.input_panel, 4)
+        left = QVBoxLayout()  # the input, and a lesson's caption under it (a lesson in presentation mode)
+        left.setSpacing(6)
+        left.addWidget(self.input_panel, 1)
+        self.lesson_label = QLabel(wordWrap=True, objectName="lesson")
+        self.lesson_label.setStyleSheet("#lesson { background: #fff7db; border: 1px solid #d9b84a; border-radius: 6px;"
+                                        " padding: 6px; color: #111827; }")
+        self.lesson_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.lesson_label.setToolTip("The lesson's caption for this step. Page Down: the next step; Page Up: the previous one.")
+        self.lesson_label.hide()
+        left.addWidget(self.lesson_label)
+        row.addLayout(left, 4)
         row.addWidget(self.result_panel, 11)
         row.addWidget(self.settings_panel, 0)
         # ---- two-digit mode (issue 11): shown instead of the input and result panels (see _set_two_digit)
@@ -116,6 +151,7 @@ class MainWindow(QMainWindow):
         self._saved_values: dict = {}
         self.two_digit_panel = TwoDigitPanel(data_dir)
         self.two_digit_panel.edited.connect(self._schedule_auto)
+        self.two_digit_panel.edited.connect(self._render_transport)
         self.two_digit_panel.noise_changed.connect(self.session.set_noise)
         self.two_digit_panel.message.connect(self.show_message)
         self.two_digit_panel.open_button.clicked.connect(self.open_image_dialog)
@@ -131,7 +167,7 @@ class MainWindow(QMainWindow):
         self.transport.run.connect(lambda: self.start_search())
         self.transport.speed.connect(self.session.set_speed)
         outer.addWidget(self.transport)
-        self.status_label = QLabel()
+        self.status_label = ElidedLabel()  # a long status line is shortened (its tooltip has it all), never widens the window
         self.statusBar().addWidget(self.status_label, 1)
         self._flash_timer = QTimer(self, singleShot=True)
         self._flash_timer.timeout.connect(lambda: self.status_label.setText(self._status_text))
@@ -153,6 +189,9 @@ class MainWindow(QMainWindow):
         action(m, "Load the default model", None, lambda: self.load_model(None), "Load the shipped default generator")
         action(m, "Save results…", QKeySequence.StandardKey.Save, self.save_results_dialog,
                "Save a figure (input, verdict, grid, curves) as PNG, every step as CSV and the run as JSON")
+        action(m, "Export animation…", "Ctrl+Shift+S", self.export_animation_dialog,
+               "Write the run as an animation (GIF; MP4/WebM with imageio-ffmpeg), one frame per recorded step, "
+               "from the recording: no new search")
         m.addSeparator()
         action(m, "Quit", QKeySequence.StandardKey.Quit, self.close)
         m = self.menuBar().addMenu("&Edit")
@@ -236,6 +275,7 @@ class MainWindow(QMainWindow):
         self.result_panel.set_planned(v["restarts"], v["steps"])
         self.session.set_curves(v["curves"])
         self._plan()
+        self._render_transport()
         if name not in ("curves", "autorun"):
             self._schedule_auto()
 
@@ -334,9 +374,13 @@ class MainWindow(QMainWindow):
             self._saved_values = {}
         if on != self.two_digit:
             self.two_digit = on
-            self.input_panel.setVisible(not on)
-            self.result_panel.setVisible(not on)
-            self.two_digit_panel.setVisible(on)
+            with self.keeping_size():  # the panels that go are hidden first: their widths never add up
+                for panel in (self.input_panel, self.result_panel, self.two_digit_panel):
+                    if panel.isVisible() and (panel is self.two_digit_panel) != on:
+                        panel.hide()
+                for panel in (self.input_panel, self.result_panel, self.two_digit_panel):
+                    if (panel is self.two_digit_panel) == on:
+                        panel.show()
             self.session.set_noise((self.two_digit_panel if on else self.input_panel).noise_sigma)
 
     def active_input(self):
@@ -423,12 +467,18 @@ class MainWindow(QMainWindow):
         if isinstance(view, two_digit.TwoDigitView):
             self.two_digit_panel.render(view)
         else:
+            self.result_panel.set_input_sigma(self.input_panel.noise_sigma)
             self.result_panel.render(view)
-        self.transport.render(view, self.session.model is not None, self.teaching.replay_ready())
+        self._render_transport(view)
         if view.status_text != self._status_text:
             self._status_text = view.status_text
             if not self._flash_timer.isActive():
                 self.status_label.setText(view.status_text)
+
+    def _render_transport(self, view: View | None = None) -> None:
+        """The transport from the view on screen (default: the session's) and whether Play would replay now (the input
+        or a setting may have changed since the run: then Play searches, and its label says so)."""
+        self.transport.render(view or self.session.view, self.session.model is not None, self.teaching.replay_ready())
 
     def flash(self, text: str, ms: int = 5000) -> None:
         """A passing note in the status line; the run's status comes back after `ms`."""
@@ -453,6 +503,9 @@ class MainWindow(QMainWindow):
         return export.save_run(path, s.view, s.history, doc, s.model_name or "")
 
     def save_results_dialog(self) -> None:
+        if isinstance(self.session.view, two_digit.TwoDigitView):  # refused before a dialog asks for a name
+            self.show_message("Saving a two-digit run is not available yet (use `igc classify --json`).", "warning")
+            return
         if not self.session.view.has_run:
             self.show_message("There is nothing to save yet: run a search first (Space).", "warning")
             return
@@ -472,6 +525,98 @@ class MainWindow(QMainWindow):
         self.values["output_dir"] = str(Path(path).parent)
         self.flash("Saved " + ", ".join(p.name for p in written), 8000)
 
+    # ------------------------------------------------------------------ lessons (issue 18)
+    def start_lesson(self, lesson: Lesson) -> None:
+        """Walk through `lesson` in presentation mode, from its first step (Page Down / Page Up move on and back)."""
+        self.lesson, self.lesson_index = lesson, -1
+        self._lesson_base = {**self.settings_panel.values(), "noise": self.input_panel.noise_sigma}
+        self.set_presentation(True)
+        self.transport.set_hint(None)
+        self.lesson_label.setFont(style.font(11, True))
+        self.input_panel.show_model_input(False)  # the caption takes the place of the small model-input view
+        self.lesson_label.show()
+        self.lesson_step(+1)
+
+    def lesson_step(self, delta: int) -> bool:
+        """Show the lesson's next (+1) or previous (-1) step; False without a lesson or past its ends."""
+        lesson = getattr(self, "lesson", None)
+        if lesson is None:
+            return False
+        k = self.lesson_index + delta
+        if not 0 <= k < len(lesson.steps):
+            self.flash("The lesson's last step." if k >= 0 else "The lesson's first step.", 3000)
+            return False
+        self.lesson_index = k
+        step = lesson.steps[k]
+        self.session.stop()
+        values = {**self._lesson_base, **step.settings}
+        noise = values.pop("noise")
+        self.settings_panel.set_values(values)
+        self._on_setting("lesson")
+        self._auto_timer.stop()
+        if step.input is not None:
+            kind, value = step.input
+            if kind == "file":
+                self.open_image(str(value))
+            elif kind == "mnist" and not self.input_panel.pick_test_image(int(value)):
+                self.show_message(f"The lesson's step {k + 1} wants MNIST test image {value}, which is not here "
+                                  "(put the data set in --data or $IGC_DATA).", "warning")
+            elif kind == "clear":
+                self.input_panel.clear_canvas()
+                self.session.reset()
+        self.input_panel.set_noise(noise)
+        self.session.set_grid_mode(step.grid)
+        if step.tab is not None:
+            self.result_panel.show_tab(step.tab)
+        self.lesson_label.setText(f"{k + 1} / {len(lesson.steps)} · {step.caption}")
+        self._auto_timer.stop()
+        if step.run:
+            self.start_search()
+        return True
+
+    # ------------------------------------------------------------------ the animation (issue 18)
+    def grab_view(self, view: View):
+        """The window as it shows `view` (a recorded step), as a QImage; the screen returns to the session's view."""
+        self._render(view)
+        image = self.grab().toImage()
+        return image
+
+    def record_animation(self, path: str | Path, figure: bool = False, size: tuple[int, int] | None = None) -> Path:
+        """Write the shown run as an animation: the window at each recorded step, or the exported figure (`figure`,
+        at `size`). ValueError with a message when there is nothing to record or the format is not available."""
+        if isinstance(self.session.view, two_digit.TwoDigitView):
+            raise ValueError("recording a two-digit run is not available yet")
+        model = self.session.model_name or ""
+        if figure:
+            def grab(view):
+                return export.render_figure(view, model, size or export.FIGURE_SIZE)
+        else:
+            grab = self.grab_view
+        try:
+            return record.record(path, self.session, grab)
+        finally:
+            self._render(self.session.view)
+
+    def export_animation_dialog(self) -> None:
+        if isinstance(self.session.view, two_digit.TwoDigitView):
+            self.show_message("Recording a two-digit run is not available yet.", "warning")
+            return
+        if not self.session.view.has_run or self.session.is_active():
+            self.show_message("There is no finished run to record yet: run a search first (Space).", "warning")
+            return
+        start = self.values["output_dir"] or str(Path.home())
+        kinds = "GIF animation (*.gif)" + (";;MP4 video (*.mp4);;WebM video (*.webm)" if record.video_available() else "")
+        path, _ = QFileDialog.getSaveFileName(self, "Export the run as an animation", str(Path(start) / "igc-run.gif"), kinds)
+        if not path:
+            return
+        try:
+            written = self.record_animation(path)
+        except (OSError, ValueError) as exc:
+            self.show_message(f"Could not write the animation: {exc}", "error")
+            return
+        self.values["output_dir"] = str(Path(path).parent)
+        self.flash(f"Wrote {written.name} ({written.stat().st_size / 1e6:.1f} MB)", 8000)
+
     def confirm_overwrite(self, path: str | Path) -> bool:
         """Ask before replacing any of the files a save writes."""
         export.check_names(path)  # ValueError for a name the file system cannot take, before asking
@@ -486,13 +631,26 @@ class MainWindow(QMainWindow):
     # ================================================================== misc
     def show_message(self, text: str, level: str = "info") -> None:
         self.banner.show_message(text, level)
+        self.banner.place()
         self.flash(text.splitlines()[0], 10000)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.banner.place()
 
     def hide_message(self) -> None:
         self.banner.hide()
 
+    def keeping_size(self):
+        """A context in which layout changes never resize the window (its size is put back after)."""
+        return _KeepSize(self)
+
     def set_presentation(self, on: bool) -> None:
         """Large fonts (1.6x), no settings panel: the grid, the curves and the verdict fill the screen."""
+        with self.keeping_size():
+            self._set_presentation(on)
+
+    def _set_presentation(self, on: bool) -> None:
         self.presenting = bool(on)
         style.set_scale(style.PRESENTATION_SCALE if on else 1.0)
         apply_theme(QApplication.instance())
@@ -506,6 +664,10 @@ class MainWindow(QMainWindow):
         self.menuBar().setVisible(not on)  # its shortcuts (F11, F1, Ctrl+…) still work
         self.statusBar().setVisible(not on)
         self.input_panel.set_compact(on)
+        # a projector: the narration goes under the verdict, the buttons stay below: the grid has all the height between
+        self.result_panel.set_presenting(on, self.transport.narration if on else None)
+        if not on:
+            self.transport.take_back_narration()
         for panel in (self.result_panel, self.transport, self.banner):
             panel.rescale()
         self.presentation_action.setChecked(on)

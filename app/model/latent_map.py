@@ -24,6 +24,7 @@ class LatentMap:
     index: int
     axes: tuple[str, str]  # the axes' names, e.g. ("PC 1 (61 %)", "PC 2 (17 %)")
     bounds: tuple[float, float, float, float]  # x0, x1, y0, y1 over every point (the map does not move in a replay)
+    spread: np.ndarray | None = None  # (C, K) how far a class's restarts are from their mean, in latent space (R > 1)
 
     @property
     def paths(self) -> int:
@@ -88,4 +89,18 @@ def latent_map(latents: np.ndarray | None, steps: np.ndarray, index: int, axes: 
     x0, y0 = flat.min(0)
     x1, y1 = flat.max(0)
     points.setflags(write=False)
-    return LatentMap(points, np.array(steps, copy=True), int(index), names, (float(x0), float(x1), float(y0), float(y1)))
+    return LatentMap(points, np.array(steps, copy=True), int(index), names, (float(x0), float(x1), float(y0), float(y1)),
+                     restart_spread(latents))
+
+
+def restart_spread(latents: np.ndarray) -> np.ndarray | None:
+    """(K, C, R, L) -> (C, K): the mean distance of each class's restarts from their centre at each recorded step, in
+    the latent space itself (not the map): falling when the restarts converge on one latent. None with one restart."""
+    if latents.shape[2] < 2:
+        return None
+    x = latents.astype(np.float64)
+    centre = x.mean(axis=2, keepdims=True)  # (K, C, 1, L)
+    spread = np.linalg.norm(x - centre, axis=-1).mean(axis=2)  # (K, C)
+    out = np.ascontiguousarray(spread.T, dtype=np.float32)
+    out.setflags(write=False)
+    return out

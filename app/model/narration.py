@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .view import View, format_pair
+from .view import View, article, format_pair
 
 TREND_FRAMES = 3  # the slope is taken over this many recorded frames back
 SETTLED = 2e-5  # a class whose distance falls by less than this per step has levelled off (MAE scale)
@@ -87,7 +87,7 @@ def _conclusion(v: View) -> str:
     kind, leader, other = v.verdict.kind, v.leader, v.runner_up
     by = f" by {format_pair(v.margin, v.margin)[0]} over {other}" if other is not None and v.margin is not None else ""
     if kind == "in":
-        return f"{leader} wins{by}; its distance {v.shown_ooc} is under the threshold {v.shown_threshold}: it is a {leader}."
+        return f"{leader} wins{by}; its distance {v.shown_ooc} is under the threshold {v.shown_threshold}: it is {article(leader)} {leader}."
     if kind == "uncertain":
         return f"{leader} leads{by} only: too close to call, uncertain between {leader} and {other}."
     if kind == "out":

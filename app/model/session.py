@@ -175,6 +175,7 @@ class Session:
             self.runner.pause()
         elif self.runner.state == "paused":
             self.runner.resume()
+            self.follow()  # a resumed search is watched to its end, wherever the timeline was moved while paused
         else:
             return False
         return True
@@ -182,8 +183,13 @@ class Session:
     def step(self) -> bool:
         """One more search step (pausing a running search), or one recorded step forward after scrubbing back.
         False when neither applies (the window then starts a new search, paused)."""
+        behind = self._state.cursor is not None and self._state.cursor < len(self.history) - 1
         if self.runner.is_active():
+            if behind and self.runner.state == "paused":  # scrubbed back while paused: walk the recording first
+                self.scrub(self._state.cursor + 1)
+                return True
             self.runner.step()
+            self.follow()
             return True
         if self._state.replay == "playing":
             self.pause_replay()
@@ -212,8 +218,8 @@ class Session:
         self._show(index)
 
     def _show(self, index: int) -> None:
-        n = len(self.history)
-        self._update(cursor=None if index == n - 1 and self.runner.state == "idle" and self._state.replay != "playing" else index)
+        n = len(self.history)  # the newest frame means 'follow': a running or paused search is then watched on
+        self._update(cursor=None if index == n - 1 and self._state.replay != "playing" else index)
 
     def follow(self) -> None:
         self._update(cursor=None)
@@ -317,6 +323,16 @@ class Session:
         self.replayer.pause()
         self._state = replace(self._state, replay="off")
 
+    def view_at(self, index: int) -> View:
+        """The screen as it was while the search passed recorded frame `index` (no verdict yet, the curves up to that
+        step), or the run's own last screen at the last frame: what an animation of the run shows, one frame each.
+        Changes nothing on screen."""
+        n = len(self.history)
+        if not n or index >= n - 1:
+            return self._make_view(replace(self._state, cursor=None, replay="off"))
+        live = replace(self._state, status="running", replay="playing", cursor=max(0, int(index)))
+        return self._make_view(live)
+
     def select_class(self, c: int | None) -> None:
         """Compare the leader with class `c` in 'why this class' (None, or the leader itself: the runner-up)."""
         self._update(selected=None if c is None or c < 0 else int(c))
@@ -401,7 +417,8 @@ class Session:
 
     def on_finished(self, result, seconds: float) -> None:
         """The run ended with `result` after `seconds`."""
-        self._state = replace(self._state, result=result, seconds=seconds, status="idle")
+        # the end of a run is shown with its verdict, even when the timeline was moved back during the search
+        self._state = replace(self._state, result=result, seconds=seconds, status="idle", cursor=None)
         self._publish()
         summary = self._remember(result, seconds)
         sw = self._state.sweep

@@ -280,7 +280,7 @@ def _status_text(state: SessionState, mode: str, searches: int) -> str:
     if run is None:
         return "Two-digit mode: draw a number of two digits, open an image or pick a random pair, then press Space."
     c = run.config.search
-    what = (f"{searches} searches ({'10 tens + 10 units, per label' if mode == 'per-label' else 'every combination'})"
+    what = (f"{searches} searches ({'per label' if mode == 'per-label' else 'every pair'})"  # short: one status line
             f" × {c.steps} steps × {c.restarts} restart{'s' if c.restarts != 1 else ''}")
     if state.status in ("running", "paused") or not isinstance(result, MultiLabelResult):
         verb = "Searching" if state.status == "running" else "Paused:" if state.status == "paused" else "Stopped:"

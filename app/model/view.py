@@ -210,6 +210,8 @@ def make_view(state: SessionState) -> View:
     first = history[0].per_class(score)[0]
     start_max = float(np.max(first[np.isfinite(first)])) if np.isfinite(first).any() else 0.0
     steps_k, values = history.curves(curve)
+    if state.replay != "off":  # a replay unfolds as the search did: the curves end at the step shown
+        steps_k, values = steps_k[: index + 1], values[: index + 1]
 
     verdict = _verdict(state, frame, final, diverged, leader, runner_up, margin, ooc, per_class)
     shown_ooc, shown_t = format_pair(ooc, state.threshold.value) if ooc is not None else ("–", f"{state.threshold.value:.4f}")
@@ -249,6 +251,8 @@ def _teaching(state: SessionState, frame: Frame | None, leader: int | None, runn
     compare = selected if selected is not None and selected != leader else runner_up
     ghost = ghost_of(state.runs, run.number if run is not None else None, (run.key or image_key(run.image)) if run else None)
     steps_k, values = history.curves(score) if n else (EMPTY, np.zeros((0, 10)))
+    if state.replay != "off":
+        steps_k, values = steps_k[: index + 1], values[: index + 1]
     latent = None
     if state.latent_axes is not None and n:
         latent = latent_map(history.latents(), steps_k, index, state.latent_axes)
@@ -266,6 +270,8 @@ def idle_verdict(state: SessionState, prompt: str = "draw a digit, open an image
         return Verdict("failed", "–", "the search failed", state.error)
     if state.model_name is None:
         return Verdict("none", "–", "no model loaded", "load a generator: File ▸ Load model…")
+    if state.status == "paused":
+        return Verdict("provisional", "–", "paused before the first step", "press Space to go on")
     if state.status != "idle":
         return Verdict("provisional", "–", "starting the search…", "")
     if state.run is not None:
@@ -286,6 +292,8 @@ def progress_head(state: SessionState, frame, answer: str) -> str:
         return f"searching: step {frame.step} of {frame.steps}"
     if state.status == "paused":
         return f"paused at step {frame.step} of {frame.steps}"
+    if state.replay != "off":  # a replay does not give the ending away
+        return f"replaying: step {frame.step} of {frame.steps}"
     if result is None or result.stopped:
         last = latest.step if latest is not None else frame.step
         if frame is not latest:
@@ -325,17 +333,24 @@ def _verdict(state, frame, final, diverged, leader, runner_up, margin, ooc, per_
     if not state.threshold.comparable:  # nothing measured for this search's distances: no out-of-class verdict
         return Verdict("ranked", str(leader), f"closest: {leader} (no OOC verdict)",
                        f"{lead} · OOC {ooc:.4f}, no threshold measured for these settings{truth}")
-    if ooc > t:
+    if ooc > t:  # a rejection is neither right nor wrong: no tick beside it
+        plain = f" · true label {run.true_label}" if run.true_label is not None else ""
         return Verdict("out", "?", "not a digit this model knows",
-                       f"closest: {leader} · OOC {shown_ooc} > threshold {shown_t}{truth}")
+                       f"closest: {leader} · OOC {shown_ooc} > threshold {shown_t}{plain}")
     need = next(m for m in (state.margin, state.threshold.margin, UNCERTAIN_MARGIN) if m is not None)
     applies = state.margin is not None or state.threshold.margin is not None or margin_applies(run.config)
     if margin is not None and margin < need and applies:
         shown_m, shown_need = format_pair(margin, need)
         return Verdict("uncertain", f"{leader}?", f"uncertain: {leader} or {runner_up}",
                        f"{leader} leads {runner_up} by only {shown_m} (< {shown_need}) · OOC {shown_ooc} ≤ {shown_t}{truth}")
-    return Verdict("in", str(leader), f"in class: it looks like a {leader}",
+    return Verdict("in", str(leader), f"in class: it looks like {article(leader)} {leader}",
                    f"{lead} · OOC {shown_ooc} ≤ threshold {shown_t}{truth}")
+
+
+def article(number: int) -> str:
+    """'an' before a number said with a vowel sound (8, 11, 18, 80...), else 'a'."""
+    said = str(int(number))
+    return "an" if said.startswith("8") or said in ("11", "18") else "a"
 
 
 def _status_text(state: SessionState, frame: Frame | None, final: bool) -> str:

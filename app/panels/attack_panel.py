@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 from PySide6.QtCore import QObject, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPen
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPen, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget,
 )
@@ -32,6 +32,7 @@ class AttackImages(QWidget):
         self.setMinimumSize(240, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.outcome: AttackOutcome | None = None
+        self.elided: list[str] = []
 
     def paintEvent(self, event) -> None:
         p = QPainter(self)
@@ -48,21 +49,26 @@ class AttackImages(QWidget):
             p.end()
             return
         gap = style.px(12)
-        cap = fm.height() * 2 + 4
+        cap = fm.height() + 4
+        self.elided: list[str] = []  # captions shortened at this paint (tests: none)
         side = max(40.0, min((self.width() - 2 * gap - 16) / 3, self.height() - cap - 8))
         x0 = (self.width() - 3 * side - 2 * gap) / 2
         delta = o.adversarial - o.clean
-        cells = ((gray_image(o.clean), "the input"),
-                 (rgb_image(diverging_rgb(delta, scale=max(o.eps, 1e-6))), f"the change (±{o.eps:.2f}, red: brighter)"),
-                 (gray_image(o.adversarial), f"the adversarial ({o.name})"))
+        words = ("input", f"±{o.eps:.2f}", "adversarial") if style.scale() > 1 else (
+            "the input", f"the change ±{o.eps:.2f}", "the adversarial")  # short words in large letters
+        cells = ((gray_image(o.clean), words[0]),
+                 (rgb_image(diverging_rgb(delta, scale=max(o.eps, 1e-6))), words[1]),
+                 (gray_image(o.adversarial), words[2]))
         for k, (image, caption) in enumerate(cells):
             rect = QRectF(x0 + k * (side + gap), 4, side, side)
             p.drawImage(rect, image)
             p.setPen(QPen(QColor(MUTED), 1))
             p.drawRect(rect)
             p.setPen(QColor(INK))
-            p.drawText(QRectF(rect.left() - gap / 2, rect.bottom() + 3, side + gap, cap),
-                       Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap, caption)
+            box = QRectF(rect.left() - gap / 2, rect.bottom() + 3, side + gap, cap)
+            shown = fm.elidedText(caption, Qt.TextElideMode.ElideRight, int(box.width()))  # one line, never onto the next
+            self.elided += [caption] if shown != caption else []
+            p.drawText(box, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, shown)
         p.end()
 
 
@@ -83,18 +89,27 @@ class AttackPanel(QWidget):
         for key, text in METHODS.items():
             self.method_box.addItem(text, key)
         self.method_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        row.addWidget(self.method_box)
+        self.method_box.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        row.addWidget(self.method_box, 1)
+        self.make_button = QPushButton("Make adversarial")
+        self.make_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.make_button.clicked.connect(self._on_make)
+        row.addWidget(self.make_button)
+        col.addLayout(row)
+        row = QHBoxLayout()  # the budget on a row of its own: the slider keeps a usable length on a projector
         self.eps_label = QLabel()
         row.addWidget(self.eps_label)
         self.eps_slider = QSlider(Qt.Orientation.Horizontal, minimum=1, maximum=int(EPS_MAX * 100), value=15,
                                   toolTip="The budget ε: no pixel changes by more than this (0-1 scale).")
         self.eps_slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.eps_slider.valueChanged.connect(self._eps_text)
+        self.eps_slider.setMinimumWidth(120)
         row.addWidget(self.eps_slider, 1)
-        self.make_button = QPushButton("Make adversarial")
-        self.make_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.make_button.clicked.connect(self._on_make)
-        row.addWidget(self.make_button)
+        self.search_button = QPushButton("Search the adversarial with IGC")
+        self.search_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.search_button.setEnabled(False)
+        self.search_button.clicked.connect(lambda: self.search_requested.emit(self.outcome))
+        row.addWidget(self.search_button)
         col.addLayout(row)
         self.progress = QProgressBar()
         self.progress.setMaximumHeight(style.px(10))
@@ -109,11 +124,7 @@ class AttackPanel(QWidget):
             label.setWordWrap(True)
             label.setFont(style.font(12))
             col.addWidget(label)
-        self.search_button = QPushButton("Search the adversarial with IGC")
-        self.search_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.search_button.setEnabled(False)
-        self.search_button.clicked.connect(lambda: self.search_requested.emit(self.outcome))
-        col.addWidget(self.search_button)
+        self._said: dict[QLabel, tuple[str, str]] = {}  # label -> (full text, projector text)
         self.outcome: AttackOutcome | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -143,6 +154,14 @@ class AttackPanel(QWidget):
     def rescale(self) -> None:
         for label in (self.cnn_label, self.igc_label):
             label.setFont(style.font(12))
+            self._say(label, *self._said.get(label, ("", "")))
+        self.search_button.setText("Search with IGC" if style.scale() > 1 else "Search the adversarial with IGC")
+
+    def _say(self, label: QLabel, full: str, short: str = "") -> None:
+        """On a projector the short answer, read from the back of a room; the whole sentence is the tooltip."""
+        self._said[label] = (full, short)
+        label.setText(short if short and style.scale() > 1 else full)
+        label.setToolTip(QTextDocumentFragment.fromHtml(full).toPlainText() if full else "")
 
     # ------------------------------------------------------------------------------------ the work
     def busy(self) -> bool:
@@ -163,7 +182,7 @@ class AttackPanel(QWidget):
         self.make_button.setText("Cancel")
         self.progress.setValue(0)
         self.progress.show()
-        self.cnn_label.setText(f"Making the adversarial: {METHODS[method]}, ε {eps:.2f}…")
+        self._say(self.cnn_label, f"Making the adversarial: {METHODS[method]}, ε {eps:.2f}…", f"Making it (ε {eps:.2f})…")
         relay, stop = self._relay, self._stop
 
         def work() -> None:
@@ -189,10 +208,10 @@ class AttackPanel(QWidget):
         self.make_button.setText("Make adversarial")
         self.progress.hide()
         if out is None:
-            self.cnn_label.setText("Cancelled.")
+            self._say(self.cnn_label, "Cancelled.")
             return
         if isinstance(out, str):
-            self.cnn_label.setText(out)
+            self._say(self.cnn_label, out)
             return
         self.outcome = out
         self.images.outcome = out
@@ -202,23 +221,28 @@ class AttackPanel(QWidget):
         c1, p1 = out.cnn_adversarial
         truth = "true label" if out.label_known else "the CNN's answer on the input"
         verdict = "fooled" if out.cnn_fooled else "not fooled"
-        self.cnn_label.setText(f"CNN: {c0} ({100 * p0:.0f} %) on the input → {c1} ({100 * p1:.0f} %) on the adversarial: "
-                               f"<b>{verdict}</b> (attacked {truth} {out.label}; max change {out.linf:.3f}, {out.seconds:.1f} s)")
-        self.igc_label.setText("IGC: search the adversarial (button below) to see IGC's answer beside the CNN's.")
+        self._say(self.cnn_label, f"CNN: {c0} ({100 * p0:.0f} %) on the input → {c1} ({100 * p1:.0f} %) on the adversarial: "
+                                  f"<b>{verdict}</b> (attacked {truth} {out.label}; max change {out.linf:.3f}, {out.seconds:.1f} s)",
+                  f"CNN: {c0} → {c1}, <b>{verdict}</b> (max change {out.linf:.2f})")
+        self._say(self.igc_label, "IGC: search the adversarial (the button above) to see IGC's answer beside the CNN's.",
+                  "IGC: press Search with IGC")
 
     def render(self, v: View) -> None:
         o = self.outcome
         if o is None or v.run is None or v.run.name != f"adversarial: {o.name}":
             return
         if not v.final:
-            self.igc_label.setText(f"IGC is searching the adversarial… {v.verdict.headline}")
+            self._say(self.igc_label, f"IGC is searching the adversarial… {v.verdict.headline}", "IGC is searching…")
             return
         kind, leader = v.verdict.kind, v.leader
         if kind == "out":  # a reject is not a correct answer: say which it is (GUIDE: "correct or rejected" apart)
             wrong = "" if leader == o.label else ", a wrong class"
             said = f"rejects it as out of class (closest {leader}{wrong}): <b>rejected</b>, not fooled but no answer either"
+            short = "?, <b>rejected</b>"
         elif leader == o.label:
             said = f"still says {leader}" + (" (uncertain)" if kind == "uncertain" else "") + ": <b>not fooled</b>"
+            short = f"{v.verdict.big}, <b>not fooled</b>"
         else:
             said = f"says {v.verdict.big}: <b>fooled too</b>"
-        self.igc_label.setText(f"IGC on the adversarial {said} (attacked label {o.label}).")
+            short = f"{v.verdict.big}, <b>fooled too</b>"
+        self._say(self.igc_label, f"IGC on the adversarial {said} (attacked label {o.label}).", f"IGC: {short}")

@@ -19,6 +19,8 @@ from ..style import INK, MUTED, class_colour
 from ..widgets import PAINT, nice_ticks, tick_text
 
 COLUMNS = ("run", "input", "steps", "lr", "λ_LR", "restarts", "answer", "OOC", "margin", "time")
+PRESENTATION_HIDDEN = ("steps", "lr", "margin", "time")
+MIN_ROWS = 3  # the runs table always shows at least this many runs
 
 
 class SweepPlot(QWidget):
@@ -27,7 +29,7 @@ class SweepPlot(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setMinimumSize(260, 150)
+        self.setMinimumSize(260, 110)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setToolTip("A sweep: the same input searched once per value of one setting. Lines: each class's final\n"
@@ -73,7 +75,7 @@ class SweepPlot(QWidget):
         def y_of(v: float) -> float:
             return plot.bottom() - min(v, hi) / hi * plot.height()
 
-        ticks = nice_ticks(hi, 4)
+        ticks = nice_ticks(hi, int(max(1, min(4, plot.height() // (1.6 * fm.height())))))  # labels never overlap
         step = ticks[1] - ticks[0] if len(ticks) > 1 else hi
         p.setFont(small)
         for t in ticks:
@@ -169,7 +171,20 @@ class ComparePanel(QWidget):
         split.setSizes([1, 2])
         col.addWidget(split)
         self._example()
+        self.rescale()
         self._runs: tuple = ()
+
+    def rescale(self) -> None:
+        """On a projector the table keeps the columns a class reads (run, input, λ_LR, restarts, answer, OOC) and room
+        for three runs; the rest are in each row's tooltip."""
+        big = style.scale() > 1
+        for j, name in enumerate(COLUMNS):
+            self.table.setColumnHidden(j, big and name in PRESENTATION_HIDDEN)
+        self.sweep_label.setVisible(not big and bool(self.sweep_label.text()))  # on a projector the plot says it (the
+        # answer above each value) and has the room
+        rows = self.table.verticalHeader().defaultSectionSize()
+        shown = MIN_ROWS if big else 2  # on a desk the window's smallest size matters more (a 1024x600 screen)
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + shown * rows + 4)
 
     def field(self) -> str:
         return self.field_box.currentData()
@@ -190,6 +205,7 @@ class ComparePanel(QWidget):
         t = v.threshold
         self.plot.set_sweep(v.sweep, t.value if t.comparable else None)
         self.sweep_label.setText(v.sweep.summary() if v.sweep is not None else "")
+        self.sweep_label.setVisible(v.sweep is not None and style.scale() == 1)  # no empty line taking room
 
     def _fill(self, runs: tuple[RunSummary, ...]) -> None:
         self.table.setRowCount(len(runs))

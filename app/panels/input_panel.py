@@ -54,7 +54,7 @@ class InputPanel(NoisyInput, QWidget):
         lay.setContentsMargins(6, 10, 6, 6)
         lay.setSpacing(4)
         self.canvas = DrawingCanvas()
-        self.canvas.setMinimumSize(150, 150)
+        self.canvas.setMinimumSize(120, 120)
         self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.canvas.changed.connect(self._on_canvas_changed)
         self.canvas.stroke_finished.connect(self._on_stroke_finished)
@@ -118,13 +118,13 @@ class InputPanel(NoisyInput, QWidget):
         col.addWidget(box, 0)
 
         self._compact = False
-        self.seen = seen = QGroupBox("What the model sees (28×28)")
+        self.seen = seen = QGroupBox("Model input (28×28)")
         seen.setToolTip(TIPS["engine"])
         row = QHBoxLayout(seen)
         row.setContentsMargins(6, 10, 6, 6)
         self.engine_view = DigitView()
         self.engine_view.setToolTip(TIPS["engine"])
-        self.engine_view.setMinimumSize(84, 84)
+        self.engine_view.setMinimumSize(56, 56)
         self.engine_view.setMaximumSize(320, 320)
         self.engine_view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         row.addWidget(self.engine_view, 3)  # grows with the room left under the canvas (a projector)
@@ -143,7 +143,12 @@ class InputPanel(NoisyInput, QWidget):
         self.file_row.setVisible(not on)
         for b, full in zip((self.eraser_button, self.undo_button, self.clear_button), ("⌫ Erase", "↶ Undo", "✕ Clear")):
             b.setText(full.split()[0] if on else full)
-        self.seen.setTitle("Model input" if on else "What the model sees (28×28)")
+        self.seen.setTitle("Model input" if on else "Model input (28×28)")
+        QTimer.singleShot(0, self._fit_canvas)
+
+    def show_model_input(self, on: bool) -> None:
+        """Show or hide the small view of what the model sees (a lesson's caption takes its place); the canvas refits."""
+        self.seen.setVisible(on)
         QTimer.singleShot(0, self._fit_canvas)
 
     def resizeEvent(self, event) -> None:
@@ -154,15 +159,16 @@ class InputPanel(NoisyInput, QWidget):
         """The canvas is square: as wide as the panel allows unless the height runs out first; what is left
         goes to the 28x28 view below (it grows on a projector)."""
         rows = self.box.height() - self.canvas.height()  # the box without the canvas, as laid out now
-        spare = self.height() - rows - self.seen.minimumSizeHint().height() - self.layout().spacing()
+        seen = self.seen.minimumSizeHint().height() + self.layout().spacing() if self.seen.isVisibleTo(self) else 0
+        spare = self.height() - rows - seen
         side = max(self.canvas.minimumHeight(), min(self.width() - 22, spare))
         if self.canvas.height() < min(side, self.canvas.width()) and self.canvas.maximumWidth() == side:
             side = max(self.canvas.minimumHeight(), self.canvas.height())  # the layout had less to give: stay square
-        view = int(max(84, min(320, self.seen.contentsRect().height() - 16, 0.6 * self.width())))
+        view = int(max(56, min(320, self.seen.contentsRect().height() - 16, 0.6 * self.width())))
         if self._compact:  # large letters (presentation): the picture leaves the name beside it its whole width
             fm = self.source_label.fontMetrics()
             need = max(fm.horizontalAdvance(t) for t in ("MNIST test #9999", *self.source_label.text().split("\n"))) + 28
-            view = int(max(84, min(view, self.width() - need)))
+            view = int(max(56, min(view, self.width() - need)))
         if self.engine_view.maximumWidth() != view:
             self.engine_view.setMaximumWidth(view)  # only as wide as the square it shows: the text fits beside it
         if self.canvas.maximumWidth() != side:

@@ -24,7 +24,7 @@ class LatentMapView(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setMinimumSize(260, 200)
+        self.setMinimumSize(260, 140)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setToolTip(
@@ -32,15 +32,22 @@ class LatentMapView(QWidget):
             "where it is at the step shown (•); the rest of the path is faint. The axes are the two directions in\n"
             "which this run's latents vary most (PCA), or two latent dimensions you pick. The classes start\n"
             "together at the prior mean and move apart, each towards the latent that draws the input best.\n"
-            "Click a path to compare its class with the winner."
+            "Click a path to compare its class with the winner. With several restarts the map follows one class (the\n"
+            "one clicked, else the winner) and fades the others: do its restarts converge on one latent?"
         )
         self.map: LatentMap | None = None
         self.leader: int | None = None
         self.selected: int | None = None
         self.message = "Run a search to see the latents move."
+        self.caption = ""  # the line painted over the map (tests)
+        self.ahead = True  # draw the rest of each path faintly (not in a replay)
+        self.focus: int | None = None  # the class whose restarts are followed (several restarts)
 
     def render(self, v: View) -> None:
         self.map, self.leader, self.selected = v.latent, v.leader, v.compare
+        # with restarts, one class is followed (the one clicked, else the winner) and the others are faded
+        self.focus = v.selected if v.selected is not None else v.leader
+        self.ahead = v.replay == "off"  # a replay does not show where the paths will go
         if v.latent is None:
             self.message = ("Run a search to see the latents move." if not v.has_run else
                             "This run recorded no latents (the engine process is older than the app?).")
@@ -95,17 +102,28 @@ class LatentMapView(QWidget):
         pts = self.to_screen(self.map.points.astype(np.float64))  # (C, R, K, 2)
         C, R, K, _ = pts.shape
         i = min(self.map.index, K - 1)
+        following = self.focus if R > 1 and self.focus is not None and self.focus < C else None
         order = [c for c in range(C) if c not in (self.leader, self.selected)] + [c for c in (self.selected, self.leader) if c is not None and c < C]
+        if following is not None:  # the class followed is drawn last, over the faded others
+            order = [c for c in order if c != following] + [following]
         for c in order:
             colour = QColor(class_colour(c))
             width = 3.5 if c == self.leader else 2.5 if c == self.selected else 1.6
+            if following is not None and c != following:  # faded: thin, pale, no start circles
+                colour.setAlpha(50)
+                p.setPen(QPen(colour, 1.0))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                for r in range(R):
+                    p.drawPath(_path(pts[c, r, : i + 1]))
+                continue
             for r in range(R):
                 line = pts[c, r]
                 faint = QColor(colour)
                 faint.setAlpha(45)
                 p.setBrush(Qt.BrushStyle.NoBrush)
-                p.setPen(QPen(faint, 1.2))
-                p.drawPath(_path(line[i:]))
+                if self.ahead:
+                    p.setPen(QPen(faint, 1.2))
+                    p.drawPath(_path(line[i:]))
                 p.setPen(QPen(colour, width))
                 p.drawPath(_path(line[: i + 1]))
                 p.drawEllipse(QPointF(*line[0]), 3.5, 3.5)
@@ -120,8 +138,13 @@ class LatentMapView(QWidget):
         p.setFont(small)
         p.setPen(QColor(MUTED))
         restarts = f" × {R} restarts" if R > 1 else ""
+        text = f"{C} classes{restarts} · step {int(self.map.steps[i])} · o start, • now"
+        if following is not None and self.map.spread is not None:  # do the followed class's restarts converge?
+            s0, s1 = float(self.map.spread[following, 0]), float(self.map.spread[following, i])
+            text = f"class {following}: {R} restarts, spread {s0:.3g} → {s1:.3g} (step {int(self.map.steps[i])})"
+        self.caption = text
         p.drawText(QRectF(plot.left() + 6, plot.top() + 4, plot.width() - 12, fm.height()), Qt.AlignmentFlag.AlignLeft,
-                   f"{C} classes{restarts} · step {int(self.map.steps[i])} · o start, • now")
+                   fm.elidedText(text, Qt.TextElideMode.ElideRight, int(plot.width() - 12)))
         p.end()
         PAINT.add(time.perf_counter() - started)
 

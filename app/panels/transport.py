@@ -4,7 +4,7 @@ intents, drawn from the session's view."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFontMetrics
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QStyle, QStyleOptionSlider, QVBoxLayout,
     QWidget,
@@ -64,11 +64,40 @@ class Narration(QLabel):
         self.setStyleSheet("#narration { background: white; border: 1px solid #cbd2d9; border-radius: 6px; padding: 2px 8px; color: #111827; }")
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.setToolTip("What happens at the step shown, in words (the same facts as the verdict, the bars and the curves).")
+        self.lines = 2
+        self.rescale()
+
+    def set_lines(self, lines: int) -> None:
+        """Keep room for this many lines (three beside the verdict on a projector, where the line is narrower)."""
+        self.lines = lines
         self.rescale()
 
     def rescale(self) -> None:
         self.setFont(style.font(13))
-        self.setFixedHeight(2 * QFontMetrics(self.font()).lineSpacing() + 10)
+        self.setFixedHeight(self.lines * QFontMetrics(self.font()).lineSpacing() + 10)
+        self._fit()
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._fit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        """A text longer than the lines kept for it is set a little smaller (down to 70 %), never cut."""
+        full = style.font(13)
+        f = QFont(full)
+        room = self.height() - 10
+        width = max(50, self.contentsRect().width() - 16)
+        while f.pointSizeF() > 0.7 * full.pointSizeF():
+            needed = QFontMetrics(f).boundingRect(0, 0, width, 10_000, Qt.TextFlag.TextWordWrap, self.text()).height()
+            if needed <= room:
+                break
+            f.setPointSizeF(f.pointSizeF() - 0.5)
+        if f != self.font():
+            self.setFont(f)
 
 
 class Transport(QFrame):
@@ -125,6 +154,13 @@ class Transport(QFrame):
         self._hint: str | None = None
         self._view: View | None = None
         self.rescale()
+
+    def take_back_narration(self) -> None:
+        """Put the narration line back above the buttons (the window lends it to the result panel while presenting)."""
+        if self.narration.parentWidget() is not self:
+            self.layout().insertWidget(0, self.narration)
+            self.narration.show()
+        self.narration.set_lines(2)
 
     def set_hint(self, text: str | None) -> None:
         """A first-start hint shown in the narration line until there is something to narrate (None: gone)."""

@@ -18,6 +18,7 @@ from ..widgets import PAINT, gray_image, rgb_image
 
 SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 DISTANCE_WORDS = {"mae": "mean |G−d|", "mse": "mean (G−d)²"}
+SHORT_WORDS = {"mean |G−d|": "|G−d|", "mean (G−d)²": "(G−d)²"}  # where the long words do not fit (large letters)
 
 
 class WhyView(QWidget):
@@ -25,7 +26,7 @@ class WhyView(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setMinimumSize(300, 200)
+        self.setMinimumSize(300, 150)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setToolTip(
@@ -116,8 +117,9 @@ class WhyView(QWidget):
             p.setFont(small)
             p.setPen(QColor(INK))
             box = QRectF(x - gap / 2, y + side + 3, side + gap, cap2)
-            lines = [sfm.elidedText(t, Qt.TextElideMode.ElideRight, int(box.width())) for t in text.split("\n")]
-            self.elided += [t for t, shown in zip(text.split("\n"), lines) if t != shown]
+            lines = [SHORT_WORDS.get(t, t) if sfm.horizontalAdvance(t) > box.width() else t for t in text.split("\n")]
+            lines = [sfm.elidedText(t, Qt.TextElideMode.ElideRight, int(box.width())) for t in lines]
+            self.elided += [t for t, shown in zip(text.split("\n"), lines) if SHORT_WORDS.get(t, t) != shown and t != shown]
             p.drawText(box, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, "\n".join(lines))
 
         caption, image, _, _ = self.cells[0]

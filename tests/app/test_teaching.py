@@ -497,7 +497,7 @@ def test_the_history_keeps_each_frames_latents_through_thinning():
 
 def test_a_two_digit_model_keeps_the_teaching_tools_out_of_its_way(qtbot, make_window, tiny_model_path, tmp_path_factory):
     """Two-digit mode (issue 11) has no replay, sweeps or tabs yet: they stay off, and what is shared still works."""
-    from test_two_digit import _tiny_two_digit, two_digit_frame
+    from test_two_digit import _tiny_two_digit, drawn_number
 
     from app.model import two_digit
     from conftest import run_and_wait
@@ -507,10 +507,7 @@ def test_a_two_digit_model_keeps_the_teaching_tools_out_of_its_way(qtbot, make_w
     w = make_window(tiny_model_path)
     assert w.load_model(str(path)) and w.session.is_two_digit
     fast_settings(w, steps=4, restarts=1, lr=0.05)
-    number = np.zeros((40, 80), np.float32)
-    number[5:35, 10:14] = 1.0
-    number[5:35, 50:54] = 1.0
-    w.two_digit_panel.set_input_image(two_digit_frame(number), "drawn")
+    w.two_digit_panel.set_input_image(drawn_number(), "drawn")
     run_and_wait(qtbot, w)
     v = w.session.view
     assert isinstance(v, two_digit.TwoDigitView) and v.final

@@ -148,6 +148,14 @@ def test_two_digit_checkpoint_opens_the_mode(qtbot, make_window, tiny_two_digit_
     assert not w.two_digit and w.result_panel.isVisible() and w.settings_panel.value("dif") == "mae"
 
 
+def drawn_number():
+    """A two-digit number as drawn (two bars, 11), framed as the model's input."""
+    number = np.zeros((40, 80), np.float32)
+    number[5:35, 10:14] = 1.0
+    number[5:35, 50:54] = 1.0
+    return two_digit_frame(number)
+
+
 def two_digit_frame(image):
     from igc_core.framing import frame_number
 
