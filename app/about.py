@@ -6,6 +6,8 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMessageBox, QTextBrowser, QVBoxLayout, QWidget
 
+from igc_core import search
+
 from .model.view import View, format_pair
 
 PAPER = "the Inverted Generator Classifier (IGC) paper"
@@ -25,8 +27,8 @@ HOW = (
 def page(view: View, model_name: str, figure: bool) -> str:
     """The 'How IGC works' page as HTML, with the numbers of the run on screen when there is one."""
     one_digit = isinstance(view, View)  # a two-digit view (issue 11) gets the page without its numbers
-    c = view.run.config if one_digit and view.run is not None else None
-    steps, lr, lam, restarts = (c.steps, c.lr, c.lambda_lr, c.restarts) if c else (100, 0.001, 0.03, 1)
+    c = view.run.config if one_digit and view.run is not None else search.SearchConfig.from_preset(None)
+    steps, lr, lam, restarts = c.steps, c.lr, c.lambda_lr, c.restarts
     run = ""
     if one_digit and view.has_run and view.leader is not None and view.run is not None:
         other = view.runner_up
@@ -45,7 +47,7 @@ generator G(c, z), trained to draw a digit of class c from a latent code z (here
 and runs it backwards: for each class it asks <i>which z would make G draw this input?</i> The class that can
 redraw the input best is the answer.</p>
 <h3>The loss (paper Sec. 3.1)</h3>
-<p>L(z; c, d) = L_DD(G(c, z), d) + λ_LR · L_LR(z). L_DD, the <b>image distance</b>, is the mean absolute difference
+<p>L(z; c, d) = L_DD(G(c, z), d) + λ_LR · L_LR(z). L_DD, the <b>image distance</b>, is {distance_words(c)}
 between the drawing and the input d, pixel by pixel (the <i>G − d</i> view of the grid shows it). L_LR = mean |zscore(z)|
 keeps z where the generator was trained, so that it cannot scribble just any shape; λ_LR (now {lam:g}) weighs it.</p>
 <h3>The search</h3>
@@ -68,6 +70,16 @@ the verdict is <i>uncertain</i>.</p>
 4 the MNIST results.</p>
 {KEYS}
 """
+
+
+def distance_words(config) -> str:
+    """L_DD of the search `config` in words, for the page: what it compares, as the search compares it."""
+    words = {"mae": "the mean absolute difference (the paper's)", "mse": "the mean squared difference",
+             "bce": "the binary cross-entropy"}.get(config.dif, str(config.dif))
+    if config.intensity == "affine":
+        words += (" (after fitting the drawing a contrast a and a brightness b: a·G + b, the default search's "
+                  "intensity fit)")
+    return words
 
 
 def show_how(parent: QWidget, view: View, model_name: str = "") -> QDialog:

@@ -54,11 +54,11 @@ def px(pixels: float) -> int:
 
 
 TIPS = {
-    "preset": "Named search settings, matched on every setting: 'igc' (the default) is the paper's search with\n"
-              "precision and threads chosen for this machine; 'paper' and 'paper-parallel' are the paper's\n"
-              "protocol in float32 (100 Adam steps, lr 0.001, lambda_LR 0.03, MAE; parallel = 5 restarts);\n"
-              "'robust' fits a contrast to every reconstruction and uses MSE (harder to attack, ROBUSTNESS.md).\n"
-              "Any other combination shows as 'custom'.",
+    "preset": "Named search settings, matched on every setting: 'robust' (the default) fits a contrast and\n"
+              "brightness to every reconstruction and uses MSE, lambda_LR 0.01 (reads more digits, harder to\n"
+              "attack: ROBUSTNESS.md); 'igc' is the paper's search with precision and threads chosen for this\n"
+              "machine; 'paper' and 'paper-parallel' are the paper's protocol in float32 (100 Adam steps,\n"
+              "lr 0.001, lambda_LR 0.03, MAE; parallel = 5 restarts). Any other combination shows as 'custom'.",
     "threshold": "Out-of-class threshold: an input whose OOC score is above it is called out of class (not a\n"
                  "digit this model knows). It is measured per noise level on MNIST test digits and follows the\n"
                  "noise of the input. Drag the marker to set your own; double-click for the measured one.",

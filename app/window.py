@@ -356,8 +356,8 @@ class MainWindow(QMainWindow):
 
     def _set_two_digit(self, on: bool, meta: dict) -> None:
         """Two-digit mode (issue 11) with a two-label checkpoint: its own canvas and grid replace the input and
-        result panels; the settings the model's sidecar recommends (dif bce) are shown in the settings panel
-        while it is loaded, and the replaced values come back when a one-digit model is loaded again."""
+        result panels; the settings the model's sidecar recommends (older ones: dif bce) are shown in the settings
+        panel while it is loaded, and the replaced values come back when a one-digit model is loaded again."""
         values = self.settings_panel.values()
         if on:
             refused: list[str] = []
@@ -367,8 +367,7 @@ class MainWindow(QMainWindow):
             self._saved_values = {**{k: values[k] for k in wanted}, **self._saved_values}
             if wanted:
                 self.settings_panel.set_values(wanted)
-                self.flash("Two-digit model: " + ", ".join(f"{k} {v}" for k, v in wanted.items())
-                           + " as its sidecar recommends", 8000)
+                self.flash("Two-digit model: " + two_digit.describe_recommended(meta, wanted), 8000)
         elif self._saved_values:
             self.settings_panel.set_values(self._saved_values)
             self._saved_values = {}

@@ -132,6 +132,27 @@ def compare(args: argparse.Namespace) -> None:
     del per_class
 
 
+def tradeoff(args: argparse.Namespace) -> None:
+    """For one score: per share of calibration digits kept, the share of each set called out of class."""
+    f = dict(np.load(args.file, allow_pickle=False))
+    names = [k[: -len("_distances")] for k in f if k.endswith("_distances") and not k.startswith("calibration")]
+    cal = candidates(f, "calibration")[args.score]
+    print(f"{args.file} (model {f['model']}, preset {f['preset']}), score '{args.score}': share called out of class "
+          f"at the threshold keeping each share of the calibration digits\n")
+    print("| kept (calibration) | " + " | ".join(names) + " |\n|" + "---|" * (len(names) + 1))
+    for keep in args.keeps:
+        thr = np.quantile(cal, keep)
+        cells = [f"{np.mean(candidates(f, n)[args.score] > thr):.1%}" for n in names]
+        print(f"| {keep:.1%} | " + " | ".join(cells) + " |")
+    from igc_core.evaluate import auroc
+
+    rep = candidates(f, "mnist")[args.score]
+    aurocs = [f"{n} {auroc(rep, candidates(f, n)[args.score][f[f'{n}_labels'] < 0]):.4f}" for n in names
+              if (f[f"{n}_labels"] < 0).any()]
+    accs = [f"{n} {np.mean(f[f'{n}_pred'] == f[f'{n}_labels']):.2%}" for n in names if (f[f"{n}_labels"] >= 0).all()]
+    print(f"\nAUROC against the reported MNIST digits: {', '.join(aurocs)}; accuracy: {', '.join(accs)}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -150,6 +171,11 @@ def main() -> None:
     m.add_argument("file")
     m.add_argument("--keep", type=float, default=0.99)
     m.set_defaults(func=compare)
+    t = sub.add_parser("tradeoff")
+    t.add_argument("file")
+    t.add_argument("--score", default="sqrt-ink")
+    t.add_argument("--keeps", type=lambda text: [float(v) for v in text.split(",")], default=[0.95, 0.98, 0.99, 0.995])
+    t.set_defaults(func=tradeoff)
     args = p.parse_args()
     args.func(args)
 

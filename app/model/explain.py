@@ -1,9 +1,11 @@
 """Why this class: the per-pixel differences between what each class's generator draws and the input. No Qt.
 
-L_DD (IGC paper Sec. 3.1, MAE there) is the mean of |G(c, z) - d| over the pixels, so the difference image is
-the distance itself, pixel by pixel: the class whose picture has the least red and blue wins. The sign says
-which way the drawing is wrong: red where the generator draws ink the input does not have, blue where the
-input has ink the generator did not draw.
+L_DD (IGC paper Sec. 3.1, MAE there) is the mean of |G(c, z) - d| over the pixels (MSE: of its square), so the
+difference image is the distance itself, pixel by pixel: the class whose picture has the least red and blue wins.
+The sign says which way the drawing is wrong: red where the generator draws ink the input does not have, blue
+where the input has ink the generator did not draw. With the intensity fit (the default search, `robust`) the
+search compares a * G(c, z) + b, a contrast a and brightness b fitted to the input; the frames hold that picture,
+so its difference from d is still what the distance adds up.
 """
 
 from __future__ import annotations
@@ -18,13 +20,27 @@ FULL_SCALE = 1.0  # |G - d| <= 1 on the [-0.5, 0.5] scale: one fixed scale, so c
 
 
 def differences(grid: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Signed G(c, z) - d for every cell: grid (C, R, H, W), target (H, W) -> (C, R, H, W) float32."""
+    """Signed G(c, z) - d for every cell (a * G + b with the intensity fit: the picture the search compared):
+    grid (C, R, H, W), target (H, W) -> (C, R, H, W) float32."""
     return grid.astype(np.float32) - target.astype(np.float32)[None, None]
 
 
 def difference(grid: np.ndarray, target: np.ndarray, c: int, r: int) -> np.ndarray:
     """Signed G(c, z_r) - d of one cell, (H, W) float32."""
     return grid[c, r].astype(np.float32) - target.astype(np.float32)
+
+
+def compared_name(c: int, restart: str = "", intensity: str = "none") -> str:
+    """What the search compared with the input for class `c`: 'G(7, z)', or 'aG(7, z)+b' with the intensity fit."""
+    g = f"G({c}, z{restart})"
+    return f"a{g}+b" if intensity == "affine" else g
+
+
+def distance_formula(dif: str, intensity: str = "none") -> str | None:
+    """What L_DD is the mean of, per pixel: '|G−d|' (MAE), '(aG+b−d)²' (MSE with the intensity fit), None for BCE
+    (it compares the generator's logits, not a picture)."""
+    g = "aG+b" if intensity == "affine" else "G"
+    return {"mae": f"|{g}−d|", "mse": f"({g}−d)²"}.get(dif)
 
 
 def distance_of(diff: np.ndarray, dif: str) -> float | None:

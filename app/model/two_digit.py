@@ -59,7 +59,39 @@ def recommended_values(meta: dict, values: dict, problems: list[str] | None = No
     wanted, refused = settings.recommended(meta.get("search"))
     if problems is not None:
         problems.extend(refused)
-    return {k: v for k, v in wanted.items() if k in values and values[k] != v}
+    wanted = {k: v for k, v in wanted.items() if k in values}
+    return {k: v for k, v in {**wanted, **needed_besides(values, wanted)}.items() if k in values and values[k] != v}
+
+
+def needed_besides(values: dict, wanted: dict) -> dict:
+    """The one other setting a recommendation needs changed for the engine to accept the search, back to the plain
+    search's value (`SearchConfig`'s own), e.g. the intensity fit off for an older sidecar's dif bce under the
+    default preset (robust fits the intensity, which BCE cannot); {} when it fits as it is or no one change does."""
+    merged = {**settings.defaults(), **values, **wanted}
+    try:
+        settings.search_config(merged)
+        return {}
+    except ValueError:
+        pass
+    plain = SearchConfig()
+    for name in settings.CONFIG_FIELDS:
+        if name in wanted or merged[name] == getattr(plain, name):
+            continue
+        try:
+            settings.search_config({**merged, name: getattr(plain, name)})
+        except ValueError:
+            continue
+        return {name: getattr(plain, name)}
+    return {}
+
+
+def describe_recommended(meta: dict, changed: dict) -> str:
+    """What loading the model changed in the settings panel, in words: the sidecar's recommendation, and apart
+    from it what the recommendation needed: 'dif bce as its sidecar recommends (and intensity none, which it needs)'."""
+    named = meta.get("search") if isinstance(meta.get("search"), dict) else {}
+    own = ", ".join(f"{k} {v}" for k, v in changed.items() if k in named)
+    extra = ", ".join(f"{k} {v}" for k, v in changed.items() if k not in named)
+    return (f"{own} as its sidecar recommends" if own else "") + (f" (and {extra}, which it needs)" if extra else "")
 
 
 # ------------------------------------------------------------------------------------------ frames
@@ -298,5 +330,6 @@ def noise_warning(dif: str, sigma: float) -> str | None:
     91% both digits clean, about 1% at σ 0.2, where mae reads 86%)."""
     if dif == "bce" and sigma > 0:
         return (f"L_DD bce cannot read noisy numbers (noise σ {sigma:.2f}): the noisy background outweighs the "
-                "digits and the answer is close to a guess. Choose Distance L_DD mae for noisy input.")
+                "digits and the answer is close to a guess. Choose the robust preset (the default) or Distance L_DD "
+                "mae for noisy input.")
     return None

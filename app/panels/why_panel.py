@@ -1,5 +1,6 @@
 """Why this class: the input, the winner's and another class's drawings side by side, large, with the
-per-pixel differences |G(c, z) - d| that add up to L_DD (IGC paper Sec. 3.1). Painted from the `View`."""
+per-pixel differences G(c, z) - d that add up to L_DD (IGC paper Sec. 3.1; a * G + b where the search fits a
+contrast and brightness). Painted from the `View`."""
 
 from __future__ import annotations
 
@@ -11,14 +12,13 @@ from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from .. import style
-from ..model.explain import POSITIVE, NEGATIVE, difference, distance_of, diverging_rgb
+from ..model.explain import POSITIVE, NEGATIVE, compared_name, difference, distance_formula, distance_of, diverging_rgb
 from ..model.view import View, format_pair
 from ..style import INK, MUTED, class_colour
 from ..widgets import PAINT, gray_image, rgb_image
 
 SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-DISTANCE_WORDS = {"mae": "mean |G−d|", "mse": "mean (G−d)²"}
-SHORT_WORDS = {"mean |G−d|": "|G−d|", "mean (G−d)²": "(G−d)²"}  # where the long words do not fit (large letters)
+NOTE_LINES = 3  # under a difference image: "mean of", the formula, "= value" (a projector's cells are narrow)
 
 
 class WhyView(QWidget):
@@ -32,9 +32,11 @@ class WhyView(QWidget):
         self.setToolTip(
             "The input, and what the winning class and another class draw for it at the step shown. Below each\n"
             "drawing, the per-pixel difference G(c, z) − d: red where the generator draws ink the input does\n"
-            "not have, blue where the input has ink the generator does not draw. Its mean size is L_DD, the\n"
-            "distance that decides (IGC paper Sec. 3.1). Click a row of the grid, a bar or a path on the latent\n"
-            "map to compare another class with the winner."
+            "not have, blue where the input has ink the generator does not draw. Its mean size (MAE) or mean\n"
+            "square (MSE) is L_DD, the distance that decides (IGC paper Sec. 3.1). With the intensity fit (the\n"
+            "default search) the drawing is aG + b: a contrast a and brightness b fitted to the input, as the\n"
+            "search compared it. Click a row of the grid, a bar or a path on the latent map to compare another\n"
+            "class with the winner."
         )
         self.title = "Run a search to see why the winner wins"
         self.cells: list[tuple[str, QImage | None, str, str | None]] = []  # (caption, image, note, colour)
@@ -49,7 +51,7 @@ class WhyView(QWidget):
             self.update()
             return
         target = v.run.searched
-        dif = v.run.config.dif
+        dif, intensity = v.run.config.dif, v.run.config.intensity
         where = f"step {v.step}" + (" (the end)" if v.final else "")
         other = v.compare
         picked = other is not None and other == v.selected
@@ -63,12 +65,12 @@ class WhyView(QWidget):
             self.diffs.append(diff)
             score = float(v.distances[c])
             measured = distance_of(diff, dif)
-            words = DISTANCE_WORDS.get(dif)
+            formula = distance_formula(dif, intensity)
             note = f"{v.score_name} {format_pair(score, score)[0]}"
-            if words and measured is not None:
-                note = f"{words}\n= {measured:.4f}"
+            if formula and measured is not None:
+                note = f"mean of\n{formula}\n= {measured:.4f}"
             restart = str(r).translate(SUBSCRIPTS) if v.grid.shape[1] > 1 else ""  # z₂: restart 2's latent
-            self.cells.append((f"G({c}, z{restart})", gray_image(v.grid[c, r]), "", class_colour(c)))
+            self.cells.append((compared_name(c, restart, intensity), gray_image(v.grid[c, r]), "", class_colour(c)))
             self.cells.append(("", rgb_image(diverging_rgb(diff)), note, class_colour(c)))
         self.update()
 
@@ -78,7 +80,7 @@ class WhyView(QWidget):
         bfm, sfm = QFontMetrics(style.font(13, True)), QFontMetrics(style.font(11))
         top = 8 + bfm.height() + 6
         gap = style.px(10)
-        cap1, cap2 = sfm.height() + 6, 2 * sfm.height() + 6
+        cap1, cap2 = sfm.height() + 6, NOTE_LINES * sfm.height() + 6
         legend = sfm.height() + 8
         free_w, free_h = self.width() - 16, self.height() - top - legend - 4
         block = min((free_w - 2 * gap) / 3, (free_h - cap1 - cap2) / 2)
@@ -104,7 +106,7 @@ class WhyView(QWidget):
             return
         one_row, side, x0, top = self.layout_cells()
         gap = style.px(10)
-        cap1, cap2 = sfm.height() + 6, 2 * sfm.height() + 6
+        cap1, cap2 = sfm.height() + 6, NOTE_LINES * sfm.height() + 6
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
 
         def put(col: int, row: int, image: QImage, text: str, colour: str | None) -> None:
@@ -117,9 +119,8 @@ class WhyView(QWidget):
             p.setFont(small)
             p.setPen(QColor(INK))
             box = QRectF(x - gap / 2, y + side + 3, side + gap, cap2)
-            lines = [SHORT_WORDS.get(t, t) if sfm.horizontalAdvance(t) > box.width() else t for t in text.split("\n")]
-            lines = [sfm.elidedText(t, Qt.TextElideMode.ElideRight, int(box.width())) for t in lines]
-            self.elided += [t for t, shown in zip(text.split("\n"), lines) if SHORT_WORDS.get(t, t) != shown and t != shown]
+            lines = [sfm.elidedText(t, Qt.TextElideMode.ElideRight, int(box.width())) for t in text.split("\n")]
+            self.elided += [t for t, shown in zip(text.split("\n"), lines) if t != shown]
             p.drawText(box, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, "\n".join(lines))
 
         caption, image, _, _ = self.cells[0]

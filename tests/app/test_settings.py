@@ -19,7 +19,7 @@ def test_defaults_are_the_default_preset():
     values = settings.defaults()
     config = settings.search_config(values)
     assert config == search.SearchConfig.from_preset(None)
-    assert settings.preset_of(values) == search.DEFAULT_PRESET == "igc" and config.precision == "auto"
+    assert settings.preset_of(values) == search.DEFAULT_PRESET == "robust" and config.precision == "auto"
 
 
 def test_presets_are_matched_on_the_whole_config():
@@ -28,7 +28,9 @@ def test_presets_are_matched_on_the_whole_config():
     # igc and paper differ only in precision: equal fields shown in a panel must not make them equal
     assert settings.preset_of({**paper, "precision": "auto"}) == "igc"
     assert settings.preset_of({**paper, "steps": 99}) is None
-    assert settings.preset_of({**settings.defaults(), "restarts": 5}) == "igc-parallel"
+    igc = {**settings.defaults(), **settings.preset_values("igc")}
+    assert settings.preset_of({**igc, "restarts": 5}) == "igc-parallel"
+    assert settings.preset_of({**settings.defaults(), "restarts": 5}) is None  # robust has no parallel preset
 
 
 def test_every_preset_round_trips_through_the_panel_fields():
@@ -130,7 +132,7 @@ def test_the_panel_shows_one_editor_per_declared_field(qtbot):
 def test_bad_settings_files_never_stop_the_app(qtbot, make_window, tiny_model_path, settings_file, content):
     settings_file.write_bytes(content)
     w = make_window(tiny_model_path)
-    assert w.session.model is not None and w.settings_panel.preset() == "igc"
+    assert w.session.model is not None and w.settings_panel.preset() == search.DEFAULT_PRESET == "robust"
     assert w.banner.isVisible() and ("damaged" in w.banner.text or "window" in w.banner.text)
     w.close()
     assert settings.load(settings_file).messages == []  # written back clean
@@ -171,7 +173,7 @@ def test_an_explicit_bad_model_falls_back_too(qtbot, make_window, tmp_path):
 
 def test_fresh_start_shows_the_default_preset_and_precision(qtbot, make_window, tiny_model_path):
     w = make_window(tiny_model_path)
-    assert w.settings_panel.preset() == "igc" and w.settings_panel.value("precision") == "auto"
+    assert w.settings_panel.preset() == "robust" and w.settings_panel.value("precision") == "auto"
     assert w.search_config() == search.SearchConfig.from_preset(None)
 
 

@@ -259,8 +259,10 @@ def test_the_narration_says_what_the_view_shows():
 # ------------------------------------------------------------------------------------ why this class
 
 
-def test_difference_images_are_reconstruction_minus_input(qtbot, window):
+@pytest.mark.parametrize("preset", ["igc", "robust"])
+def test_difference_images_are_reconstruction_minus_input(qtbot, window, preset):
     w = window
+    w.settings_panel.set_preset(preset)
     draw_one(qtbot, w.input_panel.canvas)
     fast(w)
     window_run(qtbot, w)
@@ -273,8 +275,19 @@ def test_difference_images_are_reconstruction_minus_input(qtbot, window):
     for diff, c in zip(why.diffs, (winner, other)):
         recon = v.grid[c, v.best_restart[c]].astype(np.float32)
         np.testing.assert_allclose(np.abs(diff), np.abs(recon - target), atol=1e-6)
-        # and the difference adds up to the distance that decides (MAE: the mean of |G - d|; frames are float16)
-        assert abs(np.abs(diff).mean() - v.distances[c]) < 2e-3
+        # and the difference adds up to the distance that decides (frames are float16): igc (the paper's MAE), the
+        # mean of |G - d|; robust (the default: MSE, intensity fit), the mean of (aG + b - d)², the grid holding aG + b
+        if preset == "igc":
+            assert abs(np.abs(diff).mean() - v.distances[c]) < 2e-3
+        else:
+            assert abs(np.square(diff).mean() - v.distances[c]) < 2e-4
+    # the panel says what was compared, and its number is the distance
+    words = [text for cell in why.cells for text in (cell[0], cell[2])]
+    fitted = preset == "robust"
+    assert (f"aG({winner}, z)+b" if fitted else f"G({winner}, z)") in words
+    note = next(t for t in words if t.startswith("mean of"))
+    assert note.split("\n")[1] == ("(aG+b−d)²" if fitted else "|G−d|")
+    assert abs(float(note.split("= ")[1]) - v.distances[winner]) < (2e-4 if fitted else 2e-3)
     # the grid toggle: every cell's difference in the diverging map
     w.session.set_grid_mode("differences")
     v = w.session.view
@@ -286,6 +299,16 @@ def test_difference_images_are_reconstruction_minus_input(qtbot, window):
     qtbot.mouseClick(w.result_panel.grid_view, Qt.MouseButton.LeftButton,
                      pos=QPoint(w.result_panel.grid_view._left() + 5, int(w.result_panel.grid_view._top() + (pick + 0.5) * w.result_panel.grid_view.cell())))
     assert w.session.view.compare == pick and w.session.view.selected == pick
+
+
+def test_the_help_page_says_what_the_distance_compares():
+    """Help ▸ How IGC works names the default search's distance (MSE after the intensity fit), not the paper's."""
+    from app import about
+
+    text = about.page(None, "m", False)
+    assert "mean squared difference" in text and "a·G + b" in text and "mean absolute" not in text
+    assert "λ_LR (now 0.01)" in text
+    assert about.distance_words(SearchConfig.from_preset("igc")) == "the mean absolute difference (the paper's)"
 
 
 def test_before_a_run_the_grid_shows_the_starting_images(qtbot, window):
@@ -354,7 +377,7 @@ def test_ghost_curves_after_a_second_run_and_the_runs_table_grows(qtbot, window)
     v = w.session.view
     assert v.ghost is not None and v.ghost.number == first
     assert rp.curves.ghost is not None and rp.curves.ghost[1] is v.ghost.curve_values
-    assert "λ_LR 0.03 → 0.3" in v.ghost_label
+    assert "λ_LR 0.01 → 0.3" in v.ghost_label  # from the default preset's (robust) λ_LR
     rp.show_tab("compare")
     assert rp.compare.table.rowCount() == 2
     assert rp.compare.table.item(0, 4).text() == "0.3"  # newest first, with its λ_LR

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from app.model import two_digit
+from app.model import settings, two_digit
 from app.model.history import History
 from app.model.view import RunInfo, SessionState
 from igc_core import checkpoints
@@ -81,6 +81,11 @@ def multilabel_number(result) -> str:
 def test_recommended_values_and_mode_config():
     assert two_digit.recommended_values({"search": {"dif": "bce", "nope": 1}}, {"dif": "mae", "steps": 100}) == {"dif": "bce"}
     assert two_digit.recommended_values({}, {"dif": "mae"}) == {}
+    # an older sidecar's bce under the default preset (robust fits the intensity, which bce cannot): the fit goes off
+    robust = {**settings.defaults(), **settings.preset_values("robust")}
+    assert two_digit.recommended_values({"search": {"dif": "bce"}}, robust) == {"dif": "bce", "intensity": "none"}
+    assert two_digit.describe_recommended({"search": {"dif": "bce"}}, {"dif": "bce", "intensity": "none"}) == (
+        "dif bce as its sidecar recommends (and intensity none, which it needs)")
     assert two_digit.make_config(SearchConfig(), "exhaustive").mode == "exhaustive"
     with pytest.raises(ValueError):
         two_digit.make_config(SearchConfig(), "every")
@@ -95,10 +100,11 @@ def test_noise_warning_only_for_bce_on_noisy_input():
 
 def test_two_digit_checkpoint_opens_the_mode(qtbot, make_window, tiny_two_digit_path, tiny_model_path, tmp_path):
     w = make_window(tiny_model_path)
-    assert not w.two_digit and w.settings_panel.value("dif") == "mae"
+    assert not w.two_digit and w.settings_panel.value("dif") == "mse"  # the default preset, robust
     assert w.load_model(str(tiny_two_digit_path))
     assert w.two_digit and w.two_digit_panel.isVisible() and not w.result_panel.isVisible()
     assert w.settings_panel.value("dif") == "bce"  # the sidecar's recommendation, shown
+    assert w.settings_panel.value("intensity") == "none"  # which the default's intensity fit cannot take: turned off
     from PySide6.QtWidgets import QAbstractButton, QAbstractSlider, QComboBox
 
     untipped = [type(c).__name__ for kind in (QAbstractButton, QAbstractSlider, QComboBox)
@@ -145,7 +151,8 @@ def test_two_digit_checkpoint_opens_the_mode(qtbot, make_window, tiny_two_digit_
     assert w.open_image(str(path)) and panel.input_name == "file: n.png"
     # a one-digit checkpoint brings the one-digit screen (and the replaced settings) back
     assert w.load_model(str(tiny_model_path))
-    assert not w.two_digit and w.result_panel.isVisible() and w.settings_panel.value("dif") == "mae"
+    assert not w.two_digit and w.result_panel.isVisible() and w.settings_panel.value("dif") == "mse"
+    assert w.settings_panel.value("intensity") == "affine"  # the replaced settings came back
 
 
 def drawn_number():

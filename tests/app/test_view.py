@@ -147,16 +147,17 @@ META = {"metrics": {"ooc_threshold": 0.066, "ooc_thresholds_by_sigma": {"0": 0.0
 
 
 def test_the_threshold_follows_the_noise():
-    assert threshold_for(META, 0.0).value == pytest.approx(0.066)
-    t = threshold_for(META, 0.2)
+    measured = SearchConfig()  # the search META's thresholds were measured with (not the default preset, robust)
+    assert threshold_for(META, 0.0, measured).value == pytest.approx(0.066)
+    t = threshold_for(META, 0.2, measured)
     assert t.value == pytest.approx(0.125) and t.source == "measured" and "σ 0.20" in t.note
-    t = threshold_for(META, 0.15)
+    t = threshold_for(META, 0.15, measured)
     assert t.value == pytest.approx((0.093 + 0.125) / 2) and t.source == "interpolated"
     clean_only = {"metrics": {"ooc_threshold": 0.07}}
-    t = threshold_for(clean_only, 0.3)
+    t = threshold_for(clean_only, 0.3, measured)  # a sidecar that does not name its search: the paper's (MAE)
     assert t.value == pytest.approx(0.07) and t.source == "clean" and "clean digits only" in t.note
     assert threshold_for({}, 0.0).source == "fallback"
-    assert gauge_max_for(META, 0.2) == pytest.approx(0.25)  # fixed per model and noise: never per run
+    assert gauge_max_for(META, 0.2, measured) == pytest.approx(0.25)  # fixed per model and noise: never per run
 
 
 def test_a_threshold_for_other_search_settings_gives_no_out_of_class_verdict():

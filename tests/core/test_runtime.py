@@ -109,7 +109,8 @@ def test_auto_threads_give_the_same_labels_as_one_thread(tiny_model):
 
 
 def test_presets_build_from_one_place():
-    assert SearchConfig.from_preset() == PRESETS["igc"]
+    assert SearchConfig.from_preset() == PRESETS["robust"]  # the default (issue 14)
+    assert SearchConfig.from_preset("robust").precision == "auto"
     assert SearchConfig.from_preset("igc").precision == "auto"
     assert SearchConfig.from_preset("paper").precision == "fp32"
     changed = SearchConfig.from_preset("igc", lambda_lr=0.1)
