@@ -243,6 +243,25 @@ class SearchConfig:
             raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
         return PRESETS[name].with_(**overrides)
 
+    @classmethod
+    def fitting(cls, name: str | None = None, **changes) -> "SearchConfig":
+        """`from_preset`, where the changes (a model's recommendation) may need one setting they do not name set
+        back to the plain search's value for the search to be valid: an older sidecar's dif bce under the robust
+        default needs the intensity fit off (BCE compares the raw output). Raises as `from_preset` otherwise."""
+        try:
+            return cls.from_preset(name, **changes)
+        except ValueError as exc:
+            error = exc
+        plain = cls()
+        for field in cls.__dataclass_fields__:
+            if field in changes:
+                continue
+            try:
+                return cls.from_preset(name, **changes, **{field: getattr(plain, field)})
+            except ValueError:
+                continue
+        raise error
+
     def preset_name(self) -> str | None:
         """The preset this configuration equals in every setting, if any."""
         return next((name for name, preset in PRESETS.items() if preset == self), None)

@@ -116,6 +116,7 @@ def search_config(args: argparse.Namespace, meta: dict | None = None):
     changes = {k: getattr(args, k) for k in fields if isinstance(getattr(args, k, None), (int, float, str))}
     if args.preset is None:
         changes = {**model_search(meta), **changes}
+        return SearchConfig.fitting(None, **changes)
     return SearchConfig.from_preset(args.preset, **changes)
 
 

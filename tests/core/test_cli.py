@@ -169,3 +169,18 @@ def test_train_data_option_pointing_at_a_file(tmp_path, capsys):
     (tmp_path / "mnist.gz").write_text("x")
     assert main(["train", "--model", "cvae", "--data", str(tmp_path / "mnist.gz"), "--out", str(tmp_path / "m"), "--quiet"]) == 2
     assert "is a file" in capsys.readouterr().err
+
+
+def test_an_older_two_digit_sidecar_recommending_bce_still_classifies_under_the_robust_default():
+    """The robust default fits the intensity, which BCE cannot: a recommended dif bce turns the fit off (as the
+    app does), instead of refusing the search."""
+    from igc_core.commands.common import search_config
+    from igc_core.search import SearchConfig
+
+    class Args:
+        preset = None
+
+    config = search_config(Args(), {"search": {"dif": "bce"}})
+    assert config.dif == "bce" and config.intensity == "none" and config.lambda_lr == SearchConfig.from_preset().lambda_lr
+    with pytest.raises(ValueError):
+        SearchConfig.fitting(None, dif="bce", intensity="affine")  # both named: nothing to give way
