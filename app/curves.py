@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QTransform
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QWidget
 from pyqtgraph.functions import arrayToQPath
 
 from . import style
 from .style import INK, MUTED, class_colour
-from .widgets import PAINT, nice_ticks, tick_text
+from .widgets import PAINT, nice_ticks, paints_itself, tick_text
 
 
 @dataclass(frozen=True)
@@ -179,9 +179,7 @@ class CurvesView(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setMinimumSize(220, 110)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        paints_itself(self, 220, 110)
         self.steps = np.zeros(0)
         self.values = np.zeros((0, 10))
         self.leader: int | None = None

@@ -12,9 +12,9 @@ from igc_core import data, framing
 
 class NoisyInput:
     """A mixin for a panel with `canvas`, `noise_slider`, `noise_label`, `engine_view`, `seed`, `_exact` (an image
-    given exactly, or None), `_quiet` and the signals `edited`, `noise_changed`, `message`: subclasses say how a
-    drawing (or an image file) is framed, what an empty canvas means, and how the input's source is shown
-    (`_set_source`)."""
+    given exactly, or None), `input_name`, `_quiet` and the signals `edited`, `noise_changed`, `message`:
+    subclasses say how a drawing (or an image file) is framed, what an empty canvas means, and how the input's
+    source is shown (`_set_source`)."""
 
     EMPTY_MESSAGE = "the canvas is empty"
 
@@ -60,6 +60,24 @@ class NoisyInput:
         self._set_source("canvas")
         self.canvas.clear()
         self.update_preview()
+
+    def _on_canvas_changed(self) -> None:
+        """The canvas changed under the pen: an exact image (or a named input) becomes the edited drawing."""
+        if self._quiet:
+            return
+        if self._exact is not None or self.input_name != "canvas":
+            self._exact = None
+            self._set_source("canvas (edited)" if self.input_name != "canvas" else "canvas")
+        self._preview_while_drawing()
+
+    def _preview_while_drawing(self) -> None:
+        """Where the panel refreshes its preview during a stroke; by default only at the stroke's end."""
+
+    def _on_stroke_finished(self) -> None:
+        if self._quiet:
+            return
+        self.update_preview()
+        self.edited.emit()
 
     def _on_noise(self, value: int) -> None:
         self.noise_label.setText(f"noise σ {value / 100:.2f}")

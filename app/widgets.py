@@ -34,6 +34,15 @@ class PaintMeter:
 
 
 PAINT = PaintMeter()
+
+
+def paints_itself(widget: QWidget, width: int, height: int) -> None:
+    """Set up a view that paints every pixel of its rectangle: at least width x height, growing with the layout,
+    and no repaint of the parent behind it."""
+    widget.setMinimumSize(width, height)
+    widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+    widget.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+
 GAP = 4  # pixels between grid cells
 MIN_CELL = 22  # below this a digit is hard to read: the grid scrolls instead
 MAX_CELL = 96
@@ -296,9 +305,7 @@ class DistanceBars(QWidget):
             "out-of-class (OOC) score. The dashed line is the OOC threshold. Click a bar to compare that\n"
             "class with the winner (Why this class)."
         )
-        self.setMinimumSize(220, 110)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        paints_itself(self, 220, 110)
         self.distances = np.full(10, np.inf)
         self.order: list[int] = []
         self.leader: int | None = None

@@ -119,6 +119,25 @@ class PGDConfig:
         return cls(norm=norm, eps=eps, steps=1, step_size=eps, random_start=False)
 
 
+class _BestIterate:
+    """The best iterate of an attack so far, image by image, by the objective (higher is better for the attack)."""
+
+    def __init__(self, start: torch.Tensor):
+        self.images = start.clone()
+        self.values = torch.full((len(start),), -float("inf"))
+
+    def offer(self, adv: torch.Tensor, value: torch.Tensor) -> None:
+        """Keep the images of `adv` whose `value` beats the best so far."""
+        better = value > self.values
+        self.images[better], self.values[better] = adv[better], value[better]
+
+    def last(self, oracle: Callable, adv: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Score the last iterate too, and return the best images."""
+        value, _ = oracle(adv, y)
+        self.offer(adv, value)
+        return self.images
+
+
 def pgd(oracle: Oracle, x: torch.Tensor, y: torch.Tensor, config: PGDConfig,
         on_step: Callable[[int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Maximise the oracle's objective within the budget. Returns (last iterate, best iterate by objective)."""
@@ -127,18 +146,14 @@ def pgd(oracle: Oracle, x: torch.Tensor, y: torch.Tensor, config: PGDConfig,
     adv = x.clone()
     if config.random_start:
         adv = in_budget(x, random_perturbation(x.shape, config.norm, config.eps, rng), config.norm, config.eps)
-    best, best_value = adv.clone(), torch.full((len(x),), -float("inf"))
+    best = _BestIterate(adv)
     for k in range(config.steps):
         value, grad = oracle(adv, y)
-        better = value > best_value
-        best[better], best_value[better] = adv[better], value[better]
+        best.offer(adv, value)
         adv = in_budget(x, adv + config.alpha * _step(grad, config.norm) - x, config.norm, config.eps)
         if on_step:
             on_step(k + 1)
-    value, _ = oracle(adv, y)
-    better = value > best_value
-    best[better] = adv[better]
-    return adv, best
+    return adv, best.last(oracle, adv, y)
 
 
 # ------------------------------------------------------------------------------------------ oracles
@@ -322,15 +337,14 @@ def flip_attack(oracle: OptimumOracle, x: torch.Tensor, y: torch.Tensor, norm: s
     flipped_value = torch.where(ink, torch.full_like(x01, tau), torch.full_like(x01, tau + 1e-3))
     cost = (flipped_value - x01).abs()  # (N, P) how far each pixel must move to flip
     b0 = torch.where(ink, 0.5, -0.5)  # the binary image the search sees, [-0.5, 0.5]
-    adv, best, best_value = x.clone(), x.clone(), torch.full((n,), -float("inf"))
+    adv, best = x.clone(), _BestIterate(x)
     for k in range(rounds):
         seen = preprocess(adv, config).reshape(n, -1)
         oracle.refine(seen)
         with torch.no_grad():
             scores = oracle.scores(seen, oracle.z)  # (N, C)
             value = oracle.margin(scores, y)
-            better = value > best_value
-            best[better], best_value[better] = adv[better], value[better]
+            best.offer(adv, value)
             wrong = scores.masked_fill(torch.nn.functional.one_hot(y, C).bool(), float("inf")).argmin(1)
             _, _, recon = objective(oracle.generator, oracle.z, oracle._rows(n), seen.repeat_interleave(C, 0), config)
             recon = recon.view(n, C, -1)
@@ -349,10 +363,7 @@ def flip_attack(oracle: OptimumOracle, x: torch.Tensor, y: torch.Tensor, norm: s
             adv = torch.where(chosen, flipped_value, x01).view_as(x) - 0.5
         if on_step:
             on_step(k + 1)
-    value, _ = oracle(adv, y)
-    better = value > best_value
-    best[better] = adv[better]
-    return adv, best
+    return adv, best.last(oracle, adv, y)
 
 
 # ------------------------------------------------------------------------------------ gradient-free

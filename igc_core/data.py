@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import struct
 import urllib.parse
 import urllib.request
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import FileRefused, regular_size
+from .files import FileRefused, regular_size, user_path
 from .framing import DataError  # one error type for data sets and images alike
 
 IMAGE_SIZE = 28
@@ -45,12 +44,8 @@ SPLIT_FILES = {
 
 
 def default_data_dir() -> Path:
-    """`$IGC_DATA` if set, else a per-user cache folder."""
-    env = os.environ.get("IGC_DATA")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "igc" / "mnist"
+    """`$IGC_DATA` if set, else a per-user cache folder (~/.cache/igc/mnist)."""
+    return user_path("IGC_DATA", "cache", "mnist")
 
 
 # ----------------------------------------------------------------------------------------- IDX files

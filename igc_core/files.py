@@ -5,6 +5,7 @@ losing what was there.
   a folder or a socket is refused at once instead of blocking or reading forever.
 - `load_json` adds what JSON needs beyond that: a size limit before parsing and a nesting limit (a deeply nested
   document is refused with a message, never a RecursionError).
+- `user_path` says where igc keeps a user's files (settings, caches, data sets) unless told otherwise.
 - `write_atomically` writes whole or not at all (a temporary file in the same folder, then a rename): a full disk,
   a folder where the file should be, or an interrupt leaves the old file as it was and no temporary file behind.
 """
@@ -20,6 +21,19 @@ from typing import Any
 
 MAX_JSON_BYTES = 1 << 20  # sidecars are a few kB (the largest shipped one ~10 kB); runtime.json less
 MAX_JSON_DEPTH = 32  # the deepest shipped sidecar nests 5 levels
+
+
+XDG_BASES = {"cache": ("XDG_CACHE_HOME", ".cache"), "config": ("XDG_CONFIG_HOME", ".config")}
+
+
+def user_path(env: str, base: str, name: str = "") -> Path:
+    """`$env` if it is set (`~` expanded), else `<base folder>/igc/<name>`, the base folder being the XDG one:
+    "cache" ($XDG_CACHE_HOME, else ~/.cache) or "config" ($XDG_CONFIG_HOME, else ~/.config)."""
+    own = os.environ.get(env)
+    if own:
+        return Path(own).expanduser()
+    xdg, fallback = XDG_BASES[base]
+    return Path(os.environ.get(xdg) or Path.home() / fallback) / "igc" / name
 
 
 class FileRefused(ValueError):

@@ -35,6 +35,7 @@ from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 from .data import Dataset, to_model_range
+from .generators import ConfiguredGenerator
 from .training import check_finite_loss, check_training_numbers
 
 Progress = Callable[[int, int, int, dict], None]
@@ -67,6 +68,15 @@ class GANConfig:
             raise ValueError("channels and d_channels need two positive widths each, d_features a positive width")
         if not (isinstance(self.latent_scale, (int, float)) and 0 < self.latent_scale < float("inf")):
             raise ValueError(f"latent_scale must be a positive finite number (got {self.latent_scale!r})")
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return (self.image_size, self.image_size)
+
+    @property
+    def label_classes(self) -> tuple[int, ...]:
+        """Classes per label: the cGAN reads one label (no multi-label search, paper Sec. 1.4)."""
+        return (self.num_classes,)
 
     @property
     def pixels(self) -> int:
@@ -165,7 +175,7 @@ class ProjectionDiscriminator(nn.Module):
         return self.out(phi).squeeze(1) + (self.embed(c) * phi).sum(1)  # (B,)
 
 
-class CGANGenerator(nn.Module):
+class CGANGenerator(ConfiguredGenerator):
     """A trained conditional GAN generator G(z, c) with its latent prior N(0, latent_scale^2 I)."""
 
     def __init__(self, config: GANConfig):
@@ -176,41 +186,12 @@ class CGANGenerator(nn.Module):
         self.register_buffer("prior_std", torch.full((config.latent_dim,), float(config.latent_scale)))
 
     @property
-    def latent_dim(self) -> int:
-        return self.config.latent_dim
-
-    @property
-    def num_classes(self) -> int:
-        return self.config.num_classes
-
-    @property
-    def image_shape(self) -> tuple[int, int]:
-        return (self.config.image_size, self.config.image_size)
-
-    @property
-    def label_classes(self) -> tuple[int, ...]:
-        """Classes per label: the cGAN reads one label (no multi-label search, paper Sec. 1.4)."""
-        return (self.config.num_classes,)
-
-    @property
     def has_encoder(self) -> bool:
         return False
 
     def decode_logits(self, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """(B, latent), (B, classes) -> (B, pixels) pre-sigmoid outputs."""
         return self.net(z / self.config.latent_scale, condition)
-
-    def decode(self, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
-        """(B, latent), (B, classes) -> images (B, H, W) in [-0.5, 0.5]."""
-        return (torch.sigmoid(self.decode_logits(z, condition)) - 0.5).view(-1, *self.image_shape)
-
-    def one_hot(self, labels: torch.Tensor) -> torch.Tensor:
-        return F.one_hot(labels, self.num_classes).to(self.prior_mean.dtype)
-
-    def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Draw images of the given classes from the prior."""
-        eps = torch.randn(len(labels), self.latent_dim, generator=generator, device=self.prior_mean.device)
-        return self.decode(self.prior_mean + self.prior_std * eps, self.one_hot(labels))
 
     def encode(self, images: torch.Tensor, condition: torch.Tensor):
         raise ValueError("a cgan-conv generator has no encoder")

@@ -368,7 +368,52 @@ class LabelPaths(nn.Module):
         return moved.reshape(B, H * W)
 
 
-class ConditionalGenerator(nn.Module):
+class ConfiguredGenerator(nn.Module):
+    """What every generator kind derives from its config and its `decode_logits`: the sizes, `decode`, `one_hot`
+    and `sample` of the `Generator` protocol, written once. A subclass sets `config` (latent_dim, num_classes,
+    image_shape, label_classes), the buffers `prior_mean` and `prior_std`, and defines `decode_logits`, `encode`
+    and `has_encoder`."""
+
+    config: Any
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def num_classes(self) -> int:
+        return self.config.num_classes
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return self.config.image_shape
+
+    @property
+    def label_classes(self) -> tuple[int, ...]:
+        """Classes per label (IGC paper Sec. 1.4); one entry for a single-label model."""
+        return self.config.label_classes
+
+    def decode_logits(self, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """(B, latent), (B, classes) -> images (B, H, W) in [-0.5, 0.5]."""
+        return (torch.sigmoid(self.decode_logits(z, condition)) - 0.5).view(-1, *self.image_shape)
+
+    def one_hot(self, labels: torch.Tensor) -> torch.Tensor:
+        """(B,) class indices -> (B, num_classes); with several labels, (B, K) -> the concatenated one-hots."""
+        if labels.ndim == 2 and labels.shape[1] == len(self.label_classes) and len(self.label_classes) > 1:
+            parts = [nn.functional.one_hot(labels[:, k], n) for k, n in enumerate(self.label_classes)]
+            return torch.cat(parts, 1).to(self.prior_mean.dtype)
+        return nn.functional.one_hot(labels, self.num_classes).to(self.prior_mean.dtype)
+
+    def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw images of the given classes from the prior."""
+        eps = torch.randn(len(labels), self.latent_dim, generator=generator, device=self.prior_mean.device)
+        return self.decode(self.prior_mean + self.prior_std * eps, self.one_hot(labels))
+
+
+class ConditionalGenerator(ConfiguredGenerator):
     """A trained conditional generator G(z, c) and the latent prior it was trained with."""
 
     def __init__(self, config: GeneratorConfig):
@@ -392,44 +437,11 @@ class ConditionalGenerator(nn.Module):
         self.register_buffer("prior_std", torch.ones(c.latent_dim))
 
     # ------------------------------------------------------------------ the interface the search uses
-    @property
-    def latent_dim(self) -> int:
-        return self.config.latent_dim
-
-    @property
-    def num_classes(self) -> int:
-        return self.config.num_classes
-
-    @property
-    def image_shape(self) -> tuple[int, int]:
-        return self.config.image_shape
-
-    @property
-    def label_classes(self) -> tuple[int, ...]:
-        """Classes per label (IGC paper Sec. 1.4); one entry for a single-label model."""
-        return self.config.label_classes
-
     def decode_logits(self, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """(B, latent), (B, classes) -> (B, pixels) pre-sigmoid outputs."""
         if self.config.latent_scale != 1.0:
             z = z / self.config.latent_scale
         return self.decoder(z, condition)
-
-    def decode(self, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
-        """(B, latent), (B, classes) -> images (B, H, W) in [-0.5, 0.5]."""
-        return (torch.sigmoid(self.decode_logits(z, condition)) - 0.5).view(-1, *self.image_shape)
-
-    def one_hot(self, labels: torch.Tensor) -> torch.Tensor:
-        """(B,) class indices -> (B, num_classes); with several labels, (B, K) -> the concatenated one-hots."""
-        if labels.ndim == 2 and labels.shape[1] == len(self.label_classes) and len(self.label_classes) > 1:
-            parts = [nn.functional.one_hot(labels[:, k], n) for k, n in enumerate(self.label_classes)]
-            return torch.cat(parts, 1).to(self.prior_mean.dtype)
-        return nn.functional.one_hot(labels, self.num_classes).to(self.prior_mean.dtype)
-
-    def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Draw images of the given classes from the prior."""
-        eps = torch.randn(len(labels), self.latent_dim, generator=generator, device=self.prior_mean.device)
-        return self.decode(self.prior_mean + self.prior_std * eps, self.one_hot(labels))
 
     # ------------------------------------------------------------------ cvae only
     def encode(self, images: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

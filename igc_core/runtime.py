@@ -93,11 +93,10 @@ def available_cores() -> int:
 
 
 def cache_path() -> Path:
-    folder = os.environ.get("IGC_CACHE")
-    if folder:
-        return Path(folder).expanduser() / "runtime.json"
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "igc" / "runtime.json"
+    """runtime.json in `$IGC_CACHE` if set, else in the per-user cache folder (~/.cache/igc)."""
+    from .files import user_path
+
+    return user_path("IGC_CACHE", "cache") / "runtime.json"
 
 
 MAX_CACHE_BYTES = 1 << 20  # a cache of a few hundred entries is some 100 kB

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from igc_core import search
+from igc_core import files, search
 
 FORMAT = "igc-app-settings"
 VERSION = 1
@@ -196,11 +196,7 @@ def preset_of(values: dict[str, Any]) -> str | None:
 
 def default_path() -> Path:
     """`$IGC_APP_SETTINGS`, else `$XDG_CONFIG_HOME/igc/app.json` (~/.config/igc/app.json)."""
-    env = os.environ.get("IGC_APP_SETTINGS")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(base) / "igc" / "app.json"
+    return files.user_path("IGC_APP_SETTINGS", "config", "app.json")
 
 
 @dataclass

@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSizePolicy, QSplitter,
+    QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSplitter,
     QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -16,7 +16,7 @@ from .. import style
 from ..model.compare import SWEEP_EXAMPLES, SWEEPABLE, RunSummary, Sweep, settings_text
 from ..model.view import View
 from ..style import INK, MUTED, class_colour
-from ..widgets import PAINT, nice_ticks, tick_text
+from ..widgets import PAINT, nice_ticks, paints_itself, tick_text
 
 COLUMNS = ("run", "input", "steps", "lr", "λ_LR", "restarts", "answer", "OOC", "margin", "time")
 PRESENTATION_HIDDEN = ("steps", "lr", "margin", "time")
@@ -29,9 +29,7 @@ class SweepPlot(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setMinimumSize(260, 110)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        paints_itself(self, 260, 110)
         self.setToolTip("A sweep: the same input searched once per value of one setting. Lines: each class's final\n"
                         "distance (L_DD) at each value; above: the class predicted at that value (the lowest line).")
         self.sweep: Sweep | None = None

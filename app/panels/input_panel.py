@@ -190,19 +190,8 @@ class InputPanel(NoisyInput, QWidget):
             QTimer.singleShot(0, self._fit_canvas)  # the name's width sets the picture's beside it
         self.source_label.setToolTip(name)
 
-    def _on_canvas_changed(self) -> None:
-        if self._quiet:
-            return
-        if self._exact is not None or self.input_name != "canvas":
-            self._exact = None
-            self._set_source("canvas (edited)" if self.input_name != "canvas" else "canvas")
+    def _preview_while_drawing(self) -> None:
         self._preview_timer.start()
-
-    def _on_stroke_finished(self) -> None:
-        if self._quiet:
-            return
-        self.update_preview()
-        self.edited.emit()
 
     def set_eraser(self, on: bool) -> None:
         """Erase instead of drawing (the button shows it; the right mouse button erases too)."""

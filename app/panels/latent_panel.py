@@ -8,13 +8,13 @@ import time
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPainterPath, QPen
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from .. import style
 from ..model.latent_map import PCA, LatentMap
 from ..model.view import View
 from ..style import INK, MUTED, class_colour
-from ..widgets import PAINT
+from ..widgets import PAINT, paints_itself
 
 
 class LatentMapView(QWidget):
@@ -24,9 +24,7 @@ class LatentMapView(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setMinimumSize(260, 140)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        paints_itself(self, 260, 140)
         self.setToolTip(
             "The search in latent space: one path per class (and per restart), from its starting point (o) to\n"
             "where it is at the step shown (•); the rest of the path is faint. The axes are the two directions in\n"

@@ -272,7 +272,7 @@ class TwoDigitPanel(NoisyInput, QWidget):
         lay.setContentsMargins(6, 10, 6, 6)
         lay.setSpacing(4)
         self.canvas = WideCanvas()
-        self.canvas.stroke_finished.connect(self._on_stroke)
+        self.canvas.stroke_finished.connect(self._on_stroke_finished)
         self.canvas.changed.connect(self._on_canvas_changed)
         lay.addWidget(self.canvas)
         tools, files = QHBoxLayout(), QHBoxLayout()
@@ -379,19 +379,6 @@ class TwoDigitPanel(NoisyInput, QWidget):
     def _set_source(self, name: str, true_label: int | None = None) -> None:
         self.input_name, self.true_label = name, true_label
         self.source_label.setText(name if true_label is None else f"{name} · true number {true_label:02d}")
-
-    def _on_canvas_changed(self) -> None:
-        if self._quiet:
-            return
-        if self._exact is not None or self.input_name != "canvas":
-            self._exact = None
-            self._set_source("canvas (edited)" if self.input_name != "canvas" else "canvas")
-
-    def _on_stroke(self) -> None:
-        if self._quiet:
-            return
-        self.update_preview()
-        self.edited.emit()
 
     def test_pairs(self):
         """The fixed test pairs (`igc evaluate --task two-digit`'s list) when MNIST is on disk, else None."""

@@ -9,13 +9,13 @@ import time
 import numpy as np
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QWidget
 
 from .. import style
 from ..model.explain import POSITIVE, NEGATIVE, compared_name, difference, distance_formula, distance_of, diverging_rgb
 from ..model.view import View, format_pair
 from ..style import INK, MUTED, class_colour
-from ..widgets import PAINT, gray_image, rgb_image
+from ..widgets import PAINT, gray_image, paints_itself, rgb_image
 
 SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 NOTE_LINES = 3  # under a difference image: "mean of", the formula, "= value" (a projector's cells are narrow)
@@ -26,9 +26,7 @@ class WhyView(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setMinimumSize(300, 150)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        paints_itself(self, 300, 150)
         self.setToolTip(
             "The input, and what the winning class and another class draw for it at the step shown. Below each\n"
             "drawing, the per-pixel difference G(c, z) − d: red where the generator draws ink the input does\n"
