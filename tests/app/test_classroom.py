@@ -177,7 +177,7 @@ def test_an_8_and_no_tick_beside_a_rejection():
 def window(qtbot, monkeypatch, make_window, tiny_model_path):
     monkeypatch.setattr("app.qt_session.SearchRunner", InProcessRunner)
     w = make_window(tiny_model_path)
-    qtbot.waitUntil(lambda: w.canvas.width() == w.canvas.height(), timeout=3000)
+    qtbot.waitUntil(lambda: w.input_panel.canvas.width() == w.input_panel.canvas.height(), timeout=3000)
     return w
 
 
@@ -242,19 +242,19 @@ def test_a_banner_moves_nothing(qtbot, window):
     w = window
     w.result_panel.show_tab("distances")
     qtbot.wait(20)
-    before = [inside(x, w) for x in (w.canvas, w.result_panel.head, w.result_panel.grid_box, w.result_panel.tabs)]
+    before = [inside(x, w) for x in (w.input_panel.canvas, w.result_panel.head, w.result_panel.grid_box, w.result_panel.tabs)]
     orientation = w.result_panel.pages["distances"].orientation()
     w.show_message("A long message a user must read in full: " + "the model file is broken. " * 8, "error")
     qtbot.wait(20)
     assert w.banner.isVisible() and w.banner.height() >= w.banner.label.height()
-    assert [inside(x, w) for x in (w.canvas, w.result_panel.head, w.result_panel.grid_box, w.result_panel.tabs)] == before
+    assert [inside(x, w) for x in (w.input_panel.canvas, w.result_panel.head, w.result_panel.grid_box, w.result_panel.tabs)] == before
     assert w.result_panel.pages["distances"].orientation() == orientation
     assert inside(w.banner, w).top() >= 0 and inside(w.banner, w).right() <= w.width()
 
 
 def test_play_says_search_once_the_input_or_a_setting_changes(qtbot, window):
     w = window
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast(w)
     window_run(qtbot, w)
     assert w.transport.play_button.text() == "▶ Replay"
@@ -266,7 +266,7 @@ def test_play_says_search_once_the_input_or_a_setting_changes(qtbot, window):
     set_field(w, "lr", 0.02)
     assert w.transport.play_button.text() == "▶ Play"
     set_field(w, "lr", FAST["lr"])
-    draw_one(qtbot, w.canvas)  # a stroke
+    draw_one(qtbot, w.input_panel.canvas)  # a stroke
     assert w.transport.play_button.text() == "▶ Play"
 
 
@@ -296,7 +296,7 @@ def test_twenty_restarts_leave_every_tab_title_in_view(qtbot, window, size, pres
     w.resize(*size)
     fast(w)
     set_field(w, "restarts", 20)
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     window_run(qtbot, w)
     qtbot.wait(20)
     assert (w.width(), w.height()) == size and w.grid_view.restarts == 20
@@ -503,7 +503,7 @@ def test_the_window_records_a_100_step_search_as_a_small_gif(qtbot, window, tmp_
     w.resize(1280, 720)
     set_field(w, "steps", 100)
     set_field(w, "lr", 0.05)
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     window_run(qtbot, w)
     before = w.transport.step_label.text()
     out = w.record_animation(tmp_path / "run.gif")
@@ -526,7 +526,7 @@ def test_the_figure_is_recorded_at_the_size_asked(qtbot, window, tmp_path):
     from PIL import Image
 
     w = window
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast(w)
     window_run(qtbot, w)
     out = w.record_animation(tmp_path / "fig.gif", figure=True, size=(1280, 720))
@@ -539,7 +539,7 @@ def test_a_video_without_its_writer_says_what_to_install(qtbot, window, tmp_path
 
     monkeypatch.setattr(record, "video_available", lambda: False)
     w = window
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     fast(w)
     window_run(qtbot, w)
     with pytest.raises(ValueError, match="imageio-ffmpeg"):
@@ -668,7 +668,7 @@ def test_a_click_on_a_path_follows_that_class_s_restarts(qtbot, window):
     w = window
     fast(w)
     set_field(w, "restarts", 3)
-    draw_one(qtbot, w.canvas)
+    draw_one(qtbot, w.input_panel.canvas)
     window_run(qtbot, w)
     rp = w.result_panel
     rp.show_tab("latent")
