@@ -253,11 +253,11 @@ class SearchConfig:
         except ValueError as exc:
             error = exc
         plain = cls()
-        for field in cls.__dataclass_fields__:
-            if field in changes:
+        for setting in cls.__dataclass_fields__:
+            if setting in changes:
                 continue
             try:
-                return cls.from_preset(name, **changes, **{field: getattr(plain, field)})
+                return cls.from_preset(name, **changes, **{setting: getattr(plain, setting)})
             except ValueError:
                 continue
         raise error
