@@ -8,7 +8,9 @@ own the search runs exactly as `igc classify` runs it, and the window can draw a
 The protocol is a pipe of small tuples. Parent -> child: ("model", key, folder), ("start", gen, key, image,
 config, paused, max_threads, interval), and for the running search ("pause" | "resume" | "step" | "stop",
 gen), ("interval", seconds), ("quit",). Child -> parent: ("frames", gen, [Frame, ...]),
-("paused", gen, step), ("finished", gen, SearchResult, seconds, cpu seconds), ("failed", gen, message),
+("ready",) once, when it has loaded torch and the search (the app's watchdog counts silence from then: a fresh
+interpreter importing torch takes seconds, tens of seconds on a busy machine), ("paused", gen, step),
+("finished", gen, SearchResult, seconds, cpu seconds), ("failed", gen, message),
 ("model_failed", key, message) (a model it could not read: the search that needs it fails with why). Every started
 search ends with exactly one "finished" or "failed" (a search replaced by a newer "start" finishes stopped).
 The model travels as a checkpoint in a temporary folder (safetensors and its sidecar, read without pickle),
@@ -47,6 +49,16 @@ class Server:
         self.conn = conn
         self.models: dict[str, object] = {}
         self.pending = None  # a message that arrived mid-search and ends it ("start", "model", "quit")
+
+    def load(self) -> None:
+        """Import what a search needs, then say "ready": until then the app gives this process its start-up time
+        rather than the watchdog's limit for a child that stopped answering."""
+        import importlib
+
+        for name in ("igc_core.checkpoints", "igc_core.multilabel", "igc_core.search", "..model.history",
+                     "..model.two_digit"):
+            importlib.import_module(name, __package__)
+        self._send(("ready",))
 
     def serve(self) -> None:
         while True:
@@ -185,7 +197,9 @@ def serve(conn) -> None:
 
     torch.set_num_threads(1)
     try:
-        Server(conn).serve()
+        server = Server(conn)
+        server.load()
+        server.serve()
     except KeyboardInterrupt:
         pass
     finally:

@@ -11,7 +11,9 @@ Nothing here can freeze the window (issue 19):
 - a watchdog (a timer on the GUI thread) ends a child that has said nothing for `EngineProcess.watchdog_s`
   seconds while a search waits on it (stopped with SIGSTOP, stuck in a step): terminate, then kill, every
   waiting run fails with `HUNG` and a fresh child is started; a search started while the child is silent
-  says so at once (`SearchRunner.notice`);
+  says so at once (`SearchRunner.notice`). A child that has not yet said "ready" (a fresh interpreter still
+  importing torch: seconds, tens of seconds on a busy machine) gets `EngineProcess.startup_s` instead, so a
+  short watchdog never ends every new child before it can answer;
 - if the child dies, every waiting run fails with a message and the next start spawns a new one;
 - `close` (at exit, on SIGTERM or Ctrl+C via app.main) asks the child to quit, then terminates and kills it,
   and removes the temporary folder the model travels through.
@@ -74,6 +76,7 @@ class EngineProcess:
     _shared: "EngineProcess | None" = None
     _all: "weakref.WeakSet[EngineProcess]" = weakref.WeakSet()
     watchdog_s: float = _watchdog_default()
+    startup_s: float = 120.0  # silence allowed to a child that has not said "ready" yet (at least watchdog_s)
 
     @classmethod
     def shared(cls) -> "EngineProcess":
@@ -120,6 +123,7 @@ class EngineProcess:
         self._model_ref = None  # weak reference to the model the child holds
         self._model_key = None
         self.last_heard = time.monotonic()  # when the child last said anything (the reader thread sets it)
+        self.ready = False  # the child has loaded torch and the search (the reader thread sets it)
         self.expecting: dict[int, float] = {}  # generation -> since when a run waits for the child's answer
         self._outbox: collections.deque = collections.deque()
         self._outbox_ready = threading.Condition()
@@ -143,6 +147,9 @@ class EngineProcess:
             self.last_heard = time.monotonic()
             if self._closing:
                 return  # the app is shutting down, or this child was ended: nobody is listening any more
+            if msg[0] == "ready":
+                self.ready = True
+                continue
             self.relay.message.emit(msg)
             if msg[0] == "died":
                 return
@@ -264,9 +271,13 @@ class EngineProcess:
             return 0.0
         return max(0.0, time.monotonic() - max(min(waits), self.last_heard))
 
+    def limit(self) -> float:
+        """Seconds of silence after which the child is ended: `watchdog_s`, or `startup_s` until it is ready."""
+        return self.watchdog_s if self.ready else max(self.watchdog_s, self.startup_s)
+
     def _check(self) -> None:
         silent = self.silence()
-        if silent >= self.watchdog_s and self.alive and not self._closing:
+        if silent >= self.limit() and self.alive and not self._closing:
             self._hung(silent)
 
     def _hung(self, silent: float) -> None:
@@ -371,8 +382,9 @@ class SearchRunner(QObject):
         gen = self.generation = next(_generations)
         engine.owners[gen] = self
         self._active = True
-        if silent >= min(3.0, engine.watchdog_s / 2):
-            self.notice.emit(SILENT.format(seconds=silent, limit=engine.watchdog_s))
+        limit = engine.limit()
+        if silent >= min(3.0, limit / 2):
+            self.notice.emit(SILENT.format(seconds=silent, limit=limit))
         try:
             key = engine.model_key(model)
         except OSError as exc:  # a full or unwritable temporary folder
