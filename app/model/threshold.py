@@ -42,6 +42,7 @@ class Threshold:
     score: str = "distance"  # what is compared with it: igc_core.verdict's score ("ink" or the raw "distance")
     margin: float | None = None  # the uncertain lead measured with it (None: the session's own)
     measured_by: str = ""
+    measured_for: str = ""  # the search it was measured for, in words: "the robust search"
 
     @property
     def note(self) -> str:
@@ -56,9 +57,10 @@ class Threshold:
             return "set by hand (double-click: measured one)"
         if self.source == "clean":
             return "measured on clean digits only" + (f" (input noise σ {self.sigma:.2f})" if self.sigma > 0 else "")
+        where = f", {self.measured_for}" if self.measured_for else ""
         if self.source == "measured":
-            return f"measured for noise σ {self.sigma:.2f}"
-        return f"interpolated for noise σ {self.sigma:.2f}"
+            return f"measured for noise σ {self.sigma:.2f}{where}"
+        return f"interpolated for noise σ {self.sigma:.2f}{where}"
 
     def of(self, distance: float | None, image: np.ndarray | None) -> float | None:
         """The OOC score of a winning `distance` for the input `image` (H, W) in [-0.5, 0.5]: what is compared."""
@@ -79,7 +81,7 @@ def threshold_for(meta: dict, sigma: float, config=None) -> Threshold:
     found = verdict.find(meta, config)
     if found is not None:
         return Threshold(found.threshold(sigma), sigma, "measured" if found.exact(sigma) or sigma <= 0 else "interpolated",
-                         True, (), str(config.dif), found.score, found.margin, found.measured_by)
+                         True, (), str(config.dif), found.score, found.margin, found.measured_by, _search_name(config))
     wanted = verdict.settings_of(config)
     measured = [c for c in verdict.calibrations(meta)]
     if measured:  # calibrations exist, none for these settings: name what differs from the nearest
@@ -88,6 +90,13 @@ def threshold_for(meta: dict, sigma: float, config=None) -> Threshold:
         return Threshold(nearest.threshold(sigma), sigma, "measured", False, differs, str(nearest.settings.get("dif")),
                          nearest.score, nearest.margin)
     return _legacy(meta, sigma, config)
+
+
+def _search_name(config) -> str:
+    """The search a calibration holds for, in words: the preset whose distances it shares, else "these settings"."""
+    mine = verdict.settings_of(config)
+    names = [n for n, p in search.PRESETS.items() if verdict.settings_of(p) == mine]
+    return f"{' / '.join(names)} search" if names else "these settings"
 
 
 def _legacy(meta: dict, sigma: float, config) -> Threshold:

@@ -194,6 +194,11 @@ def test_a_calibration_for_the_run_gives_the_verdict_on_its_score():
     meta = verdict.with_calibration({"metrics": META["metrics"]}, cal)
     t = threshold_for(meta, 0.25, config)
     assert t.comparable and t.score == "ink" and t.value == pytest.approx(0.3) and t.source == "interpolated"
+    assert t.note == "interpolated for noise σ 0.25, these settings"  # which search measured it
+    robust = SearchConfig.from_preset("robust")
+    named = threshold_for(verdict.with_calibration({}, verdict.Calibration("ink", verdict.settings_of(robust), {0.0: 0.1},
+                                                                          margin=0.0)), 0.0, robust)
+    assert named.note == "measured for noise σ 0.00, robust search"
     f = frame(10, distances([3, 5], [0.02, 0.05], others=1.0))
     s = state([f], result_for(f, config), config=config)
     v = make_view(SessionState(**{**s.__dict__, "threshold": t, "margin": None}))
