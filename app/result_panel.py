@@ -346,9 +346,10 @@ class ResultPanel(QWidget):
         t = v.threshold
         score = " (OOC over √ink)" if t.score == "ink" else ""
         label = f"threshold {v.shown_threshold}{score} {t.note}" if t.comparable else t.note
-        if v.run is not None and self._input_sigma is not None and abs(v.run.sigma - self._input_sigma) > 1e-9 and t.comparable:
-            label = (f"threshold {v.shown_threshold} for the run's noise σ {v.run.sigma:.2f}, "
-                     f"not the input's σ {self._input_sigma:.2f}")  # Space searches at the new noise
+        if v.run is not None and self._input_sigma is not None and abs(v.run.sigma - self._input_sigma) > 1e-9:
+            # Space searches at the new noise: until then the gauge is the run's
+            label = (f"threshold {v.shown_threshold} for the run's noise σ {v.run.sigma:.2f}, " if t.comparable
+                     else f"{t.note}; the run's noise σ {v.run.sigma:.2f}, ") + f"not the input's σ {self._input_sigma:.2f}"
         outside = final and v.ooc is not None and v.ooc > t.value and t.comparable  # hatched: out of class
         self.gauge.set_data(v.ooc, t.value if t.comparable else None, v.gauge_max, outside, not final, label,
                             f"threshold {v.shown_threshold}" if t.comparable else "no out-of-class verdict")

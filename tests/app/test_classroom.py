@@ -299,7 +299,7 @@ def test_twenty_restarts_leave_every_tab_title_in_view(qtbot, window, size, pres
     draw_one(qtbot, w.input_panel.canvas)
     window_run(qtbot, w)
     qtbot.wait(20)
-    assert (w.width(), w.height()) == size and w.grid_view.restarts == 20
+    assert (w.width(), w.height()) == size and w.result_panel.grid_view.restarts == 20
     bar = w.result_panel.tabs.tabBar()
     assert [b for b in bar.findChildren(QToolButton) if b.isVisible()] == [], "tabs hide behind scroll arrows"
     assert all(bar.tabRect(i).right() <= bar.width() for i in range(bar.count()))
@@ -444,7 +444,7 @@ def test_presentation_mode_is_designed_for_the_back_of_a_room(qtbot, window, siz
     qtbot.waitUntil(lambda: w.session.view.sweep is not None and w.session.view.sweep.done, timeout=20_000)
     qtbot.wait(50)
     assert (w.width(), w.height()) == size
-    rp, grid = w.result_panel, w.grid_view
+    rp, grid = w.result_panel, w.result_panel.grid_view
     # the grid is the largest picture on screen: cells of at least 48 px at 1280x720, larger on larger screens
     assert grid.restarts == 1 and grid.cell() >= 48 * size[1] / 720 - 1, grid.cell()
     for tab in ("distances", "why", "latent", "compare", "attack"):
