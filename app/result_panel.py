@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 
 from . import style
 from .curves import CurvesView
+from .model.threshold import in_distance
 from .model.view import View
 from .panels.attack_panel import AttackPanel
 from .panels.compare_panel import ComparePanel
@@ -374,7 +375,8 @@ class ResultPanel(QWidget):
         t = v.threshold
         if tab == "distances":
             title = f"{v.score_name} (decides)" + (f" · step {v.step}" if v.has_run else "")
-            self.bars.set_data(v.distances, v.order, v.leader, t.value if t.comparable else None, v.bars_max, title)
+            at = in_distance(t, v.run.image if v.run is not None else None)  # the score's line, in distances
+            self.bars.set_data(v.distances, v.order, v.leader, at if t.comparable else None, v.bars_max, title)
             self.curves.set_title(v.curve_name, v.curve_decides)
             self.curves.set_smooth(v.status != "running")
             ghost = v.ghost if v.ghost is not None and v.curve_decides else None

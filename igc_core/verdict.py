@@ -157,7 +157,7 @@ def judge(distances: np.ndarray, image: np.ndarray, calibration: Calibration | N
     the multi-label search) and its image (H, W) in [-0.5, 0.5]."""
     d = np.sort(np.asarray(distances, dtype=np.float64).ravel())
     top = float(d[0]) if best is None else float(best)
-    lead = float(d[1] - d[0]) if len(d) > 1 else math.inf
+    lead = float(d[1] - d[0]) if len(d) > 1 and np.isfinite(d[0]) else math.inf  # no finite winner: no close call
     if calibration is None:
         return Judgement(None, top, None, lead)
     score = float(ooc_score(np.array([top]), np.asarray(image)[None], calibration.score)[0])

@@ -87,11 +87,11 @@ def _conclusion(v: View) -> str:
     kind, leader, other = v.verdict.kind, v.leader, v.runner_up
     by = f" by {format_pair(v.margin, v.margin)[0]} over {other}" if other is not None and v.margin is not None else ""
     if kind == "in":
-        return f"{leader} wins{by}; its distance {v.shown_ooc} is under the threshold {v.shown_threshold}: it is {article(leader)} {leader}."
+        return f"{leader} wins{by}; its OOC score {v.shown_ooc} is under the threshold {v.shown_threshold}: it is {article(leader)} {leader}."
     if kind == "uncertain":
         return f"{leader} leads{by} only: too close to call, uncertain between {leader} and {other}."
     if kind == "out":
-        return (f"the closest class is {leader}, but its distance {v.shown_ooc} is above the threshold "
+        return (f"the closest class is {leader}, but its OOC score {v.shown_ooc} is above the threshold "
                 f"{v.shown_threshold}: not a digit this model knows.")
     if kind == "ranked":
         return f"{leader} is closest{by}; no out-of-class verdict for this distance."

@@ -69,6 +69,14 @@ class Threshold:
         return float(verdict.ooc_score(np.array([distance]), np.asarray(image)[None], self.score)[0])
 
 
+def in_distance(threshold: Threshold, image: np.ndarray | None) -> float:
+    """The threshold in the distances' own units for this input (where the bars are drawn): the winning distance
+    at which the score reaches it (the score divides by the root of the ink, so it is the threshold times that)."""
+    if image is None or threshold.score == "distance":
+        return threshold.value
+    return threshold.value * float(np.sqrt((np.asarray(image, dtype=np.float64) + 0.5).mean() + verdict.INK_FLOOR))
+
+
 def threshold_for(meta: dict, sigma: float, config=None) -> Threshold:
     """The threshold the model's sidecar gives for noise `sigma` and a run with `config` (None: the default
     search with the model's recommended settings)."""

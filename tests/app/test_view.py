@@ -225,3 +225,16 @@ def test_tick_labels_never_read_minus_zero():
     from app.widgets import tick_text
 
     assert tick_text(-1e-17, 0.1) == "0.0" and tick_text(-0.1, 0.1) == "-0.1" and tick_text(0.05, 0.05) == "0.05"
+
+
+def test_the_bars_threshold_line_is_the_scores_threshold_in_distance_units():
+    """The bars show raw distances: the threshold line sits where the winner's score would reach the threshold."""
+    from app.model.threshold import in_distance
+    from igc_core import verdict
+
+    image = np.full((28, 28), -0.5, np.float32)
+    image[:14] = 0.5  # half the sheet inked
+    t = Threshold(0.2, 0.0, "measured", score="ink")
+    at = in_distance(t, image)
+    assert t.of(at, image) == pytest.approx(0.2) and at == pytest.approx(0.2 * np.sqrt(0.5 + verdict.INK_FLOOR))
+    assert in_distance(Threshold(0.2, 0.0, "measured"), image) == 0.2  # the raw distance: the line is the value
