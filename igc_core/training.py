@@ -6,18 +6,26 @@ callable, as minGPT's trainer reports through `on_batch_end`; the CLI turns it i
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 from torch.nn import functional as F
 
+from . import files
 from .augment import AugmentConfig, augment
 from .data import Dataset, to_model_range
 from .generators import ConditionalGenerator, GeneratorConfig
+from .marks import training_negatives
+from .search import PRESETS, SearchConfig, adam_step, objective
+from .verdict import INK_FLOOR
 
 Progress = Callable[[int, int, int, dict], None]
 
@@ -73,8 +81,6 @@ class TrainConfig:
         if not all(math.isfinite(v) for v in numbers):
             raise ValueError("training settings must be finite numbers")
         check_training_numbers(self.lr, self.limit)
-        from .search import PRESETS
-
         if self.contrast_preset not in PRESETS:
             raise ValueError(f"unknown contrast preset {self.contrast_preset!r}: choose one of {', '.join(PRESETS)}")
         if isinstance(self.augment, dict):
@@ -205,8 +211,6 @@ def _train_cvae(model, source: EpochData, config, rng, progress) -> dict:
                 k = config.contrast_images
                 marks = None
                 if config.negatives:
-                    from .marks import training_negatives
-
                     marks = training_negatives(config.negative_images, rng, x_all[idx])
                 extra = _contrast(model, x[:k], y_all[idx][:k], config, marks)
             opt.step()
@@ -236,8 +240,6 @@ def _refine(model, z: torch.Tensor, cond: torch.Tensor, target: torch.Tensor, se
             lr: float) -> torch.Tensor:
     """`steps` Adam steps of IGC's own search objective (paper Sec. 3.1) from z (M, L), the weights untouched:
     where the search would take each class's latent. Returns the latents, detached."""
-    from .search import adam_step, objective
-
     z = z.detach().clone()
     m1, m2 = torch.zeros_like(z), torch.zeros_like(z)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -269,8 +271,6 @@ def _contrast(model, x, y, config, marks: torch.Tensor | None = None) -> dict:
     The encoder is trained to fit every class as well as it can (so the decoder cannot win by a poor start for
     the wrong classes). Adds the gradients to the parameters' .grad.
     """
-    from .search import SearchConfig
-
     sc = SearchConfig.from_preset(config.contrast_preset, precision="fp32")
     B, C = len(x), model.num_classes
     inputs = x if marks is None else torch.cat([x, marks])
@@ -284,8 +284,6 @@ def _contrast(model, x, y, config, marks: torch.Tensor | None = None) -> dict:
         starts = torch.cat([starts, model.prior_mean.detach().expand_as(starts)])  # (2 N C, L)
         cond, target = cond.repeat(2, 1), target.repeat(2, 1)
     z = _refine(model, starts, cond, target, sc, config.contrast_steps, config.contrast_lr) if config.contrast_steps else starts
-    from .search import objective
-
     _, d_all, _ = objective(model, z, cond, target, sc)  # L_DD per (start, input, class), gradient to the decoder
     d_all = d_all.view(-1, N, C).amin(0)  # (N, C): each class's closer start
     cond, target = cond[: N * C], target[: N * C]
@@ -296,8 +294,6 @@ def _contrast(model, x, y, config, marks: torch.Tensor | None = None) -> dict:
     total = disc
     out = {"disc": disc.item(), "acc": float((d.argmin(1) == y).float().mean()), "fit": true_d.mean().item()}
     if marks is not None:
-        from .verdict import INK_FLOOR
-
         ink = (marks + 0.5).flatten(1).mean(1)
         score = d_all[B:].min(1).values / (ink + INK_FLOOR).sqrt()  # (marks,) the OOC score of the best class's fit
         neg = F.softplus((config.negative_level - score) / (3 * T)).mean()  # the score's unit is about 3x L_DD's
@@ -319,8 +315,6 @@ def _contrast(model, x, y, config, marks: torch.Tensor | None = None) -> dict:
 
 
 def _state_paths(folder: str):
-    from pathlib import Path
-
     root = Path(folder)
     return root / "state.safetensors", root / "state.json"
 
@@ -329,12 +323,6 @@ def save_state(folder: str, model, opt, sched, rng: torch.Generator, config, epo
     """The training state after `epochs_done` epochs (weights, Adam's moments, the scheduler, the random
     generator), as safetensors plus JSON, written to temporary files and renamed: a run stopped at any moment
     resumes from the last whole epoch."""
-    import json
-    import os
-    from pathlib import Path
-
-    from safetensors.torch import save_file
-
     Path(folder).mkdir(parents=True, exist_ok=True)
     tensors_path, json_path = _state_paths(folder)
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
@@ -348,11 +336,8 @@ def save_state(folder: str, model, opt, sched, rng: torch.Generator, config, epo
     tensors["rng"] = rng.get_state()
     state = {"epochs_done": epochs_done, "adam_steps": steps, "scheduler": sched.state_dict(),
              "config": _resumable(config)}
-    tmp_t, tmp_j = tensors_path.with_suffix(".tmp-t"), json_path.with_suffix(".tmp-j")
-    save_file(tensors, str(tmp_t))
-    tmp_j.write_text(json.dumps(state))
-    os.replace(tmp_t, tensors_path)
-    os.replace(tmp_j, json_path)
+    files.write_atomically(tensors_path, safetensors_bytes(tensors))
+    files.write_atomically(json_path, json.dumps(state).encode())  # last: the record of a whole epoch
 
 
 def _resumable(config) -> dict:
@@ -363,23 +348,17 @@ def _resumable(config) -> dict:
 
 
 def json_safe(value):
-    import json
-
     return json.loads(json.dumps(value, default=str))
 
 
 def resume(folder: str, model, opt, sched, rng: torch.Generator, config) -> int:
     """Load the state saved in `folder`, if any, into the model, optimiser, scheduler and generator; returns the
     number of epochs already done (0 when there is nothing to resume). Refuses a state of other settings."""
-    import json
-
-    from safetensors.torch import load_file
-
     tensors_path, json_path = _state_paths(folder)
     if not json_path.exists():
         return 0
     try:
-        state = json.loads(json_path.read_text())
+        state = files.load_json(json_path, what="training state")
         tensors = load_file(str(tensors_path))
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot resume from {folder}: {exc}") from None
