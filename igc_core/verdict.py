@@ -123,10 +123,12 @@ def calibrations(meta: dict) -> list[Calibration]:
     return out
 
 
-def find(meta: dict, config) -> Calibration | None:
-    """The calibration measured for this search configuration's distance settings, or None."""
+def find(meta: dict | list[Calibration], config) -> Calibration | None:
+    """The calibration measured for this search configuration's distance settings, or None; from a sidecar, or
+    from its calibrations already read."""
     wanted = _normal(settings_of(config))
-    return next((c for c in calibrations(meta) if _normal(c.settings) == wanted), None)
+    found = calibrations(meta) if isinstance(meta, dict) else meta
+    return next((c for c in found if _normal(c.settings) == wanted), None)
 
 
 def _normal(settings: dict) -> dict:

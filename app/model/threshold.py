@@ -83,15 +83,15 @@ def threshold_for(meta: dict, sigma: float, config=None) -> Threshold:
     sigma = float(sigma)
     if config is None:
         try:
-            config = search.SearchConfig.from_preset(None, **checkpoints.recommended_search(meta))
+            config = search.SearchConfig.fitting(None, **checkpoints.recommended_search(meta))  # as igc classify
         except (checkpoints.CheckpointError, ValueError):
             config = search.SearchConfig.from_preset(None)
-    found = verdict.find(meta, config)
+    measured = verdict.calibrations(meta)
+    found = verdict.find(measured, config)
     if found is not None:
         return Threshold(found.threshold(sigma), sigma, "measured" if found.exact(sigma) or sigma <= 0 else "interpolated",
                          True, (), str(config.dif), found.score, found.margin, found.measured_by, _search_name(config))
     wanted = verdict.settings_of(config)
-    measured = [c for c in verdict.calibrations(meta)]
     if measured:  # calibrations exist, none for these settings: name what differs from the nearest
         nearest = min(measured, key=lambda c: sum(c.settings.get(k) != v for k, v in wanted.items()))
         differs = tuple(k for k, v in wanted.items() if k in nearest.settings and nearest.settings[k] != v)
