@@ -90,7 +90,6 @@ def compare(args: argparse.Namespace) -> None:
     names = [k[: -len("_distances")] for k in f if k.endswith("_distances")]
     cal = candidates(f, "calibration")
     rep = candidates(f, "mnist")
-    per_class = None
     print(f"{args.file} (preset {f['preset']}); share called out of class at the threshold keeping "
           f"{args.keep:.0%} of the calibration digits; AUROC vs the reported MNIST digits\n")
     head = "| score | " + " | ".join(n for n in names if n != "calibration") + " |"
@@ -129,7 +128,6 @@ def compare(args: argparse.Namespace) -> None:
             rp = f["mnist_distances"].min(1) / thr_c[np.argmin(f["mnist_distances"], 1)]
             cells.append(f"{share:.1%} out, AUROC {auroc(rp, sc[labels < 0]):.3f}")
     print("| per-class raw | " + " | ".join(cells) + " |")
-    del per_class
 
 
 def tradeoff(args: argparse.Namespace) -> None:
