@@ -9,6 +9,11 @@ shapes drawn with Pillow) and are never used here.
 
 Shapes that *are* digits in MNIST's hand (a single upright bar is a 1, a closed oval a 0) are not drawn: the
 strokes here bend or lie down, and ovals are filled or cut.
+
+Letters are drawn by hand here, as pen strokes through a few points each (`LETTERS`), jittered, slanted and
+stretched like handwriting; never typeset: the letters test set is typeset in the machine's fonts, and no
+training image comes from a font. Letters that are digits in some hands (O, I, l, S, Z, B, G, g, q, b) are left
+out.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import torch
 from .augment import frame
 
 CANVAS = 48  # marks are drawn on a 48x48 sheet, then framed to 28x28 like a drawing
-KINDS = ("dot", "dash", "curve", "scribble", "blob", "overlap")
+KINDS = ("dot", "dash", "curve", "scribble", "blob", "letter", "overlap")
 
 
 def _draw_paths(points: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
@@ -36,6 +41,86 @@ def _draw_paths(points: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
     dist = (pix - near).norm(dim=-1).amin(1)  # (B, P) distance to the nearest segment
     ink = (width.view(B, 1) + 0.5 - dist).clamp(0, 1)  # anti-aliased pen edge
     return ink.view(B, CANVAS, CANVAS)
+
+
+def _draw_segments(segments: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
+    """Ink of line segments: segments (B, S, 2, 2) (from, to) in sheet pixels (x, y), pen radius width (B,)."""
+    B = len(segments)
+    pos = torch.arange(CANVAS, dtype=torch.float32) + 0.5
+    gy, gx = torch.meshgrid(pos, pos, indexing="ij")
+    pix = torch.stack([gx, gy], -1).view(1, 1, -1, 2)  # (1, 1, P, 2)
+    a, b = segments[:, :, 0].unsqueeze(2), segments[:, :, 1].unsqueeze(2)  # (B, S, 1, 2)
+    ab = b - a
+    t = ((pix - a) * ab).sum(-1) / ab.square().sum(-1).clamp_min(1e-6)
+    dist = (pix - (a + t.clamp(0, 1).unsqueeze(-1) * ab)).norm(dim=-1).amin(1)  # (B, P)
+    return (width.view(B, 1) + 0.5 - dist).clamp(0, 1).view(B, CANVAS, CANVAS)
+
+
+def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float, n: int = 6) -> list:
+    """Points on an ellipse's arc, angles in degrees (0: right, 90: down)."""
+    return [(cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
+            for a in torch.linspace(start, end, n).tolist()]
+
+
+# Pen strokes of letters in a box x 0-1 (left to right), y 0-1 (top to bottom); each stroke a polyline.
+LETTERS: dict[str, list[list[tuple[float, float]]]] = {
+    "A": [[(0.1, 1), (0.5, 0), (0.9, 1)], [(0.27, 0.6), (0.73, 0.6)]],
+    "C": [_arc(0.55, 0.5, 0.45, 0.5, -50, -310, 9)],
+    "E": [[(0.85, 0), (0.15, 0), (0.15, 1), (0.85, 1)], [(0.15, 0.5), (0.7, 0.5)]],
+    "F": [[(0.85, 0), (0.15, 0), (0.15, 1)], [(0.15, 0.5), (0.7, 0.5)]],
+    "H": [[(0.15, 0), (0.15, 1)], [(0.85, 0), (0.85, 1)], [(0.15, 0.5), (0.85, 0.5)]],
+    "K": [[(0.15, 0), (0.15, 1)], [(0.85, 0), (0.15, 0.55)], [(0.35, 0.4), (0.85, 1)]],
+    "L": [[(0.2, 0), (0.2, 1), (0.85, 1)]],
+    "M": [[(0.05, 1), (0.1, 0), (0.5, 0.6), (0.9, 0), (0.95, 1)]],
+    "N": [[(0.15, 1), (0.15, 0), (0.85, 1), (0.85, 0)]],
+    "P": [[(0.15, 1), (0.15, 0), (0.6, 0)] + _arc(0.6, 0.25, 0.3, 0.25, -90, 90, 5) + [(0.15, 0.5)]],
+    "R": [[(0.15, 1), (0.15, 0), (0.6, 0)] + _arc(0.6, 0.25, 0.3, 0.25, -90, 90, 5) + [(0.15, 0.5)],
+          [(0.45, 0.5), (0.9, 1)]],
+    "T": [[(0.05, 0), (0.95, 0)], [(0.5, 0), (0.5, 1)]],
+    "U": [[(0.15, 0), (0.15, 0.65)] + _arc(0.5, 0.65, 0.35, 0.35, 180, 0, 7) + [(0.85, 0)]],
+    "V": [[(0.1, 0), (0.5, 1), (0.9, 0)]],
+    "W": [[(0.0, 0), (0.25, 1), (0.5, 0.35), (0.75, 1), (1.0, 0)]],
+    "X": [[(0.1, 0), (0.9, 1)], [(0.9, 0), (0.1, 1)]],
+    "Y": [[(0.1, 0), (0.5, 0.5), (0.9, 0)], [(0.5, 0.5), (0.5, 1)]],
+    "e": [[(0.15, 0.65), (0.85, 0.65)] + _arc(0.5, 0.65, 0.35, 0.35, 0, -300, 9)],
+    "h": [[(0.15, 0), (0.15, 1)], [(0.15, 0.6)] + _arc(0.5, 0.6, 0.35, 0.25, 180, 360, 5) + [(0.85, 1)]],
+    "k": [[(0.2, 0), (0.2, 1)], [(0.8, 0.35), (0.2, 0.75)], [(0.4, 0.6), (0.8, 1)]],
+    "m": [[(0.05, 1), (0.05, 0.35)] + _arc(0.27, 0.5, 0.22, 0.15, 180, 360, 4) + [(0.5, 1)],
+          [(0.5, 0.5)] + _arc(0.72, 0.5, 0.22, 0.15, 180, 360, 4) + [(0.95, 1)]],
+    "n": [[(0.15, 1), (0.15, 0.35)], [(0.15, 0.6)] + _arc(0.5, 0.6, 0.35, 0.25, 180, 360, 5) + [(0.85, 1)]],
+    "r": [[(0.25, 1), (0.25, 0.35)], [(0.25, 0.6)] + _arc(0.55, 0.6, 0.3, 0.2, 180, 300, 4)],
+    "t": [[(0.45, 0.05), (0.45, 0.85)] + _arc(0.65, 0.85, 0.2, 0.15, 180, 60, 4), [(0.15, 0.35), (0.8, 0.35)]],
+    "u": [[(0.15, 0.35), (0.15, 0.7)] + _arc(0.5, 0.7, 0.35, 0.3, 180, 0, 6) + [(0.85, 0.35), (0.85, 1)]],
+    "w": [[(0.0, 0.35), (0.25, 1), (0.5, 0.5), (0.75, 1), (1.0, 0.35)]],
+    "x": [[(0.15, 0.35), (0.85, 1)], [(0.85, 0.35), (0.15, 1)]],
+    "y": [[(0.1, 0.35), (0.5, 0.8)], [(0.9, 0.35), (0.3, 1.2)]],
+}
+_MAX_SEGMENTS = max(sum(len(stroke) - 1 for stroke in strokes) for strokes in LETTERS.values())
+
+
+def _letter_segments(letter: str) -> torch.Tensor:
+    """(_MAX_SEGMENTS, 2, 2) a letter's strokes as segments, the last repeated to pad."""
+    segs = [(a, b) for stroke in LETTERS[letter] for a, b in zip(stroke[:-1], stroke[1:])]
+    segs += [segs[-1]] * (_MAX_SEGMENTS - len(segs))
+    return torch.tensor(segs, dtype=torch.float32)
+
+
+def _letters(n: int, rng: torch.Generator) -> torch.Tensor:
+    """n hand-drawn letters: a random letter, each point moved a little, slanted, stretched and turned."""
+    names = sorted(LETTERS)
+    which = torch.randint(len(names), (n,), generator=rng).tolist()
+    segs = torch.stack([_letter_segments(names[k]) for k in which])  # (n, S, 2, 2) in the unit box
+    segs = segs + 0.04 * torch.randn(segs.shape, generator=rng)  # an unsteady hand
+    p = segs - 0.5
+    slant = 0.35 * (torch.rand(n, 1, 1, generator=rng) - 0.5) * 2
+    angle = math.radians(12) * (torch.rand(n, 1, 1, generator=rng) - 0.5) * 2
+    aspect = 0.7 + 0.5 * torch.rand(n, 1, 1, generator=rng)  # width / height
+    x, y = p[..., 0] * aspect - slant * p[..., 1], p[..., 1]
+    x, y = x * torch.cos(angle) - y * torch.sin(angle), x * torch.sin(angle) + y * torch.cos(angle)
+    height = 20 + 16 * torch.rand(n, 1, 1, generator=rng)  # sheet pixels
+    pts = torch.stack([x, y], -1) * height.unsqueeze(-1) + CANVAS / 2
+    width = 1.0 + 2.5 * torch.rand(n, generator=rng)
+    return _draw_segments(pts, width)
 
 
 def _smooth_path(n: int, knots: int, spread: float, rng: torch.Generator, flat: float = 1.0) -> torch.Tensor:
@@ -76,6 +161,8 @@ def draw(kind: str, n: int, rng: torch.Generator, digits: torch.Tensor | None = 
     if kind == "scribble":  # many knots: a tangle no digit is
         pts = _smooth_path(n, 9, 16.0, rng)
         return _draw_paths(pts, width)
+    if kind == "letter":
+        return _letters(n, rng)
     if kind == "blob":  # a filled irregular patch
         angles = torch.linspace(0, 2 * math.pi, 13)[:-1]
         radius = 5 + 9 * torch.rand(n, 1, generator=rng) * (0.6 + 0.4 * torch.rand(n, 12, generator=rng))

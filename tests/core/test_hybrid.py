@@ -33,6 +33,20 @@ def test_training_negatives_are_framed_marks_and_repeat_with_the_seed():
         marks.draw("digit", 2, torch.Generator())
 
 
+def test_hand_drawn_letters_are_letters_no_hand_writes_as_a_digit_and_never_from_a_font():
+    assert not set(marks.LETTERS) & set("OIlSZBGgqbo0123456789")
+    x = marks.training_negatives(30, torch.Generator().manual_seed(2), kinds=("letter",))
+    ink = (x + 0.5).flatten(1)
+    assert bool((ink.amax(1) > 0.9).all())  # every letter is drawn
+    # a letter is a few strokes, not a blob: between 5 % and 45 % of the framed square is ink
+    share = (ink > 0.5).float().mean(1)
+    assert bool((share > 0.05).all() and (share < 0.45).all()), share
+    # jittered: no two of the same letter are the same picture
+    assert len({tuple(v.round(decimals=2).tolist()) for v in x.flatten(1)}) == 30
+    # nothing here reads a font (the letters test set is typeset; training must not share its source)
+    assert "ImageFont" not in open(marks.__file__).read()
+
+
 def test_refined_contrast_with_marks_trains_and_reports(tiny_data_dir):
     data = load_dataset(tiny_data_dir, "train", download=False)
     seen = []
