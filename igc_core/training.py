@@ -175,8 +175,8 @@ def _train_cvae(model, source: EpochData, config, rng, progress) -> dict:
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
     x_all, y_all = source(0)
-    if (config.augment is not None or config.contrast) and (len(model.label_classes) > 1 or x_all.shape[1:] != (28, 28)):
-        raise ValueError("augmentation and the contrast term are for single-digit models (28x28, one label)")
+    if (config.augment is not None or config.negatives) and (len(model.label_classes) > 1 or x_all.shape[1:] != (28, 28)):
+        raise ValueError("augmentation and the marks term are for single-digit models (28x28, one label)")
     n = len(x_all)
     per_epoch = (n + config.batch_size - 1) // config.batch_size
     total = config.epochs * per_epoch
@@ -267,15 +267,22 @@ def _contrast(model, x, y, config, marks: torch.Tensor | None = None) -> dict:
     the found latent, so z is held fixed. The decoder is pushed to make the true class the nearest,
     -log softmax(-d / T)_y (the wrong class the search fits best weighs most), i.e. not to draw other classes'
     digits well; and, with `marks`, to draw no mark as well as it draws digits (outlier exposure): each mark's
-    OOC score (igc_core.verdict's ink score) is pushed above the fixed `negative_level`.
+    OOC score (igc_core.verdict's ink score) is pushed above the fixed `negative_level`. A model of several
+    labels (two digits) is pushed label by label: each label's classes compete with the other labels held at
+    their true classes (`_candidates`).
     The encoder is trained to fit every class as well as it can (so the decoder cannot win by a poor start for
     the wrong classes). Adds the gradients to the parameters' .grad.
     """
     sc = SearchConfig.from_preset(config.contrast_preset, precision="fp32")
-    B, C = len(x), model.num_classes
+    classes = model.label_classes
+    B = len(x)
+    labels = y.view(B, -1)  # (B, K)
     inputs = x if marks is None else torch.cat([x, marks])
     N = len(inputs)
-    cond = model.one_hot(torch.arange(C)).repeat(N, 1)  # (N C, C): rows (image, class)
+    known = labels if marks is None else torch.cat([labels, labels.new_zeros(len(marks), len(classes))])
+    cand = _candidates(known, classes)  # (N, C, K): C = all labels' classes together
+    C = cand.shape[1]
+    cond = model.one_hot(cand.view(N * C, -1).squeeze(1))  # (N C, width): rows (image, candidate)
     xx = inputs.repeat_interleave(C, 0)  # (N C, H, W)
     target = xx.reshape(N * C, -1)
     mu, _ = model.encode(xx, cond)  # (N C, L)
@@ -289,10 +296,15 @@ def _contrast(model, x, y, config, marks: torch.Tensor | None = None) -> dict:
     cond, target = cond[: N * C], target[: N * C]
     d = d_all[:B]
     T = config.contrast_temperature
-    disc = F.cross_entropy(-d / T, y)
-    true_d = d.gather(1, y.view(B, 1)).squeeze(1)
+    disc, right, first = d.new_zeros(()), torch.ones(B, dtype=torch.bool), 0
+    for k, size in enumerate(classes):  # each label's candidates, the other labels held at their true classes
+        d_k = d[:, first : first + size]
+        disc = disc + F.cross_entropy(-d_k / T, labels[:, k])
+        right &= d_k.argmin(1) == labels[:, k]
+        first += size
+    true_d = d[:, : classes[0]].gather(1, labels[:, :1]).squeeze(1)
     total = disc
-    out = {"disc": disc.item(), "acc": float((d.argmin(1) == y).float().mean()), "fit": true_d.mean().item()}
+    out = {"disc": disc.item(), "acc": float(right.float().mean()), "fit": true_d.mean().item()}
     if marks is not None:
         ink = (marks + 0.5).flatten(1).mean(1)
         score = d_all[B:].min(1).values / (ink + INK_FLOOR).sqrt()  # (marks,) the OOC score of the best class's fit
@@ -309,6 +321,18 @@ def _contrast(model, x, y, config, marks: torch.Tensor | None = None) -> dict:
         if g is not None:
             p.grad = g if p.grad is None else p.grad + g
     return out
+
+
+def _candidates(labels: torch.Tensor, classes: tuple[int, ...]) -> torch.Tensor:
+    """The conditions the contrast term compares, (N, sum(classes), K) labels: for each label k in turn, every
+    class of label k with the other labels at their true classes. One label: every class. Several labels: the
+    confusions IGC's multi-label search (one label at a time) makes, without trying every combination."""
+    blocks = []
+    for k, size in enumerate(classes):
+        block = labels.unsqueeze(1).repeat(1, size, 1)
+        block[:, :, k] = torch.arange(size)
+        blocks.append(block)
+    return torch.cat(blocks, 1)
 
 
 # ----------------------------------------------------------------------------------- resumable state

@@ -93,15 +93,17 @@ def run(args: argparse.Namespace) -> int:
     model_config, tc = kind.configs(values, **task)
     start = None
     if args.init:
-        if not kind.fine_tune or args.task != "digit":
+        if not kind.fine_tune:
             fine_tuned = ", ".join(k.name for k in model_kinds.KINDS.values() if k.fine_tune)
-            raise ValueError(f"--init continues a single-digit generator: it needs --model {fine_tuned} and --task digit")
+            raise ValueError(f"--init continues a trained generator: it needs --model {fine_tuned}")
         start, start_meta = checkpoints.load_generator(args.init)
         if start.config.kind != kind.name:
             raise ValueError(f"--init {args.init} is a {start.config.kind}, not a {kind.name}")
-        if len(start.label_classes) > 1 or tuple(start.image_shape) != (28, 28):
+        want = ((10, 10), (28, 56)) if args.task == "two-digit" else ((10,), (28, 28))
+        if (tuple(start.label_classes), tuple(start.image_shape)) != want:
             raise ValueError(f"--init {args.init} draws {'x'.join(map(str, start.image_shape))} images of "
-                             f"{len(start.label_classes)} labels: --init continues a single-digit (28x28) model")
+                             f"{len(start.label_classes)} label(s): --task {args.task} continues a model of "
+                             f"{len(want[0])} label(s) drawing {want[1][0]}x{want[1][1]} images")
         model_config = start.config
     checkpoints.model_shapes(kind, model_config, checkpoints.MAX_PARAMETERS)  # sizes refused before allocating
     checkpoints.check_writable(args.out)  # before hours of training, not after

@@ -282,12 +282,15 @@ def test_absurd_training_settings_are_refused_before_training(tiny_data_dir, tmp
     assert not (tmp_path / "m.safetensors").exists()
 
 
-def test_a_two_digit_init_is_refused(tiny_data_dir, tmp_path, capsys):
+def test_an_init_of_the_other_task_is_refused(tiny_data_dir, tmp_path, capsys):
     if not checkpoints.TWO_DIGIT_MODEL.exists():
         pytest.skip("assets/two-digit is not present")
     assert main(["train", "--model", "cvae", "--init", str(checkpoints.TWO_DIGIT_MODEL), "--data", str(tiny_data_dir),
                  "--out", str(tmp_path / "m"), "--quiet"]) == 2
-    assert "single-digit" in capsys.readouterr().err
+    assert "--task digit continues a model of 1 label(s) drawing 28x28 images" in capsys.readouterr().err
+    assert main(["train", "--model", "cvae", "--task", "two-digit", "--init", str(checkpoints.DEFAULT_MODEL),
+                 "--data", str(tiny_data_dir), "--out", str(tmp_path / "n"), "--quiet"]) == 2
+    assert "--task two-digit continues a model of 2 label(s) drawing 28x56 images" in capsys.readouterr().err
 
 
 def test_a_diverging_training_stops_with_a_message(tiny_data_dir, tmp_path, monkeypatch, capsys):

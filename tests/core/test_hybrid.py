@@ -175,3 +175,46 @@ def test_igc_calibrate_stores_a_calibration_the_sidecar_keeps(tiny_data_dir, tmp
     _, meta = checkpoints.load_generator(tmp_path / "m")
     cal = verdict.find(meta, SearchConfig.from_preset(None, steps=5))
     assert cal is not None and set(cal.thresholds) == {0.0, 0.2} and "igc calibrate" in cal.measured_by
+
+
+def test_two_digit_candidates_are_each_label_in_turn_with_the_other_held_true():
+    from igc_core.training import _candidates
+
+    cand = _candidates(torch.tensor([[3, 7]]), (10, 10))
+    assert cand.shape == (1, 20, 2)
+    assert cand[0, :10, 0].tolist() == list(range(10)) and set(cand[0, :10, 1].tolist()) == {7}
+    assert cand[0, 10:, 1].tolist() == list(range(10)) and set(cand[0, 10:, 0].tolist()) == {3}
+    assert _candidates(torch.tensor([[4]]), (10,))[0, :, 0].tolist() == list(range(10))  # one label: every class
+
+
+def test_two_digit_model_fine_tunes_with_the_contrast_term_and_learns_to_tell_digits_apart(tiny_data_dir, tmp_path,
+                                                                                           capsys):
+    from igc_core.cli import main
+    from igc_core.training import _contrast
+
+    first, tuned = tmp_path / "two", tmp_path / "tuned"
+    common = ["--data", str(tiny_data_dir), "--epochs", "1", "--limit", "64", "--check", "0", "--quiet"]
+    assert main(["train", "--model", "cvae", "--task", "two-digit", "--latent", "4", "--hidden", "32", "--out",
+                 str(first), *common]) == 0
+    assert main(["train", "--model", "cvae", "--task", "two-digit", "--init", str(first), "--out", str(tuned),
+                 "--contrast", "1", "--contrast-images", "4", "--contrast-steps", "2", "--contrast-start", "both",
+                 *common]) == 0
+    assert "--contrast 1" in checkpoints.read_meta(tuned)["command"]
+    assert main(["train", "--model", "cvae", "--task", "two-digit", "--init", str(first), "--out", str(tmp_path / "x"),
+                 "--contrast", "1", "--negatives", "1", *common]) == 2
+    assert "single-digit" in capsys.readouterr().err  # the marks are drawn for one digit
+    assert main(["train", "--model", "cvae", "--init", str(first), "--out", str(tmp_path / "y"), *common]) == 2
+    assert "--task digit continues a model of 1 label(s)" in capsys.readouterr().err
+    # the term itself: a few steps on it alone make the true digits the nearest candidates of one fixed batch
+    model, _ = checkpoints.load(first)
+    model.train()
+    x = torch.rand(6, 28, 56) - 0.5
+    y = torch.stack([torch.arange(6) % 10, (torch.arange(6) * 3 + 1) % 10], 1)
+    config = TrainConfig(epochs=1, contrast=1.0, contrast_images=6, contrast_steps=0, contrast_temperature=0.01)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    discs = []
+    for _ in range(25):
+        opt.zero_grad(set_to_none=True)
+        discs.append(_contrast(model, x, y, config)["disc"])
+        opt.step()
+    assert discs[-1] < 0.5 * discs[0], discs
