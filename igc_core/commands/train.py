@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
 
         # fresh pairs every epoch; the limit is applied to the digits the pairs are drawn from
         model, metrics = model_kinds.train(model_config, lambda epoch: epoch_pairs(train, tc.seed, epoch, tc.limit),
-                                           replace(tc, limit=0), progress)
+                                           replace(tc, limit=0), progress, start=start)
     else:
         model, metrics = model_kinds.train(model_config, train, tc, progress, start=start)
     bar.close()

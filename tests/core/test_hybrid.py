@@ -194,12 +194,15 @@ def test_two_digit_model_fine_tunes_with_the_contrast_term_and_learns_to_tell_di
 
     first, tuned = tmp_path / "two", tmp_path / "tuned"
     common = ["--data", str(tiny_data_dir), "--epochs", "1", "--limit", "64", "--check", "0", "--quiet"]
-    assert main(["train", "--model", "cvae", "--task", "two-digit", "--latent", "4", "--hidden", "32", "--out",
-                 str(first), *common]) == 0
+    assert main(["train", "--model", "cvae", "--task", "two-digit", "--latent", "4", "--hidden", "32", "--seed", "7",
+                 "--out", str(first), *common]) == 0
     assert main(["train", "--model", "cvae", "--task", "two-digit", "--init", str(first), "--out", str(tuned),
                  "--contrast", "1", "--contrast-images", "4", "--contrast-steps", "2", "--contrast-start", "both",
                  *common]) == 0
     assert "--contrast 1" in checkpoints.read_meta(tuned)["command"]
+    # continued from the first model's weights (one Adam step away), not from fresh ones (seed 0, not 7)
+    a, b = (dict(checkpoints.load(path)[0].named_parameters()) for path in (first, tuned))
+    assert max(float((a[k] - b[k]).detach().abs().max()) for k in a) < 0.02
     assert main(["train", "--model", "cvae", "--task", "two-digit", "--init", str(first), "--out", str(tmp_path / "x"),
                  "--contrast", "1", "--negatives", "1", *common]) == 2
     assert "single-digit" in capsys.readouterr().err  # the marks are drawn for one digit
