@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Callable, get_args, get_type_hints
+from typing import Any, Callable, Iterable, get_args, get_type_hints
 
 import numpy as np
 import torch
@@ -248,23 +248,38 @@ class SearchConfig:
         """`from_preset`, where the changes (a model's recommendation) may need one setting they do not name set
         back to the plain search's value for the search to be valid: an older sidecar's dif bce under the robust
         default needs the intensity fit off (BCE compares the raw output). Raises as `from_preset` otherwise."""
-        try:
-            return cls.from_preset(name, **changes)
-        except ValueError as exc:
-            error = exc
-        plain = cls()
-        for setting in cls.__dataclass_fields__:
-            if setting in changes:
-                continue
-            try:
-                return cls.from_preset(name, **changes, **{setting: getattr(plain, setting)})
-            except ValueError:
-                continue
-        raise error
+        base = cls.from_preset(name).to_dict()
+        unknown = sorted(set(changes) - set(base))
+        if unknown:
+            raise ValueError(f"unknown search setting(s): {', '.join(unknown)}")
+        return cls(**fit_values({**base, **changes}, keep=changes))
 
     def preset_name(self) -> str | None:
         """The preset this configuration equals in every setting, if any."""
         return next((name for name, preset in PRESETS.items() if preset == self), None)
+
+
+def fit_values(values: dict, keep: Iterable[str] = ()) -> dict:
+    """Every SearchConfig field's value, as given where they make a valid search; else with the one setting
+    outside `keep` set back to the plain search's value (SearchConfig's default) that makes them valid. Raises the
+    first ValueError when no single setting does. `SearchConfig.fitting` and the app's settings panel both ask
+    this when a model's sidecar recommends settings the current search cannot take as they are."""
+    try:
+        SearchConfig(**values)
+        return dict(values)
+    except ValueError as exc:
+        error = exc
+    plain, keep = SearchConfig(), set(keep)
+    for name in SearchConfig.__dataclass_fields__:
+        if name in keep or values[name] == getattr(plain, name):
+            continue
+        candidate = {**values, name: getattr(plain, name)}
+        try:
+            SearchConfig(**candidate)
+        except ValueError:
+            continue
+        return candidate
+    raise error
 
 
 SETTINGS: dict[str, Setting] = settings_of(SearchConfig)  # every field's meaning, in field order

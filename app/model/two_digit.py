@@ -21,7 +21,7 @@ import numpy as np
 
 from igc_core.multilabel import MODES, MultiLabelConfig, MultiLabelResult
 from igc_core.pairs import number_label
-from igc_core.search import SearchConfig
+from igc_core.search import SearchConfig, fit_values
 
 from . import settings
 from .history import Ranked
@@ -65,24 +65,15 @@ def recommended_values(meta: dict, values: dict, problems: list[str] | None = No
 
 def needed_besides(values: dict, wanted: dict) -> dict:
     """The one other setting a recommendation needs changed for the engine to accept the search, back to the plain
-    search's value (`SearchConfig`'s own), e.g. the intensity fit off for an older sidecar's dif bce under the
+    search's value (`igc_core.search.fit_values`), e.g. the intensity fit off for an older sidecar's dif bce under the
     default preset (robust fits the intensity, which BCE cannot); {} when it fits as it is or no one change does."""
     merged = {**settings.defaults(), **values, **wanted}
+    full = {**SearchConfig.from_preset(None).to_dict(), **{name: merged[name] for name in settings.CONFIG_FIELDS}}
     try:
-        settings.search_config(merged)
-        return {}
+        fitted = fit_values(full, keep=set(wanted) | (set(full) - set(settings.CONFIG_FIELDS)))  # panel fields only
     except ValueError:
-        pass
-    plain = SearchConfig()
-    for name in settings.CONFIG_FIELDS:
-        if name in wanted or merged[name] == getattr(plain, name):
-            continue
-        try:
-            settings.search_config({**merged, name: getattr(plain, name)})
-        except ValueError:
-            continue
-        return {name: getattr(plain, name)}
-    return {}
+        return {}
+    return {name: value for name, value in fitted.items() if full[name] != value}
 
 
 def describe_recommended(meta: dict, changed: dict) -> str:
