@@ -35,7 +35,7 @@ from .compare import RunSummary, Sweep, SweepPoint, image_key
 from .events import Event, MakeTimer
 from .history import History
 from .replay import SPEEDS, Replayer
-from .threshold import manual, threshold_for
+from .threshold import gauge_max, manual, threshold_for
 from .view import RunInfo, SessionState, Threshold, View, make_view
 
 MIN_INTERVAL_S = 1 / 30
@@ -458,7 +458,7 @@ class Session:
         sigma = self._sigma if run is None else run.sigma
         measured = threshold_for(self.meta, sigma, two_digit.inner_config(run.config) if run is not None else None)
         threshold = measured if self._manual is None else manual(self._manual, measured)
-        self._state = replace(self._state, threshold=threshold, gauge_max=2.0 * measured.value,
+        self._state = replace(self._state, threshold=threshold, gauge_max=gauge_max(measured),
                               model_name=self.model_name, **changes)
         self._publish()
 

@@ -142,9 +142,10 @@ def manual(value: float, measured: Threshold) -> Threshold:
                      measured.score, measured.margin)
 
 
-def gauge_max_for(meta: dict, sigma: float, config=None) -> float:
-    """The OOC gauge's fixed range for this model, noise level and search: twice the threshold."""
-    return 2.0 * threshold_for(meta, sigma, config).value
+def gauge_max(measured: Threshold) -> float:
+    """The OOC gauge's range: twice the measured threshold (fixed per model, noise level and search, never per
+    run, and not moved by a threshold set by hand)."""
+    return 2.0 * measured.value
 
 
 def margin_applies(config) -> bool:

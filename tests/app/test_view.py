@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from app.model.history import Frame, History
-from app.model.threshold import Threshold, gauge_max_for, threshold_for
+from app.model.threshold import Threshold, gauge_max, threshold_for
 from app.model.view import RunInfo, SessionState, format_pair, make_view
 from igc_core.search import SearchConfig, SearchResult
 
@@ -157,7 +157,7 @@ def test_the_threshold_follows_the_noise():
     t = threshold_for(clean_only, 0.3, measured)  # a sidecar that does not name its search: the paper's (MAE)
     assert t.value == pytest.approx(0.07) and t.source == "clean" and "clean digits only" in t.note
     assert threshold_for({}, 0.0).source == "fallback"
-    assert gauge_max_for(META, 0.2, measured) == pytest.approx(0.25)  # fixed per model and noise: never per run
+    assert gauge_max(threshold_for(META, 0.2, measured)) == pytest.approx(0.25)  # fixed per model and noise: never per run
 
 
 def test_a_threshold_for_other_search_settings_gives_no_out_of_class_verdict():
