@@ -5,8 +5,10 @@ provisional until the end, the curves drawn up to that step) and `grab(view)` pa
 (`MainWindow.grab_view`) or the exported figure (`export.render_figure`). A GIF is written with Pillow: one palette
 for the whole animation (taken from the first and the last frames, so colours never flicker), no dithering, and
 every pixel that did not change since the frame before left transparent, so a frame costs only what moved; the last
-frame is held. `.mp4` and `.webm` need imageio with its ffmpeg plugin (`pip install imageio imageio-ffmpeg`), and
-say so when it is missing.
+frame is held. `.mp4` (H.264) and `.webm` (VP9) need imageio with its ffmpeg plugin (the `video` extra:
+`pip install imageio imageio-ffmpeg`), and say so when it is missing: 12.5 frames a second, the last frame repeated
+for its hold, the size rounded down to even (yuv420p, which every player reads, halves the colour resolution).
+Either file is written whole or not at all.
 """
 
 from __future__ import annotations
@@ -14,9 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
+import io
+import tempfile
+
 import numpy as np
 from PIL import Image
 from PySide6.QtGui import QImage
+
+from igc_core.files import write_atomically
 
 from .style import CLASS_COLOURS, INK, MUTED
 
@@ -34,16 +41,18 @@ def check_path(path: str | Path) -> Path:
     if suffix not in FORMATS:
         raise ValueError(f"an animation is written as {', '.join(FORMATS)}; got {path.name!r}")
     if suffix != ".gif" and not video_available():
-        raise ValueError(f"writing {suffix} needs imageio and its ffmpeg plugin (pip install imageio imageio-ffmpeg); "
-                         "a .gif needs nothing more")
+        raise ValueError(f"writing {suffix} needs imageio and its ffmpeg plugin (pip install imageio imageio-ffmpeg, "
+                         "or igc's video extra); a .gif needs nothing more")
     return path
 
 
 def video_available() -> bool:
+    """Whether .mp4 / .webm can be written: imageio, its ffmpeg plugin, and an ffmpeg program it can run."""
     try:
         import imageio.v2  # noqa: F401
-        import imageio_ffmpeg  # noqa: F401
-    except ImportError:
+        import imageio_ffmpeg
+        imageio_ffmpeg.get_ffmpeg_exe()  # the plugin's own binary, or a system one; RuntimeError when neither runs
+    except (ImportError, RuntimeError):
         return False
     return True
 
@@ -106,25 +115,40 @@ def write_gif(path: Path, frames: list[Image.Image], durations: list[int]) -> No
     pal = palette.getpalette()[: 3 * 255] + [255, 0, 255]  # index 255 never shows (transparent)
     for im in out:
         im.putpalette(pal)
-    out[0].save(path, save_all=True, append_images=out[1:], duration=durations, loop=0, disposal=1,
+    data = io.BytesIO()
+    out[0].save(data, format="GIF", save_all=True, append_images=out[1:], duration=durations, loop=0, disposal=1,
                 transparency=TRANSPARENT, optimize=False)
+    write_atomically(path, data.getvalue())
 
 
 def _rgb(colour: str) -> tuple[int, int, int]:
     return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
+# What each container gets from ffmpeg: a codec and its options, both at constant quality (crf; VP9 needs -b:v 0 for
+# it, else libvpx warns and guesses). H.264's index goes at the front, so that a browser or a slide starts playing
+# before the whole file has arrived; VP9 at a speed that halves its encoding time for a slightly larger file.
+CODECS = {
+    ".mp4": ("libx264", ("-crf", "25", "-movflags", "+faststart")),
+    ".webm": ("libvpx-vp9", ("-crf", "32", "-b:v", "0", "-deadline", "good", "-cpu-used", "4", "-row-mt", "1")),
+}
+
+
 def write_video(path: Path, frames: Iterable[Image.Image], durations: list[int]) -> None:
-    """An .mp4 or .webm through imageio's ffmpeg plugin (the last frame repeated for its hold)."""
+    """An .mp4 or .webm through imageio's ffmpeg plugin: FRAME_MS a frame, the last one repeated for its hold, each
+    frame cut to an even width and height (the codecs' yuv420p needs them). Written in a temporary folder first, so
+    a failure leaves nothing at `path`."""
     import imageio.v2 as imageio
 
-    fps = 1000 / FRAME_MS
     frames = list(frames)
-    even = [np.asarray(f)[: f.height // 2 * 2, : f.width // 2 * 2] for f in frames]  # codecs want even sizes
-    hold = max(1, int(durations[-1] / FRAME_MS))
-    codec = {"mp4": "libx264", "webm": "libvpx-vp9"}[path.suffix.lower()[1:]]
-    with imageio.get_writer(str(path), fps=fps, codec=codec, macro_block_size=2) as writer:
-        for a in even[:-1]:
-            writer.append_data(a)
-        for _ in range(hold):
-            writer.append_data(even[-1])
+    hold = max(1, round(durations[-1] / FRAME_MS))
+    codec, options = CODECS[path.suffix.lower()]
+    with tempfile.TemporaryDirectory(prefix="igc-video-") as folder:
+        tmp = Path(folder) / f"run{path.suffix.lower()}"
+        with imageio.get_writer(str(tmp), format="FFMPEG", fps=1000 / FRAME_MS, codec=codec, quality=None,
+                                output_params=list(options), pixelformat="yuv420p", macro_block_size=2) as writer:
+            for k, frame in enumerate(frames):
+                even = np.asarray(frame)[: frame.height // 2 * 2, : frame.width // 2 * 2]
+                for _ in range(hold if k == len(frames) - 1 else 1):
+                    writer.append_data(even)
+        write_atomically(path, tmp.read_bytes())

@@ -549,6 +549,84 @@ def test_a_video_without_its_writer_says_what_to_install(qtbot, window, tmp_path
     assert not (tmp_path / "run.mp4").exists()
 
 
+def _video_or_skip():
+    """imageio and its ffmpeg plugin (the `video` extra), or the test is skipped saying what it needs."""
+    why = 'the .mp4/.webm writer is not installed (pip install -e ".[video]")'
+    pytest.importorskip("imageio_ffmpeg", reason=why)
+    return pytest.importorskip("imageio.v2", reason=why)
+
+
+@pytest.mark.parametrize("suffix, steps", [(".mp4", 100), (".webm", 40)])  # VP9 encodes about 3x slower than H.264
+def test_the_window_records_a_search_as_a_small_video(qtbot, window, tmp_path, suffix, steps):
+    from app import record
+
+    imageio = _video_or_skip()
+    w = window
+    w.set_presentation(True)
+    w.resize(1281, 721)  # odd: the codecs' yuv420p takes even sizes only
+    assert (w.width(), w.height()) == (1281, 721)
+    set_field(w, "steps", steps)
+    set_field(w, "lr", 0.05)
+    draw_one(qtbot, w.input_panel.canvas)
+    window_run(qtbot, w)
+    recorded = len(w.session.history)
+    assert recorded == steps + 1
+    out = w.record_animation(tmp_path / f"run{suffix}")
+    assert out.stat().st_size < 3e6, f"{out.stat().st_size / 1e6:.1f} MB"
+    final = np.asarray(record.to_pil(w.grab_view(w.session.view)), dtype=np.float32)[:720, :1280]
+    reader = imageio.get_reader(out)
+    assert reader.get_meta_data()["fps"] == pytest.approx(1000 / record.FRAME_MS)
+    shapes, off = set(), []  # off: each frame's mean difference from the final screen, out of 255 (lossy codecs)
+    for frame in reader:
+        shapes.add(frame.shape)
+        off.append(float(np.abs(np.asarray(frame, dtype=np.float32) - final).mean()))
+    reader.close()
+    assert shapes == {(720, 1280, 3)}, "the size asked for, rounded down to even"
+    hold = round(record.HOLD_MS / record.FRAME_MS)
+    assert hold * record.FRAME_MS >= 2000 and len(off) == recorded - 1 + hold, "every step once, the last one held"
+    assert max(off[-hold:]) < 1.5, "the held frames are the final screen"
+    assert off[0] > 3 and off[-hold - 1] > 1.5, "the search is seen to move, and the verdict to arrive at the end"
+
+
+def test_a_video_writer_that_fails_leaves_nothing_half_written(tmp_path):
+    from PIL import Image
+
+    from app import record
+
+    _video_or_skip()
+    out = tmp_path / "run.mp4"
+    out.write_bytes(b"the previous recording")
+    frames = [Image.new("RGB", (64, 48), "white"), Image.new("RGB", (32, 48), "black")]  # sizes differ: ffmpeg refuses
+    with pytest.raises(ValueError):
+        record.write_video(out, frames, [record.FRAME_MS, record.HOLD_MS])
+    assert out.read_bytes() == b"the previous recording" and [p.name for p in tmp_path.iterdir()] == ["run.mp4"]
+
+
+def test_without_imageio_ffmpeg_a_video_is_refused_with_what_to_install(qtbot, window, tmp_path, monkeypatch):
+    from app import record
+
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # as if it were not installed: importing it fails
+    assert not record.video_available()
+    folder = tmp_path / "out"
+    folder.mkdir()
+    w = window
+    draw_one(qtbot, w.input_panel.canvas)
+    fast(w)
+    window_run(qtbot, w)
+    for suffix in (".mp4", ".webm"):
+        with pytest.raises(ValueError, match=r"pip install imageio imageio-ffmpeg.*a \.gif needs nothing more"):
+            w.record_animation(folder / f"run{suffix}")
+    assert list(folder.iterdir()) == [], "nothing is written, not even part of a file"
+    # and from the command line, before any search: exit status 2 and the same message
+    script = ("import sys; sys.modules['imageio_ffmpeg'] = None; from app.main import main; "
+              f"sys.exit(main(['--mnist', '0', '--run', '--record', {str(folder / 'x.webm')!r}]))")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYQTGRAPH_QT_LIB": "PySide6"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 2 and "pip install imageio imageio-ffmpeg" in done.stderr, done.stderr[-2000:]
+    assert list(folder.iterdir()) == []
+
+
 def test_python_m_app_records_a_gif(tiny_model_path, tmp_path):
     from PIL import Image
 
