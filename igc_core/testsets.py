@@ -10,6 +10,9 @@ loader frames what they give it. These sets go through the same path a user's fi
   left and right, written small (so framing enlarges them) and large with a crisp pen;
 - `letters`: A-Z and a-z beside 0-9 in the same held-out faces, as out-of-class inputs (the OOC of paper
   Sec. 3.2 should be high);
+- `photos`: MNIST *test* digits (every 5th) written on photographed pages: a shadow, a lighting gradient, a
+  vignette, ruled and squared paper, coloured ink and paper, JPEG, blur and noise, low contrast, and all at once;
+  each page goes through an image file and `framing.load_image`, as a user's photo does;
 - `marks`: simple marks that are no digit (dots, dashes, plus signs, crosses, ticks, arrows, waves, boxes,
   triangles, spirals, stars, smileys, scribbles, filled blobs...) drawn with Pillow in several pen widths,
   sizes and places on a white sheet, all out of class. Drawn by this code only: hybrid training's negatives
@@ -30,7 +33,7 @@ import numpy as np
 from .data import Dataset
 from .framing import frame_digit, image_to_gray
 
-SETS = ("typeset", "strokes", "letters", "marks")
+SETS = ("typeset", "strokes", "letters", "marks", "photos")
 DIGITS = "0123456789"
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Letters drawn exactly like a digit in most fonts (O as 0, I and l as 1): reported apart, since no
@@ -273,9 +276,10 @@ def photo_page(digit: np.ndarray, condition: str, seed: int = 0):
     clean: nothing; shadow: a band along one edge at 35-55% of the light, with a soft edge (a hand or a phone);
     gradient: light falling to 40-60% across the page; vignette: light falling to 45-60% in the corners; ruled:
     light-blue lines across, 1/8-1/12 of the page apart; squared: a grey-blue grid; colour: coloured ink on
-    coloured paper (orange on a yellow note, green on pink, red on light blue); jpeg: JPEG quality 20-35;
-    blur-noise: out of focus (blur 1.5-2.5 px) with sensor noise (4-7%); low-contrast: a pencil in dim light
-    (paper at 55-65%, ink at 30-40%); photo: all at once (a shadow or a gradient, ruled paper, blur, noise, JPEG).
+    coloured paper (orange on a yellow note, green on pink, red on light blue) with 4% sensor noise; jpeg: JPEG
+    quality 20-35; blur-noise: out of focus (blur 1.5-2.5 px) with sensor noise (4-7%); low-contrast: a pencil
+    in dim light (paper at 55-65%, ink at 30-40%); photo: all at once (a shadow or a gradient, ruled paper,
+    blur, noise, JPEG).
     Ruled and squared lines lean by up to 1 degree, as a page rarely lies straight.
     """
     from PIL import Image, ImageDraw, ImageFilter
@@ -343,7 +347,7 @@ def photo_page(digit: np.ndarray, condition: str, seed: int = 0):
     image = page * light[..., None]
 
     blur = rng.uniform(1.5, 2.5) if condition == "blur-noise" else rng.uniform(0.8, 1.2) if condition == "photo" else 0.0
-    noise = {"blur-noise": rng.uniform(0.04, 0.07), "photo": 0.03, "low-contrast": 0.01}.get(condition, 0.0)
+    noise = {"blur-noise": rng.uniform(0.04, 0.07), "photo": 0.03, "colour": 0.04, "low-contrast": 0.01}.get(condition, 0.0)
     out = Image.fromarray(np.clip(image * 255, 0, 255).round().astype(np.uint8), mode="RGB")
     if blur:
         out = out.filter(ImageFilter.GaussianBlur(blur))
@@ -525,6 +529,10 @@ def build(name: str, mnist_test: Dataset | None = None, limit: int = 1000, fonts
         if mnist_test is None:
             raise ValueError("the strokes set is made from the MNIST test set: give its folder with --data")
         return strokes(mnist_test, limit)
+    if name == "photos":
+        if mnist_test is None:
+            raise ValueError("the photos set is made from the MNIST test set: give its folder with --data")
+        return photos(mnist_test, limit)
     raise ValueError(f"unknown test set {name!r}: choose one of {', '.join(SETS)}")
 
 
