@@ -6,7 +6,10 @@ clean drawing or a noisy scan. The steps:
 
 1. `open_image`: decode without ever holding more than one full-size copy (JPEGs are decoded at a reduced
    scale, other images reduced right after decoding), refusing absurd sizes before decoding.
-2. `image_to_gray`: greyscale with ink = 1, the paper's tone removed, ink stretched to full strength.
+2. `image_to_gray`: greyscale with ink = 1, the paper's tone removed, ink stretched to full strength. A photo
+   of a page is evened out first: the light divided out where it is uneven (a shadow, a gradient, a vignette:
+   `even_out_light`), the lines of ruled or squared paper painted over (`remove_lines`), coloured ink read in
+   the colour channel that shows it best (`ink_channel`). An evenly lit page without lines is left as it was.
 3. `frame_digit`: find the digit, not every bright pixel: a light median filter where the image is noisy,
    a threshold from the image's own histogram (Otsu) grown into the fainter ink around it (hysteresis), and
    only the strokes (connected components) large enough to be part of the digit. An image that is already
@@ -96,7 +99,11 @@ def open_image(path: str | Path):
 
 
 def image_to_gray(image) -> np.ndarray:
-    """A Pillow image of any mode -> float32 greyscale in [0, 1] with ink = 1 (dark-on-light inverted)."""
+    """A Pillow image of any mode -> float32 greyscale in [0, 1] with ink = 1 (dark-on-light inverted).
+
+    An image of at least PHOTO_MIN_SIDE pixels a side may be a photo of a page: uneven light is divided out and
+    printed lines are painted over (see the module's docstring); a colour image is read in the channel where
+    its ink stands out most."""
     if image.width * image.height > MAX_PIXELS:
         raise DataError(f"the image is {image.width}x{image.height}: too large (over {MAX_PIXELS:,} pixels)")
     if image.width == 0 or image.height == 0:
@@ -204,9 +211,10 @@ def even_out_light(gray: np.ndarray) -> np.ndarray:
     shaded_paper = (small >= 0.97 * light) & (np.hypot(gy, gx) < FLAT * f * paper) & (light < (1.0 - UNEVEN) * paper)
     if np.mean(shaded_paper & ~inky) < UNEVEN_AREA:
         return gray  # even light (a scan, a drawing): nothing to correct
-    # smooth the closing's square steps (no more: a shadow's edge must stay as sharp as it is), then back to full size
+    # smooth the closing's square steps (no more: a shadow's edge must stay as sharp as it is); back to full size
     light = ndimage.gaussian_filter(light, 1.0, mode="nearest")
-    full = np.asarray(Image.fromarray(light.astype(np.float32), mode="F").resize((width, height), Image.Resampling.BILINEAR))
+    full = Image.fromarray(light.astype(np.float32), mode="F").resize((width, height), Image.Resampling.BILINEAR)
+    full = np.asarray(full, dtype=np.float64)
     even = np.clip(bright / np.maximum(full, 1e-3), 0.0, 1.0)
     # the division amplifies the camera's noise where the light is low, by as much as it restores the ink's
     # contrast; a 3x3 median there takes it back out (a pen stroke is wider than 3 pixels on such a page)
@@ -276,12 +284,13 @@ def find_lines(gray: np.ndarray, noise: float) -> list[Line]:
         profile = np.median(gray[:, edges[s] : edges[s + 1]], axis=1)
         rise = profile - ndimage.median_filter(profile, size=window, mode="reflect")  # above the paper nearby
         # a median of n noisy pixels varies by about 1.25 noise / sqrt(n)
-        runs, count = ndimage.label(rise > max(LINE_MIN, 5 * 1.25 * noise / np.sqrt(edges[s + 1] - edges[s])))
+        runs, _ = ndimage.label(rise > max(LINE_MIN, 5 * 1.25 * noise / np.sqrt(edges[s + 1] - edges[s])))
         found = []
         for (rows,) in ndimage.find_objects(runs):
             if rows.stop - rows.start <= widest:
                 r = rise[rows]
-                found.append((rows.start + float((r * np.arange(len(r))).sum() / r.sum()), rows.stop - rows.start, float(profile[rows].max())))
+                centre = rows.start + float((r * np.arange(len(r))).sum() / r.sum())
+                found.append((centre, rows.stop - rows.start, float(profile[rows].max())))
         peaks.append(found)
     centres = (edges[:-1] + edges[1:]) / 2
     step = width / strips
@@ -293,7 +302,8 @@ def find_lines(gray: np.ndarray, noise: float) -> list[Line]:
             chain, last = [(s, j)], (s, first[0])
             for t in range(s + 1, strips):
                 reach = 1.5 + LINE_TILT * (t - last[0]) * step
-                near = [(abs(p[0] - last[1]), k) for k, p in enumerate(peaks[t]) if (t, k) not in used and abs(p[0] - last[1]) <= reach]
+                near = [(abs(p[0] - last[1]), k) for k, p in enumerate(peaks[t])
+                        if (t, k) not in used and abs(p[0] - last[1]) <= reach]
                 if near:
                     k = min(near)[1]
                     chain.append((t, k))

@@ -310,15 +310,17 @@ def photo_page(digit: np.ndarray, condition: str, seed: int = 0):
         lines = Image.new("L", (4 * width, 4 * height), 0)  # drawn at 4x, then reduced: anti-aliased
         draw = ImageDraw.Draw(lines)
         tilt = np.tan(np.radians(rng.uniform(-1.0, 1.0)))
-        if ruled:
+        if ruled:  # light blue, 1/12-1/8 of the page apart
             gap, pen, colour = rng.uniform(1 / 12, 1 / 8) * height, rng.uniform(1.5, 2.5), np.array([0.55, 0.70, 0.92])
-        else:
-            gap, pen, colour = rng.uniform(0.045, 0.065) * min(height, width), rng.uniform(1.0, 1.8), np.array([0.62, 0.70, 0.82])
+        else:  # a grey-blue grid of 4.5-6.5 % of the page
+            gap, pen = rng.uniform(0.045, 0.065) * min(height, width), rng.uniform(1.0, 1.8)
+            colour = np.array([0.62, 0.70, 0.82])
+        pen = round(4 * pen)
         for y in np.arange(rng.uniform(0, gap), height + gap * abs(tilt) * width, gap):
-            draw.line([(0, 4 * (y - tilt * width / 2)), (4 * width, 4 * (y + tilt * width / 2))], fill=255, width=round(4 * pen))
+            draw.line([(0, 4 * (y - tilt * width / 2)), (4 * width, 4 * (y + tilt * width / 2))], fill=255, width=pen)
         if condition == "squared":
             for x in np.arange(rng.uniform(0, gap), width, gap):
-                draw.line([(4 * (x + tilt * height / 2), 0), (4 * (x - tilt * height / 2), 4 * height)], fill=255, width=round(4 * pen))
+                draw.line([(4 * (x + tilt * height / 2), 0), (4 * (x - tilt * height / 2), 4 * height)], fill=255, width=pen)
         m = np.asarray(lines.resize((width, height), Image.Resampling.BOX), np.float32)[..., None] / 255.0
         page = page * (1 - m) + colour * m
     page = page * (1 - a[..., None]) + ink * a[..., None]  # ink over paper and lines
@@ -346,8 +348,10 @@ def photo_page(digit: np.ndarray, condition: str, seed: int = 0):
         light = np.full((height, width), rng.uniform(0.55, 0.65), np.float32)
     image = page * light[..., None]
 
-    blur = rng.uniform(1.5, 2.5) if condition == "blur-noise" else rng.uniform(0.8, 1.2) if condition == "photo" else 0.0
-    noise = {"blur-noise": rng.uniform(0.04, 0.07), "photo": 0.03, "colour": 0.04, "low-contrast": 0.01}.get(condition, 0.0)
+    blur = {"blur-noise": (1.5, 2.5), "photo": (0.8, 1.2)}.get(condition)
+    blur = rng.uniform(*blur) if blur else 0.0
+    noise = {"blur-noise": rng.uniform(0.04, 0.07), "photo": 0.03, "colour": 0.04, "low-contrast": 0.01}
+    noise = noise.get(condition, 0.0)
     out = Image.fromarray(np.clip(image * 255, 0, 255).round().astype(np.uint8), mode="RGB")
     if blur:
         out = out.filter(ImageFilter.GaussianBlur(blur))
@@ -359,7 +363,8 @@ def photo_page(digit: np.ndarray, condition: str, seed: int = 0):
     return out, {"format": "PNG"}
 
 
-def photos(mnist_test: Dataset, limit: int = 30, conditions: tuple[str, ...] = PHOTO_CONDITIONS, seed: int = 0) -> TestSet:
+def photos(mnist_test: Dataset, limit: int = 30, conditions: tuple[str, ...] = PHOTO_CONDITIONS,
+           seed: int = 0) -> TestSet:
     """MNIST test digits 0, 5, 10, ... (`limit` of them) each photographed in every condition (`photo_page`),
     written to an image file and read back with `framing.load_image`, exactly as a user's file is."""
     import tempfile
@@ -377,10 +382,12 @@ def photos(mnist_test: Dataset, limit: int = 30, conditions: tuple[str, ...] = P
                 images.append(load_image(path))
                 labels.append(int(mnist_test.labels[i]))
                 groups.append(condition)
+    if not images:
+        raise ValueError("the photos set needs at least one MNIST test digit")
     labels_arr = np.asarray(labels, np.int64)
+    source = f"{mnist_test.name} (test digits {', '.join(map(str, chosen[:3]))}, ... {chosen[-1]})"
     return TestSet("photos", np.stack(images).astype(np.float32), labels_arr, np.asarray(groups),
-                   np.asarray([str(v) for v in labels_arr]),
-                   (f"{mnist_test.name} (test digits {', '.join(map(str, chosen[:3]))}, ... {chosen[-1] if chosen else ''})",))
+                   np.asarray([str(v) for v in labels_arr]), (source,))
 
 
 # ---------------------------------------------------------------------------------------------- marks
