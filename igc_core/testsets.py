@@ -10,6 +10,9 @@ loader frames what they give it. These sets go through the same path a user's fi
   left and right, written small (so framing enlarges them) and large with a crisp pen;
 - `letters`: A-Z and a-z beside 0-9 in the same held-out faces, as out-of-class inputs (the OOC of paper
   Sec. 3.2 should be high);
+- `photos`: MNIST *test* digits (every 5th) written on photographed pages: a shadow, a lighting gradient, a
+  vignette, ruled and squared paper, coloured ink and paper, JPEG, blur and noise, low contrast, and all at once;
+  each page goes through an image file and `framing.load_image`, as a user's photo does;
 - `marks`: simple marks that are no digit (dots, dashes, plus signs, crosses, ticks, arrows, waves, boxes,
   triangles, spirals, stars, smileys, scribbles, filled blobs...) drawn with Pillow in several pen widths,
   sizes and places on a white sheet, all out of class. Drawn by this code only: hybrid training's negatives
@@ -30,7 +33,7 @@ import numpy as np
 from .data import Dataset
 from .framing import frame_digit, image_to_gray
 
-SETS = ("typeset", "strokes", "letters", "marks")
+SETS = ("typeset", "strokes", "letters", "marks", "photos")
 DIGITS = "0123456789"
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Letters drawn exactly like a digit in most fonts (O as 0, I and l as 1): reported apart, since no
@@ -256,6 +259,137 @@ def strokes(mnist_test: Dataset, limit: int = 1000, variants: tuple[str, ...] = 
                    np.asarray([str(v) for v in labels_arr]), (f"{mnist_test.name} (first {n})",))
 
 
+# --------------------------------------------------------------------------------------------- photos
+
+PHOTO_CONDITIONS = ("clean", "shadow", "gradient", "vignette", "ruled", "squared", "colour", "jpeg", "blur-noise",
+                    "low-contrast", "photo")
+PHOTO_STEP = 5  # every 5th MNIST test digit (0, 5, 10, ...): the same digits in every condition
+
+
+def photo_page(digit: np.ndarray, condition: str, seed: int = 0):
+    """One MNIST-style digit (28, 28) uint8 (ink = 255) written on a photographed page: (Pillow RGB image, format).
+
+    The page is 360-520 px a side with the digit about a third of its height, dark ink (a ballpoint's blue-black)
+    on white paper; the reflectance (paper, lines, ink) is multiplied by the light falling on it, then the camera
+    blurs, adds noise and compresses. Each condition changes one thing a photo or a scan brings:
+
+    clean: nothing; shadow: a band along one edge at 35-55% of the light, with a soft edge (a hand or a phone);
+    gradient: light falling to 40-60% across the page; vignette: light falling to 45-60% in the corners; ruled:
+    light-blue lines across, 1/8-1/12 of the page apart; squared: a grey-blue grid; colour: coloured ink on
+    coloured paper (orange on a yellow note, green on pink, red on light blue) with 4% sensor noise; jpeg: JPEG
+    quality 20-35; blur-noise: out of focus (blur 1.5-2.5 px) with sensor noise (4-7%); low-contrast: a pencil
+    in dim light (paper at 55-65%, ink at 30-40%); photo: all at once (a shadow or a gradient, ruled paper,
+    blur, noise, JPEG).
+    Ruled and squared lines lean by up to 1 degree, as a page rarely lies straight.
+    """
+    from PIL import Image, ImageDraw, ImageFilter
+
+    if condition not in PHOTO_CONDITIONS:
+        raise ValueError(f"unknown photo condition {condition!r}: choose one of {', '.join(PHOTO_CONDITIONS)}")
+    rng = np.random.default_rng(seed)
+    height, width = int(rng.integers(360, 481)), int(rng.integers(360, 521))
+    side = int(rng.uniform(0.4, 0.55) * min(height, width))  # the 28x28 frame; its ink is about 20/28 of it
+    top = int(rng.integers(int(0.06 * height), height - side - int(0.06 * height)))
+    left = int(rng.integers(int(0.06 * width), width - side - int(0.06 * width)))
+    big = Image.fromarray(np.asarray(digit, np.uint8), mode="L").resize((side, side), Image.Resampling.BICUBIC)
+    a = np.zeros((height, width), np.float32)  # ink coverage
+    a[top : top + side, left : left + side] = np.asarray(big, np.float32) / 255.0
+
+    paper = np.array([0.96, 0.95, 0.92], np.float32)
+    ink = np.array([0.10, 0.12, 0.28], np.float32)  # a blue-black ballpoint
+    if condition == "colour":
+        paper, ink = [(np.array([0.99, 0.93, 0.55]), np.array([0.95, 0.50, 0.10])),  # orange on a yellow note
+                      (np.array([0.98, 0.80, 0.85]), np.array([0.10, 0.55, 0.20])),  # green on pink
+                      (np.array([0.75, 0.88, 0.98]), np.array([0.85, 0.15, 0.15]))][int(rng.integers(3))]  # red on blue
+    elif condition == "low-contrast":
+        paper, ink = np.full(3, 1.0, np.float32), np.full(3, 0.55, np.float32)  # scaled into dim light below
+    page = np.broadcast_to(paper, (height, width, 3)).astype(np.float32)
+
+    ruled = condition == "ruled" or (condition == "photo")
+    if ruled or condition == "squared":
+        lines = Image.new("L", (4 * width, 4 * height), 0)  # drawn at 4x, then reduced: anti-aliased
+        draw = ImageDraw.Draw(lines)
+        tilt = np.tan(np.radians(rng.uniform(-1.0, 1.0)))
+        if ruled:  # light blue, 1/12-1/8 of the page apart
+            gap, pen, colour = rng.uniform(1 / 12, 1 / 8) * height, rng.uniform(1.5, 2.5), np.array([0.55, 0.70, 0.92])
+        else:  # a grey-blue grid of 4.5-6.5 % of the page
+            gap, pen = rng.uniform(0.045, 0.065) * min(height, width), rng.uniform(1.0, 1.8)
+            colour = np.array([0.62, 0.70, 0.82])
+        pen = round(4 * pen)
+        for y in np.arange(rng.uniform(0, gap), height + gap * abs(tilt) * width, gap):
+            draw.line([(0, 4 * (y - tilt * width / 2)), (4 * width, 4 * (y + tilt * width / 2))], fill=255, width=pen)
+        if condition == "squared":
+            for x in np.arange(rng.uniform(0, gap), width, gap):
+                draw.line([(4 * (x + tilt * height / 2), 0), (4 * (x - tilt * height / 2), 4 * height)], fill=255, width=pen)
+        m = np.asarray(lines.resize((width, height), Image.Resampling.BOX), np.float32)[..., None] / 255.0
+        page = page * (1 - m) + colour * m
+    page = page * (1 - a[..., None]) + ink * a[..., None]  # ink over paper and lines
+
+    ys, xs = np.indices((height, width), dtype=np.float32)
+    light = np.ones((height, width), np.float32)
+    lighting = condition if condition in ("shadow", "gradient", "vignette") else None
+    if condition == "photo":
+        lighting = ("shadow", "gradient")[int(rng.integers(2))]
+    if lighting == "shadow":  # a band along one edge, its edge blurred (a penumbra)
+        edge = int(rng.integers(4))
+        dist = (xs, width - 1 - xs, ys, height - 1 - ys)[edge]
+        extent = (width, width, height, height)[edge]
+        band, soft, depth = rng.uniform(0.15, 0.35) * extent, rng.uniform(0.02, 0.05) * extent, rng.uniform(0.35, 0.55)
+        light = 1 - (1 - depth) / (1 + np.exp((dist - band) / soft))
+    elif lighting == "gradient":
+        angle = rng.uniform(0, 2 * np.pi)
+        t = np.cos(angle) * xs / width + np.sin(angle) * ys / height
+        light = 1 - rng.uniform(0.4, 0.6) * (t - t.min()) / (t.max() - t.min())
+    elif lighting == "vignette":
+        cy, cx = height * rng.uniform(0.4, 0.6), width * rng.uniform(0.4, 0.6)
+        r2 = ((ys - cy) / height) ** 2 + ((xs - cx) / width) ** 2
+        light = 1 - rng.uniform(0.4, 0.55) * r2 / r2.max()
+    elif condition == "low-contrast":
+        light = np.full((height, width), rng.uniform(0.55, 0.65), np.float32)
+    image = page * light[..., None]
+
+    blur = {"blur-noise": (1.5, 2.5), "photo": (0.8, 1.2)}.get(condition)
+    blur = rng.uniform(*blur) if blur else 0.0
+    noise = {"blur-noise": rng.uniform(0.04, 0.07), "photo": 0.03, "colour": 0.04, "low-contrast": 0.01}
+    noise = noise.get(condition, 0.0)
+    out = Image.fromarray(np.clip(image * 255, 0, 255).round().astype(np.uint8), mode="RGB")
+    if blur:
+        out = out.filter(ImageFilter.GaussianBlur(blur))
+    if noise:
+        noisy = np.asarray(out, np.float32) + 255 * noise * rng.standard_normal((height, width, 1)).astype(np.float32)
+        out = Image.fromarray(np.clip(noisy, 0, 255).round().astype(np.uint8), mode="RGB")
+    if condition in ("jpeg", "photo"):
+        return out, {"format": "JPEG", "quality": int(rng.integers(20, 36) if condition == "jpeg" else 60)}
+    return out, {"format": "PNG"}
+
+
+def photos(mnist_test: Dataset, limit: int = 30, conditions: tuple[str, ...] = PHOTO_CONDITIONS,
+           seed: int = 0) -> TestSet:
+    """MNIST test digits 0, 5, 10, ... (`limit` of them) each photographed in every condition (`photo_page`),
+    written to an image file and read back with `framing.load_image`, exactly as a user's file is."""
+    import tempfile
+
+    from .framing import load_image
+
+    chosen = list(range(0, len(mnist_test), PHOTO_STEP))[:limit]
+    images, labels, groups = [], [], []
+    with tempfile.TemporaryDirectory(prefix="igc-photos-") as folder:
+        for c, condition in enumerate(conditions):
+            for i in chosen:
+                page, how = photo_page(mnist_test.images[i], condition, seed=seed * 1_000_003 + 10_007 * c + i)
+                path = Path(folder) / f"{condition}-{i}.{'jpg' if how['format'] == 'JPEG' else 'png'}"
+                page.save(path, **how)
+                images.append(load_image(path))
+                labels.append(int(mnist_test.labels[i]))
+                groups.append(condition)
+    if not images:
+        raise ValueError("the photos set needs at least one MNIST test digit")
+    labels_arr = np.asarray(labels, np.int64)
+    source = f"{mnist_test.name} (test digits {', '.join(map(str, chosen[:3]))}, ... {chosen[-1]})"
+    return TestSet("photos", np.stack(images).astype(np.float32), labels_arr, np.asarray(groups),
+                   np.asarray([str(v) for v in labels_arr]), (source,))
+
+
 # ---------------------------------------------------------------------------------------------- marks
 
 MARKS = ("dot", "big-dot", "dash", "long-dash", "equals", "plus", "cross", "asterisk", "hash", "tick", "arrow",
@@ -402,6 +536,10 @@ def build(name: str, mnist_test: Dataset | None = None, limit: int = 1000, fonts
         if mnist_test is None:
             raise ValueError("the strokes set is made from the MNIST test set: give its folder with --data")
         return strokes(mnist_test, limit)
+    if name == "photos":
+        if mnist_test is None:
+            raise ValueError("the photos set is made from the MNIST test set: give its folder with --data")
+        return photos(mnist_test, limit)
     raise ValueError(f"unknown test set {name!r}: choose one of {', '.join(SETS)}")
 
 

@@ -32,10 +32,12 @@ def register(sub) -> None:
                    help="classify through image files, as `igc classify` does: 'png' saves each (noisy) test image as a "
                         "28x28 PNG; 'scan' makes a noisy, enlarged, off-centre dark-on-light scan of it (noise per scanned pixel)")
     p.add_argument("--ood", default=None, help="a folder with another IDX data set (e.g. Fashion-MNIST): measure OOC separation")
-    p.add_argument("--set", default=None, dest="testset", choices=["typeset", "strokes", "letters"],
+    p.add_argument("--set", default=None, dest="testset", choices=["typeset", "strokes", "letters", "photos"],
                    help="digits that are not MNIST's, made here and framed like a user's file: 'typeset' (0-9 in every font "
                         "face on this machine, 4 sizes), 'strokes' (MNIST test digits redrawn thin, thick, slanted, small, "
-                        "large; --limit digits, default 1000), 'letters' (A-Z, a-z beside 0-9 in the same faces: OOC separation)")
+                        "large; --limit digits, default 1000), 'letters' (A-Z, a-z beside 0-9 in the same faces: OOC separation), "
+                        "'photos' (every 5th of the first --limit MNIST test digits on photographed pages: shadow, gradient, "
+                        "vignette, ruled and squared paper, colour, JPEG, blur and noise, low contrast, all at once)")
     p.add_argument("--fonts", default=None, help="with --set typeset/letters: a folder of .ttf/.otf fonts (default: the machine's)")
     p.add_argument("--save-metrics", action="store_true", dest="save_metrics",
                    help="with --set: record the result in the model's sidecar (metrics.not_mnist.SET, with this command)")
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     ctx = prologue(args)
     _check_before_the_work(args, ctx)
-    test = load_dataset(args.data, "test") if args.testset in (None, "strokes") else None
+    test = load_dataset(args.data, "test") if args.testset in (None, "strokes", "photos") else None
     if args.task == "two-digit":
         return _two_digit(args, ctx, test)
     if args.limit and test is not None:
@@ -233,6 +235,7 @@ def _testset(args, ctx, report) -> None:
     config = ctx.config
     what = {"typeset": f"the digits typeset in {len(ts.sources)} font faces at sizes {', '.join(map(str, testsets.TYPESET_SIZES))} px",
             "strokes": f"{ts.sources[0]} redrawn: {', '.join(testsets.STROKE_VARIANTS)}",
+            "photos": f"{ts.sources[0]} on photographed pages, through image files: {', '.join(testsets.PHOTO_CONDITIONS)}",
             "letters": f"A-Z, a-z and 0-9 typeset in {len(ts.sources)} font faces at {testsets.LETTER_SIZES[0]} px"}[ts.name]
     print(f"Not-MNIST set '{ts.name}': {len(ts)} images, {what}; framed like a user's file")
     print(f"search: {config.steps} steps, lr {config.lr:g}, lambda_LR {config.lambda_lr:g}, dif {config.dif}, "
@@ -257,9 +260,9 @@ def _testset(args, ctx, report) -> None:
     report["accuracy"] = overall["correct"] / overall["images"]
     if cnn_labels is not None:
         report["cnn_accuracy"] = float(np.mean(cnn_labels[digits] == ts.labels[digits]))
-    if ts.name == "strokes":
-        report["by_variant"] = table("group", "variant") + [overall]
-        print(f"all variants: IGC {100 * report['accuracy']:.2f}%" + (f", CNN {100 * report['cnn_accuracy']:.2f}%" if cnn_labels is not None else ""))
+    if ts.name in ("strokes", "photos"):
+        report["by_variant"] = table("group", "variant" if ts.name == "strokes" else "condition") + [overall]
+        print(f"all {'variants' if ts.name == 'strokes' else 'conditions'}: IGC {100 * report['accuracy']:.2f}%" + (f", CNN {100 * report['cnn_accuracy']:.2f}%" if cnn_labels is not None else ""))
     else:
         report["by_digit"] = table("char", "digit")
         if ts.name == "typeset":
