@@ -375,7 +375,8 @@ class MainWindow(QMainWindow):
             self.two_digit = on
             with self.keeping_size():  # the panels that go are hidden first: their widths never add up
                 for panel in (self.input_panel, self.result_panel, self.two_digit_panel):
-                    if panel.isVisible() and (panel is self.two_digit_panel) != on:
+                    # isHidden, not isVisible: a model given at start is loaded before the window is shown
+                    if not panel.isHidden() and (panel is self.two_digit_panel) != on:
                         panel.hide()
                 for panel in (self.input_panel, self.result_panel, self.two_digit_panel):
                     if (panel is self.two_digit_panel) == on:

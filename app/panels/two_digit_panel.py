@@ -169,6 +169,7 @@ class TwoDigitGrid(QWidget):
         p.setPen(QColor(INK))
         title = f"{LABELS[k]} search: " + ("best of 10" if exhaustive else f"{other} relaxed")
         p.drawText(QRectF(x0, 0, block_w, title_h), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, title)
+        title_end = x0 + p.fontMetrics().horizontalAdvance(title) + 8  # captions right of the title never cover it
         label_w = fm.horizontalAdvance("0") + 10
         R = self.restarts
         cell_w = 2 * cell_h
@@ -182,15 +183,18 @@ class TwoDigitGrid(QWidget):
         p.setFont(self._font)
         p.setPen(QColor(MUTED))
         strip_x = x0 + block_w - strip_w
-        p.drawText(QRectF(strip_x, 0, strip_w, title_h), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                   f"{other} 0–9")
+        if x0 + block_w - p.fontMetrics().horizontalAdvance(f"{other} 0–9") >= title_end:
+            p.drawText(QRectF(strip_x, 0, strip_w, title_h), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                       f"{other} 0–9")
         rank = v.labels[k] if v is not None else None
         finite = v.distances[k * CLASSES:(k + 1) * CLASSES] if v is not None and v.has_run else None
         known = finite[np.isfinite(finite)] if finite is not None else np.zeros(0)
         # the bars show how far each row is above the block's best (the differences decide, not the level)
         best, spread = (float(known.min()), float(known.max() - known.min())) if len(known) else (0.0, 0.0)
-        p.drawText(QRectF(x0 + label_w + images_w + 6, 0, bar_w, title_h),
-                   Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, "L_DD − best")
+        bars_end = x0 + label_w + images_w + 6 + bar_w
+        if bars_end - p.fontMetrics().horizontalAdvance("L_DD − best") >= title_end:  # else the tooltip says it
+            p.drawText(QRectF(x0 + label_w + images_w + 6, 0, bar_w, title_h),
+                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, "L_DD − best")
         for c in range(CLASSES):
             y = title_h + c * pitch
             row = k * CLASSES + c

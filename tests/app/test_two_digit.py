@@ -98,6 +98,17 @@ def test_noise_warning_only_for_bce_on_noisy_input():
     assert two_digit.noise_warning("bce", 0.0) is None and two_digit.noise_warning("mae", 0.4) is None
 
 
+def test_a_window_started_on_a_two_digit_model_shows_only_the_two_digit_screen(qtbot, make_window,
+                                                                             tiny_two_digit_path):
+    """`python -m app --model assets/two-digit` loads the model before the window is shown: the one-digit input and
+    result panels were left beside the two-digit screen ("no model loaded"), widening the window to 1815 px."""
+    w = make_window(tiny_two_digit_path)
+    qtbot.waitExposed(w)
+    assert w.two_digit and w.two_digit_panel.isVisible()
+    assert not w.input_panel.isVisible() and not w.result_panel.isVisible()
+    assert w.width() <= 1366 and w.minimumSizeHint().width() <= 1366  # fits the laptop it was asked for
+
+
 def test_two_digit_checkpoint_opens_the_mode(qtbot, make_window, tiny_two_digit_path, tiny_model_path, tmp_path):
     w = make_window(tiny_model_path)
     assert not w.two_digit and w.settings_panel.value("dif") == "mse"  # the default preset, robust
