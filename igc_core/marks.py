@@ -30,21 +30,12 @@ KINDS = ("dot", "dash", "curve", "scribble", "blob", "letter", "overlap")
 
 def _draw_paths(points: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
     """Ink of polylines: points (B, K, 2) in sheet pixels (x, y), pen radius width (B,) -> (B, CANVAS, CANVAS)."""
-    B, K, _ = points.shape
-    pos = torch.arange(CANVAS, dtype=torch.float32) + 0.5
-    gy, gx = torch.meshgrid(pos, pos, indexing="ij")
-    pix = torch.stack([gx, gy], -1).view(1, 1, -1, 2)  # (1, 1, P, 2)
-    a, b = points[:, :-1].unsqueeze(2), points[:, 1:].unsqueeze(2)  # (B, K-1, 1, 2)
-    ab = b - a
-    t = ((pix - a) * ab).sum(-1) / ab.square().sum(-1).clamp_min(1e-6)  # (B, K-1, P)
-    near = a + t.clamp(0, 1).unsqueeze(-1) * ab
-    dist = (pix - near).norm(dim=-1).amin(1)  # (B, P) distance to the nearest segment
-    ink = (width.view(B, 1) + 0.5 - dist).clamp(0, 1)  # anti-aliased pen edge
-    return ink.view(B, CANVAS, CANVAS)
+    return _draw_segments(torch.stack([points[:, :-1], points[:, 1:]], 2), width)  # consecutive points' segments
 
 
 def _draw_segments(segments: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
-    """Ink of line segments: segments (B, S, 2, 2) (from, to) in sheet pixels (x, y), pen radius width (B,)."""
+    """Ink of line segments: segments (B, S, 2, 2) (from, to) in sheet pixels (x, y), pen radius width (B,)
+    -> (B, CANVAS, CANVAS): each pixel's distance to the nearest segment, an anti-aliased pen edge."""
     B = len(segments)
     pos = torch.arange(CANVAS, dtype=torch.float32) + 0.5
     gy, gx = torch.meshgrid(pos, pos, indexing="ij")
