@@ -227,9 +227,7 @@ class SearchConfig:
         return asdict(self)
 
     def with_(self, **changes) -> "SearchConfig":
-        unknown = sorted(set(changes) - set(self.to_dict()))
-        if unknown:
-            raise ValueError(f"unknown search setting(s): {', '.join(unknown)}")
+        _check_names(changes)
         return replace(self, **changes)
 
     @classmethod
@@ -248,15 +246,18 @@ class SearchConfig:
         """`from_preset`, where the changes (a model's recommendation) may need one setting they do not name set
         back to the plain search's value for the search to be valid: an older sidecar's dif bce under the robust
         default needs the intensity fit off (BCE compares the raw output). Raises as `from_preset` otherwise."""
-        base = cls.from_preset(name).to_dict()
-        unknown = sorted(set(changes) - set(base))
-        if unknown:
-            raise ValueError(f"unknown search setting(s): {', '.join(unknown)}")
-        return cls(**fit_values({**base, **changes}, keep=changes))
+        _check_names(changes)
+        return cls(**fit_values({**cls.from_preset(name).to_dict(), **changes}, keep=changes))
 
     def preset_name(self) -> str | None:
         """The preset this configuration equals in every setting, if any."""
         return next((name for name, preset in PRESETS.items() if preset == self), None)
+
+
+def _check_names(changes: dict) -> None:
+    unknown = sorted(set(changes) - set(SearchConfig.__dataclass_fields__))
+    if unknown:
+        raise ValueError(f"unknown search setting(s): {', '.join(unknown)}")
 
 
 def fit_values(values: dict, keep: Iterable[str] = ()) -> dict:

@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         start, start_meta = checkpoints.load_generator(args.init)
         if start.config.kind != kind.name:
             raise ValueError(f"--init {args.init} is a {start.config.kind}, not a {kind.name}")
-        want = ((10, 10), (28, 56)) if args.task == "two-digit" else ((10,), (28, 28))
+        want = (model_config.label_classes, model_config.image_shape)  # the task's, as a fresh model would have
         if (tuple(start.label_classes), tuple(start.image_shape)) != want:
             raise ValueError(f"--init {args.init} draws {'x'.join(map(str, start.image_shape))} images of "
                              f"{len(start.label_classes)} label(s): --task {args.task} continues a model of "
